@@ -1,0 +1,362 @@
+/**
+ * The one resolver for every setting: command-line flag > environment (incl. the original Python
+ * skill's aliases) > config file (the selected profile, then the file's top level) > default.
+ *
+ * Config file: `$MCS_CONFIG`, else `$XDG_CONFIG_HOME/mcs/config.toml`, else
+ * `~/.config/mcs/config.toml` (absent is fine). Profiles: `--profile` or `MCS_PROFILE` selects a
+ * `[profiles.<name>]` table whose keys override the top-level keys.
+ *
+ * Secrets are accepted from the environment, the config file or stdin (`--secrets-stdin`), never
+ * from argv. A missing setting gives one {@link ConfigError} naming the setting, the environment
+ * variable and the config key.
+ *
+ * @example
+ * ```ts
+ * import { resolveConfig } from "./resolve.ts";
+ * import { mapEnv } from "./env.ts";
+ * const cfg = await resolveConfig({ env: mapEnv({ MCS_AUTH: "static", MCS_GMAIL_TOKEN: "t" }) });
+ * cfg.get("auth"); // "static"
+ * cfg.require("gmail_token"); // "t"
+ * cfg.source("auth"); // { kind: "env", name: "MCS_AUTH" }
+ * ```
+ * @module
+ */
+
+import { parse as parseToml } from "smol-toml";
+import { ConfigError } from "../errors.ts";
+import { denoEnv, type EnvSource } from "./env.ts";
+import { AUTH_MODES, type AuthMode, type Setting, type SettingName, SETTINGS } from "./settings.ts";
+
+/** Where a resolved value came from. */
+export type ValueSource =
+  | { kind: "flag"; name: string }
+  | { kind: "stdin"; name: string }
+  | { kind: "env"; name: string }
+  | { kind: "file"; path: string; key: string; profile?: string }
+  | { kind: "default" }
+  | { kind: "unset" };
+
+/** Inputs of {@link resolveConfig}. */
+export interface ResolveOptions {
+  /** Values from command-line flags, by setting name (non-secret settings only). */
+  flags?: Partial<Record<SettingName, string>>;
+  /** Secrets read from stdin, by setting name or env variable name. */
+  stdin?: Record<string, string>;
+  /** The environment (default: the process environment). */
+  env?: EnvSource;
+  /** Profile from `--profile` (wins over `MCS_PROFILE`). */
+  profile?: string;
+  /** Config file path from `--config` (wins over `MCS_CONFIG`). */
+  configPath?: string;
+  /** Reads a file as text; `undefined` when it does not exist. Injectable for tests. */
+  readFile?: (path: string) => Promise<string | undefined>;
+}
+
+/** A resolved configuration. */
+export interface Config {
+  /** The selected profile ("default" when none). */
+  readonly profile: string;
+  /** The config file consulted, and whether it existed. */
+  readonly file: { path?: string; exists: boolean };
+  /** The value of a setting, or undefined. */
+  get(name: SettingName): string | undefined;
+  /** The value of a setting or a {@link ConfigError} naming the setting, env variable and key. */
+  require(name: SettingName, why?: string): string;
+  /** A boolean setting. */
+  bool(name: SettingName): boolean;
+  /** A list setting (comma or whitespace separated). */
+  list(name: SettingName): string[];
+  /** The auth mode (validated). */
+  authMode(): AuthMode | undefined;
+  /** Where a value came from (for `mcs doctor` and `mcs auth status`). */
+  source(name: SettingName): ValueSource;
+  /** The environment the config was resolved against (for the network layer). */
+  readonly env: EnvSource;
+}
+
+async function defaultReadFile(path: string): Promise<string | undefined> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return undefined;
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      return undefined;
+    }
+    throw new ConfigError(
+      "config_file_unreadable",
+      `Cannot read config file ${path}: ${(e as Error).message}`,
+    );
+  }
+}
+
+/** The default config-file path for an environment. */
+export function defaultConfigPath(env: EnvSource): string | undefined {
+  const explicit = env.get("MCS_CONFIG");
+  if (explicit) return explicit;
+  const xdg = env.get("XDG_CONFIG_HOME");
+  if (xdg) return `${xdg}/mcs/config.toml`;
+  const home = env.get("HOME");
+  return home ? `${home}/.config/mcs/config.toml` : undefined;
+}
+
+const PROFILE_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+function validate(setting: Setting, raw: string, where: string): string {
+  const value = raw.trim();
+  const bad = (what: string) =>
+    new ConfigError(
+      "invalid_setting",
+      `${where} sets ${setting.name} to an invalid value: ${what}. ${setting.description}.`,
+      { details: { setting: setting.name, env: setting.env } },
+    );
+  switch (setting.type) {
+    case "enum":
+      if (!setting.values?.includes(value)) {
+        throw bad(
+          `expected one of ${setting.values?.join(", ")}${
+            setting.secret ? "" : `, got "${value}"`
+          }`,
+        );
+      }
+      return value;
+    case "boolean": {
+      const v = value.toLowerCase();
+      if (["1", "true", "yes", "on"].includes(v)) return "true";
+      if (["0", "false", "no", "off"].includes(v)) return "false";
+      throw bad(`expected true or false, got "${value}"`);
+    }
+    case "port": {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 0 || n > 65535) {
+        throw bad(`expected a port 0-65535, got "${value}"`);
+      }
+      return String(n);
+    }
+    case "url": {
+      let u: URL;
+      try {
+        u = new URL(value);
+      } catch {
+        throw bad(`expected an http(s) URL, got "${value}"`);
+      }
+      if (u.protocol !== "https:" && u.protocol !== "http:") {
+        throw bad(`expected an http(s) URL, got "${value}"`);
+      }
+      return value.replace(/\/+$/, "");
+    }
+    default:
+      if (/[\r\n\0]/.test(value)) throw bad("it contains a line break or NUL");
+      return value;
+  }
+}
+
+function tableOf(v: unknown): Record<string, unknown> | undefined {
+  return v && typeof v === "object" && !Array.isArray(v) ? v as Record<string, unknown> : undefined;
+}
+
+/**
+ * Resolve the configuration. Reads the config file once (if it exists); never touches the cache
+ * directory or the network.
+ * @throws {ConfigError} on an unparsable config file, an unknown key, an invalid value or profile.
+ */
+export async function resolveConfig(options: ResolveOptions = {}): Promise<Config> {
+  const env = options.env ?? denoEnv;
+  const readFile = options.readFile ?? defaultReadFile;
+  const profile = options.profile ?? env.get("MCS_PROFILE") ?? "default";
+  if (!PROFILE_RE.test(profile)) {
+    throw new ConfigError(
+      "invalid_profile",
+      `Profile name "${profile}" is invalid: use letters, digits, '.', '_' or '-' (max 64).`,
+    );
+  }
+  const path = options.configPath ?? defaultConfigPath(env);
+  let fileTop: Record<string, unknown> = {};
+  let fileProfile: Record<string, unknown> | undefined;
+  let exists = false;
+  let hasProfiles = false;
+  let profileNames: string[] = [];
+  if (path) {
+    const text = await readFile(path);
+    if (text !== undefined) {
+      exists = true;
+      let doc: Record<string, unknown>;
+      try {
+        doc = parseToml(text) as Record<string, unknown>;
+      } catch (e) {
+        const msg = (e as Error).message.split("\n")[0];
+        throw new ConfigError(
+          "config_file_invalid",
+          `Config file ${path} is not valid TOML: ${msg}`,
+        );
+      }
+      const { profiles, ...top } = doc;
+      fileTop = top;
+      const profTable = tableOf(profiles);
+      if (profiles !== undefined && !profTable) {
+        throw new ConfigError(
+          "config_file_invalid",
+          `Config file ${path}: "profiles" must be a table of [profiles.<name>] tables.`,
+        );
+      }
+      fileProfile = tableOf(profTable?.[profile]);
+      profileNames = Object.keys(profTable ?? {});
+      hasProfiles = profileNames.length > 0;
+      for (
+        const [where, table] of [["top level", fileTop], [
+          `[profiles.${profile}]`,
+          fileProfile ?? {},
+        ]] as const
+      ) {
+        for (const key of Object.keys(table)) {
+          if (!SETTINGS.some((s) => s.name === key)) {
+            throw new ConfigError(
+              "config_file_invalid",
+              `Config file ${path} (${where}): unknown key "${key}". Known keys: ${
+                SETTINGS.map((s) => s.name).join(", ")
+              }.`,
+            );
+          }
+        }
+      }
+    }
+  }
+  if (profile !== "default" && !fileProfile && hasProfiles) {
+    // The file defines profiles but not this one: almost certainly a typo, and silently using
+    // an empty state would start a new login.
+    throw new ConfigError(
+      "unknown_profile",
+      `Profile "${profile}" is not defined in ${path} (defined: ${
+        profileNames.join(", ")
+      }). Add a [profiles.${profile}] table or pick one of those.`,
+    );
+  }
+
+  const values = new Map<SettingName, { value: string; source: ValueSource }>();
+  for (const s of SETTINGS) {
+    const flag = options.flags?.[s.name];
+    if (flag !== undefined) {
+      if (s.secret) {
+        throw new ConfigError(
+          "secret_in_argv",
+          `${s.name} is a secret and is never accepted on the command line (it would be visible in the process list). Set ${s.env}, put ${s.name} in the config file, or pipe it with --secrets-stdin.`,
+        );
+      }
+      values.set(s.name, {
+        value: validate(s, flag, `--${s.flag}`),
+        source: { kind: "flag", name: `--${s.flag}` },
+      });
+      continue;
+    }
+    const fromStdin = options.stdin?.[s.name] ?? options.stdin?.[s.env];
+    if (fromStdin !== undefined && fromStdin !== "") {
+      values.set(s.name, {
+        value: validate(s, fromStdin, "stdin"),
+        source: { kind: "stdin", name: s.env },
+      });
+      continue;
+    }
+    let found = false;
+    for (const name of [s.env, ...(s.aliases ?? [])]) {
+      const v = env.get(name);
+      if (v !== undefined) {
+        values.set(s.name, { value: validate(s, v, name), source: { kind: "env", name } });
+        found = true;
+        break;
+      }
+    }
+    if (found) continue;
+    for (const [table, prof] of [[fileProfile, profile], [fileTop, undefined]] as const) {
+      const raw = table?.[s.name];
+      if (raw === undefined) continue;
+      if (
+        typeof raw !== "string" && typeof raw !== "number" && typeof raw !== "boolean" &&
+        !Array.isArray(raw)
+      ) {
+        throw new ConfigError(
+          "config_file_invalid",
+          `Config file ${path}: ${s.name} must be a string, number, boolean or list.`,
+        );
+      }
+      const text = Array.isArray(raw) ? raw.map(String).join(",") : String(raw);
+      values.set(s.name, {
+        value: validate(s, text, `${path} (${s.name})`),
+        source: { kind: "file", path: path!, key: s.name, profile: prof },
+      });
+      found = true;
+      break;
+    }
+    if (!found && s.default !== undefined) {
+      values.set(s.name, { value: s.default, source: { kind: "default" } });
+    }
+  }
+
+  const cfg: Config = {
+    profile,
+    file: { path, exists },
+    env,
+    get: (name) => values.get(name)?.value,
+    require(name, why) {
+      const v = values.get(name)?.value;
+      if (v !== undefined) return v;
+      const s = SETTINGS.find((x) => x.name === name)!;
+      const how = [
+        `set ${s.env}${s.aliases?.length ? ` (or ${s.aliases.join(", ")})` : ""}`,
+        s.flag ? `pass --${s.flag}` : undefined,
+        `add ${s.name} = "..." to ${path ?? "~/.config/mcs/config.toml"}${
+          profile !== "default" ? ` under [profiles.${profile}]` : ""
+        }`,
+        s.secret ? "or pipe it with --secrets-stdin" : undefined,
+      ].filter(Boolean).join(", ");
+      throw new ConfigError(
+        "missing_setting",
+        `Missing setting ${s.name}${why ? ` (${why})` : ""}: ${how}. ${s.description}.`,
+        { details: { setting: s.name, env: s.env, key: s.name } },
+      );
+    },
+    bool: (name) => values.get(name)?.value === "true",
+    list: (name) =>
+      (values.get(name)?.value ?? "").split(/[\s,]+/).map((x) => x.trim()).filter((x) => x !== ""),
+    authMode() {
+      const v = values.get("auth")?.value;
+      return v === undefined
+        ? undefined
+        : (AUTH_MODES as readonly string[]).includes(v)
+        ? v as AuthMode
+        : undefined;
+    },
+    source: (name) => values.get(name)?.source ?? { kind: "unset" },
+  };
+  return cfg;
+}
+
+/**
+ * Parse secrets piped on stdin for `--secrets-stdin`: `NAME=value` lines (env-file style;
+ * `#` comments and blank lines ignored; NAME is an env variable or a config key).
+ * @throws {ConfigError} on a malformed line (the value is never echoed).
+ */
+export function parseSecretsInput(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const known = new Set(SETTINGS.flatMap((s) => [s.name, s.env, ...(s.aliases ?? [])]));
+  text.split(/\r?\n/).forEach((line, i) => {
+    const t = line.trim();
+    if (t === "" || t.startsWith("#")) return;
+    const eq = t.indexOf("=");
+    const name = eq > 0 ? t.slice(0, eq).trim().replace(/^export\s+/, "") : "";
+    if (!name || !known.has(name)) {
+      throw new ConfigError(
+        "invalid_secrets_input",
+        `--secrets-stdin line ${
+          i + 1
+        }: expected NAME=value with NAME a setting such as MCS_AUTH0_CLIENT_SECRET${
+          name ? ` (unknown name "${name}")` : ""
+        }.`,
+      );
+    }
+    let value = t.slice(eq + 1).trim();
+    if (value.length >= 2 && (value[0] === '"' || value[0] === "'") && value.at(-1) === value[0]) {
+      value = value.slice(1, -1);
+    }
+    out[name] = value;
+  });
+  return out;
+}

@@ -1,0 +1,22 @@
+/**
+ * The network port. Every module that talks HTTP takes a {@link FetchLike} (default: the
+ * project's network layer from `lib/net/http.ts`), so tests and `mcs dev` can inject one and
+ * every request honours the proxy, CA, timeout and retry policy in one place.
+ * @module
+ */
+
+/** Per-request options understood by the network layer, on top of `RequestInit`. */
+export interface NetInit extends RequestInit {
+  /** Total timeout in ms for this request (default from the layer, e.g. 30 s). */
+  timeoutMs?: number;
+  /**
+   * Whether the request may be retried on 429/5xx/connection reset. Defaults to true for GET,
+   * HEAD, OPTIONS, PUT, DELETE and false otherwise. Set explicitly to override.
+   */
+  idempotent?: boolean;
+  /** Maximum retries (default 3 for idempotent requests, 0 otherwise). */
+  retries?: number;
+}
+
+/** A fetch-compatible function. */
+export type FetchLike = (input: string | URL | Request, init?: NetInit) => Promise<Response>;
