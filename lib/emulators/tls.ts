@@ -135,7 +135,10 @@ export async function createTestCA(opts: TestCAOptions = {}): Promise<TestCA> {
         new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth], false),
         new x509.SubjectAlternativeNameExtension(
-          hostnames.map((h) => ({ type: isIpLiteral(h) ? "ip" : "dns", value: h })),
+          hostnames.map((h): x509.JsonGeneralName => ({
+            type: isIpLiteral(h) ? "ip" : "dns",
+            value: h,
+          })),
           false,
         ),
         await x509.AuthorityKeyIdentifierExtension.create(caCert, false),

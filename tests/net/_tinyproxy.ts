@@ -35,6 +35,8 @@ export interface Tinyproxy extends AsyncDisposable {
 export interface TinyproxyOptions {
   /** Require `Proxy-Authorization: Basic` with these credentials. */
   basicAuth?: { user: string; pass: string };
+  /** Only allow `CONNECT` to these ports (others get HTTP 403); default: any port. */
+  connectPorts?: number[];
 }
 
 /** A port that was free a moment ago on 127.0.0.1. */
@@ -90,6 +92,7 @@ export async function startTinyproxy(opts: TinyproxyOptions = {}): Promise<Tinyp
     "MaxClients 20",
     "Allow 127.0.0.1",
     ...(opts.basicAuth ? [`BasicAuth ${opts.basicAuth.user} ${opts.basicAuth.pass}`] : []),
+    ...(opts.connectPorts ?? []).map((p) => `ConnectPort ${p}`),
   ].join("\n");
   await Deno.writeTextFile(`${dir}/tinyproxy.conf`, conf + "\n", { mode: 0o600 });
   const child = new Deno.Command(bin, {

@@ -1,0 +1,509 @@
+/**
+ * The network layer: the only way mcs talks to the network. {@link createNet} returns a
+ * `fetch`-compatible function that
+ *
+ * - routes every request by the documented proxy semantics of `proxy.ts` (never by Deno's own
+ *   env handling: the standard proxy variables are read once, then removed from this
+ *   process's environment before any HTTP client exists, and every request carries an
+ *   explicit `Deno.HttpClient`, proxied or direct, cached per proxy);
+ * - trusts extra CAs (`caPem`, e.g. from `MCS_CA_FILE`) on every route;
+ * - applies a total timeout (default 30 s, covering retries and the body read; `timeoutMs: 0`
+ *   disables it) combined with the caller's `signal`;
+ * - retries idempotent requests (GET/HEAD/OPTIONS/PUT/DELETE or `idempotent: true`) on 429,
+ *   500, 502, 503, 504 and connection resets with jittered exponential backoff, honouring
+ *   `Retry-After` (seconds or HTTP date) up to a cap; a non-idempotent request (POST, PATCH)
+ *   is never retried;
+ * - turns transport failures into {@link NetworkError}s naming the host and the (redacted)
+ *   proxy, and permission denials into {@link PermissionDeniedError}s;
+ * - streams response bodies (never buffers them).
+ *
+ * @example
+ * ```ts
+ * import { createNet } from "./http.ts";
+ * using net = createNet({ caPem: [] });
+ * console.log(net.explain("https://gmail.googleapis.com/").reason);
+ * const res = await net("https://gmail.googleapis.com/gmail/v1/users/me/profile", {
+ *   headers: { authorization: "Bearer …" },
+ *   timeoutMs: 10_000,
+ * });
+ * ```
+ * @module
+ */
+import { ConfigError } from "../errors.ts";
+import { probeConnectStatus } from "./diagnose.ts";
+import {
+  isRetryableStatus,
+  NetworkError,
+  type NetworkErrorCode,
+  parseRetryAfter,
+  PermissionDeniedError,
+} from "./errors.ts";
+import {
+  PROXY_ENV_NAMES,
+  type ProxyEnv,
+  type ProxyServer,
+  type ProxySettings,
+  readProxySettings,
+  type ResolvedRoute,
+  resolveRoute,
+  type RouteDecision,
+  STANDARD_PROXY_ENV_NAMES,
+} from "./proxy.ts";
+import type { FetchLike, NetInit } from "./types.ts";
+
+/** Options of {@link createNet}. */
+export interface NetOptions {
+  /** Proxy environment; default: a snapshot of this process's variables ({@link snapshotProxyEnv}). */
+  env?: ProxyEnv;
+  /** Extra trusted CA certificates (PEM), e.g. the contents of `MCS_CA_FILE`. */
+  caPem?: string[];
+  /** Default total timeout per request in ms (default 30 000; 0 disables). */
+  timeoutMs?: number;
+  /** Default maximum retries for idempotent requests (default 3). */
+  retries?: number;
+  /** First backoff delay in ms (default 500); doubles per attempt. */
+  backoffBaseMs?: number;
+  /** Largest backoff delay in ms (default 8 000). */
+  backoffMaxMs?: number;
+  /** Largest `Retry-After` honoured, in ms (default 60 000); a longer one is not retried. */
+  maxRetryAfterMs?: number;
+  /** Sleep used between retries (injectable for tests). */
+  sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
+  /** Random source in [0, 1) for jitter (injectable for tests). */
+  random?: () => number;
+  /**
+   * Remove the standard proxy variables from this process's environment before creating
+   * clients, so Deno's own proxy handling cannot interfere (default true). Child processes
+   * then do not inherit them.
+   */
+  scrubProcessEnv?: boolean;
+}
+
+/** The network layer's fetch, plus introspection and cleanup. */
+export interface Net extends FetchLike {
+  /** How a request to `url` would be routed (credentials redacted). */
+  explain(url: string | URL): RouteDecision;
+  /** The proxy settings in force. */
+  readonly settings: ProxySettings;
+  /** Problems found while setting up (e.g. the env could not be scrubbed). */
+  readonly warnings: readonly string[];
+  /** Close every cached HTTP client. */
+  close(): void;
+  [Symbol.dispose](): void;
+}
+
+const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]);
+const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
+
+/** Read the proxy-related variables ({@link PROXY_ENV_NAMES}) from this process. */
+export function snapshotProxyEnv(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of PROXY_ENV_NAMES) {
+    try {
+      const v = Deno.env.get(name);
+      if (v !== undefined) out[name] = v;
+    } catch { /* no --allow-env for this variable: treat as unset */ }
+  }
+  return out;
+}
+
+/**
+ * Remove the standard proxy variables from this process's environment, so that clients
+ * created afterwards (Deno reads them at client creation) do not apply them. Returns the
+ * names that could not be removed (no env permission).
+ */
+export function scrubProcessProxyEnv(): string[] {
+  const failed: string[] = [];
+  for (const name of STANDARD_PROXY_ENV_NAMES) {
+    try {
+      if (Deno.env.get(name) !== undefined) Deno.env.delete(name);
+    } catch {
+      failed.push(name);
+    }
+  }
+  return failed;
+}
+
+function defaultSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** The innermost message of an error chain (Deno puts the detail in `cause`). */
+function innermostMessage(e: unknown): string {
+  let cur: unknown = e;
+  let msg = "";
+  for (let i = 0; i < 5 && cur instanceof Error; i++) {
+    msg = cur.message;
+    cur = cur.cause;
+  }
+  return msg;
+}
+
+/** Remove the URL (which may carry a query with secrets) from a Deno error message. */
+function safeDetail(message: string, url: URL): string {
+  return message
+    .split(url.href).join(`${url.origin}${url.pathname}`)
+    .replace(/^error sending request for url \([^)]*\):\s*/, "")
+    .replace(/^client error \((\w+)\):\s*/, "")
+    .replace(/(bearer\s+)\S+/gi, "$1[redacted]");
+}
+
+interface Ctx {
+  url: URL;
+  route: ResolvedRoute;
+}
+
+function via(ctx: Ctx): string {
+  return ctx.route.route === "proxy" ? ` via proxy ${ctx.route.proxy}` : "";
+}
+
+function netError(
+  ctx: Ctx,
+  code: NetworkErrorCode,
+  message: string,
+  retryable: boolean,
+  cause?: string,
+) {
+  return new NetworkError(code, message, {
+    host: ctx.url.host,
+    proxy: ctx.route.route === "proxy" ? ctx.route.proxy : undefined,
+    retryable,
+    cause: cause === undefined ? undefined : new Error(cause),
+  });
+}
+
+/** Map a transport failure to a typed error (no I/O). */
+function classify(e: unknown, ctx: Ctx): Error {
+  if (e instanceof Deno.errors.NotCapable) {
+    const m = /access to "([^"]+)"/.exec(e.message);
+    const what = m ? m[1] : ctx.url.host;
+    return new PermissionDeniedError(
+      `network access to ${what} is not allowed by this build's permissions (--allow-net)`,
+      "--allow-net",
+    );
+  }
+  const detail = safeDetail(innermostMessage(e), ctx.url);
+  const host = ctx.url.host;
+  const proxied = ctx.route.route === "proxy";
+  const proxy = ctx.route.proxy;
+  if (
+    /tcp connect error|connection refused|network is unreachable|no route to host/i.test(detail)
+  ) {
+    const why = detail.replace(/^.*tcp connect error:\s*/i, "");
+    return proxied
+      ? netError(
+        ctx,
+        "proxy_unreachable",
+        `Cannot connect to the proxy ${proxy} (from ${ctx.route.server?.source}) to reach ${host}: ${why}. ` +
+          `Check that the proxy is running, or fix ${ctx.route.server?.source}.`,
+        true,
+        detail,
+      )
+      : netError(ctx, "network_unreachable", `Cannot connect to ${host}: ${why}.`, true, detail);
+  }
+  if (/dns error|failed to lookup address/i.test(detail)) {
+    return proxied
+      ? netError(
+        ctx,
+        "proxy_unreachable",
+        `Cannot resolve the proxy ${proxy} (from ${ctx.route.server?.source}) to reach ${host}.`,
+        true,
+        detail,
+      )
+      : netError(
+        ctx,
+        "dns_error",
+        `Cannot resolve the host name ${ctx.url.hostname}.`,
+        true,
+        detail,
+      );
+  }
+  if (/certificate|tls|handshake|InvalidContentType|corrupt message/i.test(detail)) {
+    return netError(
+      ctx,
+      "tls_error",
+      `TLS with ${host} failed${via(ctx)}: ${detail}. If a TLS-inspecting proxy or a local ` +
+        `emulator is in the way, point MCS_CA_FILE at its CA certificate (PEM).`,
+      false,
+      detail,
+    );
+  }
+  if (
+    /reset|connection closed|broken pipe|incomplete ?message|unexpected eof|end of file/i.test(
+      detail,
+    )
+  ) {
+    return netError(
+      ctx,
+      "connection_reset",
+      `The connection to ${host}${via(ctx)} was reset: ${detail}.`,
+      true,
+      detail,
+    );
+  }
+  return netError(
+    ctx,
+    "network_error",
+    `Request to ${host}${via(ctx)} failed: ${detail || "unknown error"}.`,
+    true,
+    detail,
+  );
+}
+
+/** Like {@link classify}, but asks the proxy for its CONNECT status on a refused tunnel. */
+async function classifyWithProbe(e: unknown, ctx: Ctx): Promise<Error> {
+  const detail = innermostMessage(e);
+  const server = ctx.route.server;
+  if (!server || !/unsuccessful tunnel/i.test(detail)) return classify(e, ctx);
+  const target = `${ctx.url.hostname}:${
+    ctx.url.port || (ctx.url.protocol === "https:" ? 443 : 80)
+  }`;
+  const status = await probeConnectStatus(server, target);
+  const host = ctx.url.host;
+  // 407 is the standard answer; some proxies (tinyproxy with wrong credentials) send 401.
+  if (status === 407 || status === 401) return proxyAuthError(ctx, status);
+  const said = status === undefined ? "" : ` (it answered HTTP ${status})`;
+  const hint = status === 403
+    ? " The proxy's allow-list probably does not include this host."
+    : status !== undefined && status >= 500
+    ? ` The proxy could not reach ${host}.`
+    : "";
+  return netError(
+    ctx,
+    "proxy_tunnel_failed",
+    `The proxy ${ctx.route.proxy} refused to open a tunnel to ${host}${said}.${hint}`,
+    status === undefined || status >= 500,
+    safeDetail(detail, ctx.url),
+  );
+}
+
+function proxyAuthError(ctx: Ctx, status = 407): NetworkError {
+  const server = ctx.route.server;
+  const message = server?.basicAuth
+    ? `The proxy ${ctx.route.proxy} rejected the credentials in ${server.source} (HTTP ${status}) ` +
+      `for ${ctx.url.host}. Fix the user:password in ${server.source}.`
+    : `The proxy ${ctx.route.proxy} requires authentication (HTTP ${status}) for ${ctx.url.host}. ` +
+      `Put user:password@ in ${server?.source ?? "the proxy URL"}.`;
+  return netError(ctx, "proxy_auth_required", message, false);
+}
+
+/** Wrap a body so that it is streamed as-is, errors are typed and `done` runs at its end. */
+function wrapBody(res: Response, done: () => void, mapError: (e: unknown) => unknown): Response {
+  if (!res.body || NULL_BODY_STATUS.has(res.status)) {
+    done();
+    return res;
+  }
+  const reader = res.body.getReader();
+  const stream = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done: finished, value } = await reader.read();
+        if (finished) {
+          done();
+          controller.close();
+        } else {
+          controller.enqueue(value);
+        }
+      } catch (e) {
+        done();
+        controller.error(mapError(e));
+      }
+    },
+    async cancel(reason) {
+      done();
+      await reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+  const out = new Response(stream, {
+    status: res.status,
+    statusText: res.statusText,
+    headers: res.headers,
+  });
+  Object.defineProperties(out, {
+    url: { value: res.url },
+    redirected: { value: res.redirected },
+  });
+  return out;
+}
+
+/**
+ * Create the network layer (see the module docs).
+ *
+ * @example
+ * ```ts
+ * using net = createNet({ env: { HTTPS_PROXY: "http://127.0.0.1:3128" }, timeoutMs: 5000 });
+ * const res = await net("https://example.com/", { retries: 1 });
+ * ```
+ */
+export function createNet(options: NetOptions = {}): Net {
+  const env = options.env ?? snapshotProxyEnv();
+  const settings = readProxySettings(env);
+  const warnings: string[] = [];
+  const defaultTimeout = options.timeoutMs ?? 30_000;
+  const defaultRetries = options.retries ?? 3;
+  const baseMs = options.backoffBaseMs ?? 500;
+  const maxMs = options.backoffMaxMs ?? 8_000;
+  const maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
+  const sleep = options.sleep ?? defaultSleep;
+  const random = options.random ?? Math.random;
+  const caCerts = options.caPem?.length ? [...options.caPem] : undefined;
+  const clients = new Map<string, Deno.HttpClient>();
+  let closed = false;
+
+  function clientFor(server: ProxyServer | undefined): Deno.HttpClient {
+    if (closed) throw new Error("the network layer was closed");
+    const key = server
+      ? JSON.stringify([server.url, server.transport, server.basicAuth ?? null])
+      : "direct";
+    let client = clients.get(key);
+    if (!client) {
+      if (options.scrubProcessEnv !== false) {
+        const failed = scrubProcessProxyEnv();
+        if (failed.length > 0) {
+          const w =
+            `could not remove ${failed.join(", ")} from the environment (no --allow-env); ` +
+            `Deno's own proxy handling may apply in addition to mcs's`;
+          if (!warnings.includes(w)) warnings.push(w);
+        }
+      }
+      client = Deno.createHttpClient({
+        caCerts,
+        proxy: server
+          ? { url: server.url, transport: server.transport, basicAuth: server.basicAuth }
+          : undefined,
+      });
+      clients.set(key, client);
+    }
+    return client;
+  }
+
+  function backoff(attempt: number): number {
+    const d = Math.min(maxMs, baseMs * 2 ** attempt);
+    return d / 2 + random() * (d / 2);
+  }
+
+  async function netFetch(input: string | URL | Request, init: NetInit = {}): Promise<Response> {
+    const { timeoutMs, idempotent, retries, signal: callerSignal, ...rest } = init;
+    const request = input instanceof Request ? input : undefined;
+    const url = new URL(request ? request.url : input.toString());
+    const method = (rest.method ?? request?.method ?? "GET").toUpperCase();
+    const route = resolveRoute(url, settings);
+    if (route.error) {
+      throw new ConfigError("proxy_invalid", `${route.error}. Fix or unset it.`);
+    }
+    const ctx: Ctx = { url, route };
+    const client = clientFor(route.server);
+    // A caller-supplied stream can be sent only once: never retried.
+    const streamedBody = rest.body instanceof ReadableStream;
+    const maxRetries = (idempotent ?? IDEMPOTENT_METHODS.has(method)) && !streamedBody
+      ? Math.max(0, retries ?? defaultRetries)
+      : 0;
+    const budget = timeoutMs ?? defaultTimeout;
+    const deadline = budget > 0 ? Date.now() + budget : Infinity;
+    const timeoutCtl = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    if (budget > 0) {
+      const t = setTimeout(
+        () => timeoutCtl.abort(new DOMException("timed out", "TimeoutError")),
+        budget,
+      );
+      Deno.unrefTimer(t);
+      timer = t;
+    }
+    const done = () => clearTimeout(timer);
+    const signal = callerSignal
+      ? AbortSignal.any([callerSignal, timeoutCtl.signal])
+      : timeoutCtl.signal;
+    /** The error to throw when the caller aborted or the timeout fired, else undefined. */
+    const abortError = (): unknown => {
+      if (callerSignal?.aborted) return callerSignal.reason;
+      if (timeoutCtl.signal.aborted) {
+        return netError(
+          ctx,
+          "timeout",
+          `Request to ${url.host}${via(ctx)} timed out after ${budget / 1000} s.`,
+          true,
+        );
+      }
+      return undefined;
+    };
+    const sleepOrThrow = async (ms: number) => {
+      try {
+        await sleep(ms, signal);
+      } catch (e) {
+        done();
+        throw abortError() ?? e;
+      }
+    };
+
+    for (let attempt = 0;; attempt++) {
+      let res: Response;
+      try {
+        const attemptInput = request && request.body !== null && attempt < maxRetries
+          ? request.clone()
+          : request ?? url;
+        res = await fetch(attemptInput, { ...rest, client, signal });
+      } catch (e) {
+        const aborted = abortError();
+        if (aborted !== undefined) {
+          done();
+          throw aborted;
+        }
+        const err = await classifyWithProbe(e, ctx);
+        const retry = err instanceof NetworkError && err.code === "connection_reset" &&
+          attempt < maxRetries;
+        const delay = retry ? backoff(attempt) : 0;
+        if (!retry || Date.now() + delay >= deadline) {
+          done();
+          throw err;
+        }
+        await sleepOrThrow(delay);
+        continue;
+      }
+      if (res.status === 407 && route.route === "proxy") {
+        done();
+        await res.body?.cancel();
+        throw proxyAuthError(ctx);
+      }
+      if (isRetryableStatus(res.status) && attempt < maxRetries) {
+        const retryAfter = parseRetryAfter(res.headers.get("retry-after"));
+        if (retryAfter === undefined || retryAfter <= maxRetryAfterMs) {
+          const delay = retryAfter ?? backoff(attempt);
+          if (Date.now() + delay < deadline) {
+            await res.body?.cancel();
+            await sleepOrThrow(delay);
+            continue;
+          }
+        }
+      }
+      return wrapBody(res, done, (e) => abortError() ?? classify(e, ctx));
+    }
+  }
+
+  const close = () => {
+    closed = true;
+    for (const c of clients.values()) c.close();
+    clients.clear();
+  };
+  return Object.assign(netFetch, {
+    explain(url: string | URL): RouteDecision {
+      const { server: _server, ...decision } = resolveRoute(url, settings);
+      return decision;
+    },
+    settings,
+    warnings,
+    close,
+    [Symbol.dispose]: close,
+  });
+}

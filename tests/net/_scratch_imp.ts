@@ -1,1 +1,0 @@
-import "../../lib/emulators/tls.ts";
