@@ -1,0 +1,237 @@
+/**
+ * HTTP transport of the Auth0 provider. Token-endpoint requests (Token Vault exchange, refresh /
+ * MRRT) go through `oauth4webapi` (form-encoded body, `client_secret_post`, RFC 6749 error
+ * parsing); My Account API calls are JSON with a bearer token. Every request goes either to the
+ * injected {@link FetchLike} or, when opted in, through an {@link HttpRelay} (LinkAuth
+ * `/v1/proxy`). Failures become {@link Auth0Failure} with status, error code and the names of
+ * invalid fields only: upstream bodies are never kept verbatim.
+ *
+ * @example
+ * ```ts
+ * import { Auth0Transport } from "./transport.ts";
+ * import { resolveTenant } from "./tenant.ts";
+ * const t = new Auth0Transport({ tenant: resolveTenant("tenant.us.auth0.com"), clientId: "id", clientSecret: "s" });
+ * // await t.token("token_vault", GRANT, { subject_token: "...", ... });
+ * ```
+ * @module
+ */
+import * as oauth from "oauth4webapi";
+import type { HttpRelay } from "../types.ts";
+import type { FetchLike } from "../../net/types.ts";
+import { type Auth0Endpoint, Auth0Failure } from "./checklist.ts";
+import type { Tenant } from "./tenant.ts";
+
+/** Options of {@link Auth0Transport}. */
+export interface TransportOptions {
+  tenant: Tenant;
+  clientId: string;
+  clientSecret: string;
+  /** Network function (default `globalThis.fetch`). */
+  fetch?: FetchLike;
+  /** Route every Auth0 call through this relay instead (opt-in; it sees the secrets). */
+  relay?: HttpRelay;
+  /** Client authentication method at the token endpoint (default `client_secret_post`). */
+  clientAuth?: "client_secret_post" | "client_secret_basic";
+  /** Per-request timeout in ms (default 15000). */
+  timeoutMs?: number;
+}
+
+/** A successful token endpoint response (fields mcs uses). */
+export interface TokenResponse {
+  access_token: string;
+  token_type: string;
+  expires_in?: number;
+  scope?: string;
+  refresh_token?: string;
+  issued_token_type?: string;
+}
+
+function retryAfter(res: Response): number | undefined {
+  const ra = res.headers.get("retry-after");
+  if (ra && /^\d+$/.test(ra.trim())) return Number(ra.trim());
+  const reset = res.headers.get("x-ratelimit-reset");
+  if (reset && /^\d+$/.test(reset.trim())) {
+    return Math.max(0, Number(reset.trim()) - Math.floor(Date.now() / 1000));
+  }
+  return undefined;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === "string" ? v : undefined;
+}
+
+/** The transport. */
+export class Auth0Transport {
+  readonly #opts: TransportOptions;
+  readonly #as: oauth.AuthorizationServer;
+  readonly #client: oauth.Client;
+  readonly #auth: oauth.ClientAuth;
+
+  constructor(opts: TransportOptions) {
+    this.#opts = opts;
+    this.#as = { issuer: opts.tenant.issuer, token_endpoint: opts.tenant.tokenEndpoint };
+    this.#client = { client_id: opts.clientId };
+    this.#auth = opts.clientAuth === "client_secret_basic"
+      ? oauth.ClientSecretBasic(opts.clientSecret)
+      : oauth.ClientSecretPost(opts.clientSecret);
+  }
+
+  /** Whether calls go through the relay. */
+  get relayed(): boolean {
+    return this.#opts.relay !== undefined;
+  }
+
+  #send = async (url: string, init: RequestInit): Promise<Response> => {
+    const signal = AbortSignal.timeout(this.#opts.timeoutMs ?? 15_000);
+    if (this.#opts.relay) {
+      return await this.#opts.relay.relay(new Request(url, { ...init, signal }));
+    }
+    const f = this.#opts.fetch ?? globalThis.fetch;
+    // Token and My Account POSTs are not idempotent: the network layer must not replay them.
+    return await f(url, {
+      ...init,
+      signal,
+      idempotent: init.method === "GET",
+      timeoutMs: this.#opts.timeoutMs,
+    });
+  };
+
+  #options(): oauth.TokenEndpointRequestOptions {
+    return {
+      [oauth.customFetch]: (url: string, init: oauth.CustomFetchOptions<"POST", URLSearchParams>) =>
+        this.#send(url, init as RequestInit),
+      [oauth.allowInsecureRequests]: this.#opts.tenant.insecure,
+    };
+  }
+
+  /** A grant at `/oauth/token`. `refresh_token` uses the refresh helper (MRRT parameters). */
+  async token(
+    endpoint: Auth0Endpoint,
+    grantType: string,
+    params: Record<string, string>,
+  ): Promise<TokenResponse> {
+    let res: Response;
+    try {
+      if (grantType === "refresh_token") {
+        const { refresh_token, ...rest } = params;
+        res = await oauth.refreshTokenGrantRequest(
+          this.#as,
+          this.#client,
+          this.#auth,
+          refresh_token,
+          {
+            ...this.#options(),
+            additionalParameters: rest,
+          },
+        );
+      } else {
+        res = await oauth.genericTokenEndpointRequest(
+          this.#as,
+          this.#client,
+          this.#auth,
+          grantType,
+          params,
+          this.#options(),
+        );
+      }
+    } catch (err) {
+      throw new Auth0Failure(endpoint, 0, undefined, err instanceof Error ? err.name : undefined);
+    }
+    try {
+      const body = grantType === "refresh_token"
+        ? await oauth.processRefreshTokenResponse(this.#as, this.#client, res)
+        : await oauth.processGenericTokenEndpointResponse(this.#as, this.#client, res);
+      return body as unknown as TokenResponse;
+    } catch (err) {
+      throw await this.#failure(endpoint, res, err);
+    }
+  }
+
+  async #failure(endpoint: Auth0Endpoint, res: Response, err: unknown): Promise<Auth0Failure> {
+    if (err instanceof oauth.ResponseBodyError) {
+      return new Auth0Failure(
+        endpoint,
+        err.status,
+        err.error,
+        err.error_description,
+        [],
+        retryAfter(res),
+      );
+    }
+    if (err instanceof oauth.WWWAuthenticateChallengeError) {
+      let body: Record<string, unknown> = {};
+      try {
+        body = await err.response.json();
+      } catch { /* no JSON body */ }
+      const c = err.cause[0]?.parameters;
+      return new Auth0Failure(
+        endpoint,
+        err.status,
+        str(body.error) ?? c?.error,
+        str(body.error_description) ?? c?.error_description,
+      );
+    }
+    await res.body?.cancel().catch(() => {});
+    // Not a conform error response (5xx, HTML from a proxy, malformed success body).
+    return new Auth0Failure(
+      endpoint,
+      res.status === 200 ? -1 : res.status,
+      undefined,
+      undefined,
+      [],
+      retryAfter(res),
+    );
+  }
+
+  /** A My Account API call with a bearer token; returns the parsed JSON (or undefined on 204). */
+  async myAccount(
+    endpoint: Auth0Endpoint,
+    method: "GET" | "POST" | "DELETE",
+    path: string,
+    token: string,
+    body?: unknown,
+  ): Promise<unknown> {
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${token}`,
+      accept: "application/json",
+    };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    let res: Response;
+    try {
+      res = await this.#send(`${this.#opts.tenant.meApi}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      throw new Auth0Failure(endpoint, 0, undefined, err instanceof Error ? err.name : undefined);
+    }
+    if (res.status === 204) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    let parsed: unknown;
+    try {
+      parsed = await res.json();
+    } catch {
+      parsed = undefined;
+    }
+    if (res.ok && parsed !== undefined) return parsed;
+    const p = (parsed && typeof parsed === "object" ? parsed : {}) as Record<string, unknown>;
+    const fields = Array.isArray(p.validation_errors)
+      ? p.validation_errors.map((v) => str((v as Record<string, unknown>)?.field)).filter((
+        x,
+      ): x is string => !!x)
+      : [];
+    return Promise.reject(
+      new Auth0Failure(
+        endpoint,
+        res.ok ? -1 : res.status,
+        str(p.error) ?? str(p.title),
+        str(p.detail) ?? str(p.error_description),
+        fields,
+        retryAfter(res),
+      ),
+    );
+  }
+}
