@@ -42,7 +42,9 @@ export async function generateAgentKey(): Promise<AgentKey> {
     true,
     ["encrypt", "decrypt"],
   );
-  const pkcs8 = encodeBase64(new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey)));
+  const pkcs8 = encodeBase64(
+    new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey)),
+  );
   const spki = encodeBase64(new Uint8Array(await crypto.subtle.exportKey("spki", pair.publicKey)));
   return await importAgentKey({ pkcs8, spki });
 }
@@ -51,15 +53,23 @@ export async function generateAgentKey(): Promise<AgentKey> {
 export async function importAgentKey(stored: { pkcs8: string; spki: string }): Promise<AgentKey> {
   const der = decodeBase64Strict(stored.pkcs8);
   if (!der || !decodeBase64Strict(stored.spki)) {
-    throw new McsError("linkauth_key_corrupt", "The stored LinkAuth agent key is not valid base64.");
+    throw new McsError(
+      "linkauth_key_corrupt",
+      "The stored LinkAuth agent key is not valid base64.",
+    );
   }
   let privateKey: CryptoKey;
   try {
     privateKey = await crypto.subtle.importKey("pkcs8", der, RSA_PARAMS, false, ["decrypt"]);
   } catch (cause) {
-    throw new McsError("linkauth_key_corrupt", "The stored LinkAuth agent key cannot be imported.", {
-      cause,
-    });
+    throw new McsError(
+      "linkauth_key_corrupt",
+      "The stored LinkAuth agent key cannot be imported.",
+      "runtime",
+      {
+        cause,
+      },
+    );
   }
   return { privateKey, pkcs8: stored.pkcs8, spki: stored.spki };
 }
@@ -90,9 +100,13 @@ export async function encryptEnvelope(spkiBase64: string, plaintext: unknown): P
   ]);
   const iv = crypto.getRandomValues(new Uint8Array(12));
   const data = new TextEncoder().encode(JSON.stringify(plaintext));
-  const ciphertext = new Uint8Array(await crypto.subtle.encrypt({ name: "AES-GCM", iv }, aesKey, data));
+  const ciphertext = new Uint8Array(
+    await crypto.subtle.encrypt({ name: "AES-GCM", iv }, aesKey, data),
+  );
   const rawKey = await crypto.subtle.exportKey("raw", aesKey);
-  const wrapped = new Uint8Array(await crypto.subtle.encrypt({ name: "RSA-OAEP" }, publicKey, rawKey));
+  const wrapped = new Uint8Array(
+    await crypto.subtle.encrypt({ name: "RSA-OAEP" }, publicKey, rawKey),
+  );
   const inner = JSON.stringify({
     wrapped_key: encodeBase64(wrapped),
     iv: encodeBase64(iv),
@@ -120,7 +134,9 @@ export async function decryptEnvelope(privateKey: CryptoKey, envelope: string): 
   const field = (name: string) => {
     const value = inner[name];
     const bytes = typeof value === "string" ? decodeBase64Strict(value) : undefined;
-    if (!bytes) throw new EnvelopeError("malformed", `The envelope field ${name} is missing or not base64.`);
+    if (!bytes) {
+      throw new EnvelopeError("malformed", `The envelope field ${name} is missing or not base64.`);
+    }
     return bytes;
   };
   const wrapped = field("wrapped_key");

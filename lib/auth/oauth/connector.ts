@@ -1,0 +1,299 @@
+/**
+ * `OAuthLoopbackConnector`: Authorization Code + PKCE (S256) against Auth0 with a loopback
+ * redirect on 127.0.0.1, as an {@link AuthPort}. PKCE, the authorization URL, the response
+ * validation, the form-encoded code exchange and OAuth error parsing come from `oauth4webapi`.
+ *
+ * A sign-in needs a process that waits for the browser, so the connector is non-blocking by
+ * default: `authenticate` returns a stored result or raises {@link AuthChallenge} telling the
+ * user to run `mcs auth login`, which calls {@link OAuthLoopbackConnector.login} (blocking).
+ * The URL is always handed to `onUrl` (headless users open it elsewhere); `openBrowser` is
+ * optional because the product binary runs without `--allow-run`.
+ *
+ * @example
+ * ```ts
+ * import { OAuthLoopbackConnector } from "./connector.ts";
+ * const oauth = new OAuthLoopbackConnector({
+ *   authorizeUrl: "https://tenant.auth0.com/authorize",
+ *   tokenUrl: "https://tenant.auth0.com/oauth/token",
+ *   clientId: "abc",
+ *   onUrl: (url) => console.error(`Open ${url}`),
+ * });
+ * const result = await oauth.login({ scope: "gmail" }); // { kind: "credential", ... }
+ * ```
+ * @module
+ */
+
+import * as oauth from "oauth4webapi";
+import type { CacheStore } from "../../cache/types.ts";
+import { ConfigError, McsError, summarizeUpstream } from "../../errors.ts";
+import type { FetchLike } from "../../net/types.ts";
+import { AuthChallenge, type AuthPort, type AuthRequest, type AuthResult } from "../types.ts";
+import { startCallbackServer } from "./callback_server.ts";
+
+/** Options. */
+export interface OAuthLoopbackOptions {
+  authorizeUrl: string;
+  tokenUrl: string;
+  clientId: string;
+  /** Confidential clients: sent form-encoded (`client_secret_post`). */
+  clientSecret?: string;
+  /** Issuer for ID token checks (default `<authorize origin>/`, Auth0's form). */
+  issuer?: string;
+  /** Default `openid profile email offline_access`. */
+  scope?: string;
+  /** Extra authorize parameters (e.g. `audience`). */
+  extraParams?: Record<string, string>;
+  /** Loopback port (default 0: ephemeral). Passthrough needs a fixed, registered port. */
+  port?: number;
+  callbackPath?: string;
+  redirectHost?: "127.0.0.1" | "localhost";
+  /** How long to wait for the browser (default 300 000 ms). */
+  timeoutMs?: number;
+  /** Always called with the URL to open (default: print to stderr). */
+  onUrl?: (url: string) => void;
+  /** Optional browser opener; failures are ignored (the URL was printed). */
+  openBrowser?: (url: string) => void | Promise<void>;
+  fetch?: FetchLike;
+  /** Where results are kept for later non-blocking calls (optional). */
+  cache?: CacheStore;
+  /** What login yields (default `refresh_token`). */
+  credential?: "refresh_token" | "access_token";
+  /** Make `authenticate` itself block (what `mcs auth login` does). */
+  blocking?: boolean;
+  now?: () => number;
+}
+
+const DEFAULT_SCOPE = "openid profile email offline_access";
+
+/** The loopback connector. */
+export class OAuthLoopbackConnector implements AuthPort {
+  #o: OAuthLoopbackOptions;
+  #as: oauth.AuthorizationServer;
+  #client: oauth.Client;
+  #now: () => number;
+
+  constructor(options: OAuthLoopbackOptions) {
+    this.#o = options;
+    this.#now = options.now ?? Date.now;
+    let authorize: URL;
+    try {
+      authorize = new URL(options.authorizeUrl);
+      new URL(options.tokenUrl);
+    } catch {
+      throw new ConfigError(
+        "oauth_url_invalid",
+        "The OAuth authorize or token URL is not a valid URL.",
+      );
+    }
+    this.#as = {
+      issuer: options.issuer ?? `${authorize.origin}/`,
+      authorization_endpoint: options.authorizeUrl,
+      token_endpoint: options.tokenUrl,
+    };
+    this.#client = { client_id: options.clientId };
+  }
+
+  /** The redirect URI, known only when a fixed port is configured. */
+  get callbackUrl(): string | undefined {
+    if (!this.#o.port) return undefined;
+    return `http://${this.#o.redirectHost ?? "127.0.0.1"}:${this.#o.port}${
+      this.#o.callbackPath ?? "/callback"
+    }`;
+  }
+
+  /** Non-blocking unless `blocking` is set: a stored result, or a challenge to run the login. */
+  async authenticate(request: AuthRequest): Promise<AuthResult> {
+    if (request.url === undefined) {
+      const stored = await this.#o.cache?.get<AuthResult>(this.#key(request.scope));
+      if (stored) return stored;
+    }
+    if (this.#o.blocking) return await this.login(request);
+    throw new AuthChallenge({
+      message: request.url === undefined
+        ? `Sign-in required for "${request.scope}": run \`mcs auth login\` and complete the sign-in in a browser.`
+        : `Account connection required for "${request.scope}": run \`mcs auth login\` and complete the consent in a browser.`,
+      scope: request.scope,
+      step: request.step ?? (request.url === undefined ? "login" : "connect"),
+    });
+  }
+
+  /** Blocking: run the browser flow now (login, or passthrough when `request.url` is set). */
+  async login(request: AuthRequest): Promise<AuthResult> {
+    const passthrough = request.url !== undefined;
+    if (passthrough && (!this.#o.port || request.state === undefined)) {
+      throw new ConfigError(
+        "oauth_callback_port_required",
+        "The consent redirect needs a fixed, registered loopback port and a state value.",
+      );
+    }
+    const state = passthrough ? request.state! : oauth.generateRandomState();
+    const server = await startCallbackServer({
+      port: this.#o.port,
+      path: this.#o.callbackPath,
+      redirectHost: this.#o.redirectHost,
+      state,
+      timeoutMs: this.#o.timeoutMs,
+    });
+    try {
+      const verifier = oauth.generateRandomCodeVerifier();
+      let target: string;
+      if (passthrough) {
+        target = request.url!;
+      } else {
+        const url = new URL(this.#as.authorization_endpoint!);
+        const params = {
+          response_type: "code",
+          client_id: this.#client.client_id,
+          redirect_uri: server.redirectUri,
+          scope: this.#o.scope ?? DEFAULT_SCOPE,
+          state,
+          code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: "S256",
+          ...this.#o.extraParams,
+          ...request.authorizeParams,
+        };
+        for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
+        target = url.href;
+      }
+      (this.#o.onUrl ?? ((u) => console.error(`Open this URL in a browser to continue:\n  ${u}`)))(
+        target,
+      );
+      try {
+        await this.#o.openBrowser?.(target);
+      } catch {
+        // The URL was printed; a missing opener is not an error.
+      }
+      const params = await server.result;
+      if (passthrough) return this.#captured(params, request);
+      return await this.#exchange(request, params, state, server.redirectUri, verifier);
+    } finally {
+      await server.close();
+    }
+  }
+
+  async invalidate(scope: string): Promise<void> {
+    await this.#o.cache?.delete(this.#key(scope));
+  }
+
+  #captured(params: URLSearchParams, request: AuthRequest): AuthResult {
+    if (params.has("error")) {
+      throw new McsError(
+        "oauth_consent_denied",
+        `The consent was not granted (${
+          summarizeUpstream({
+            error: params.get("error"),
+            error_description: params.get("error_description") ?? undefined,
+          })
+        }).`,
+      );
+    }
+    const out: Record<string, string> = {};
+    const names = request.callbackParams?.length ? request.callbackParams : ["code"];
+    for (const name of names) {
+      const value = params.get(name);
+      if (value) out[name] = value;
+    }
+    if (Object.keys(out).length === 0) {
+      throw new McsError(
+        "oauth_callback_incomplete",
+        `The consent redirect carried none of ${names.join(", ")}.`,
+      );
+    }
+    return { kind: "callback", params: out };
+  }
+
+  async #exchange(
+    request: AuthRequest,
+    callback: URLSearchParams,
+    state: string,
+    redirectUri: string,
+    verifier: string,
+  ): Promise<AuthResult> {
+    let tokens: oauth.TokenEndpointResponse;
+    try {
+      const params = oauth.validateAuthResponse(this.#as, this.#client, callback, state);
+      const fetchImpl = this.#o.fetch ?? ((input, init) => globalThis.fetch(input, init));
+      const response = await oauth.authorizationCodeGrantRequest(
+        this.#as,
+        this.#client,
+        this.#o.clientSecret ? oauth.ClientSecretPost(this.#o.clientSecret) : oauth.None(),
+        params,
+        redirectUri,
+        verifier,
+        {
+          [oauth.customFetch]: (url, init) =>
+            fetchImpl(url, { ...init, idempotent: false, retries: 0 } as RequestInit),
+          [oauth.allowInsecureRequests]: isLoopbackHttp(this.#as.token_endpoint!),
+        },
+      );
+      tokens = await oauth.processAuthorizationCodeResponse(this.#as, this.#client, response);
+    } catch (e) {
+      if (e instanceof oauth.AuthorizationResponseError) {
+        throw new McsError(
+          "oauth_authorization_failed",
+          `The sign-in was not completed (${
+            summarizeUpstream({ error: e.error, error_description: e.error_description })
+          }).`,
+          "runtime",
+          { cause: e },
+        );
+      }
+      if (e instanceof oauth.ResponseBodyError) {
+        throw new McsError(
+          "oauth_token_exchange_failed",
+          `The authorization code could not be exchanged (${
+            summarizeUpstream({ error: e.error, error_description: e.error_description })
+          }).`,
+          "runtime",
+          { cause: e, details: { status: e.status } },
+        );
+      }
+      if (e instanceof McsError) throw e;
+      throw new McsError(
+        "oauth_token_exchange_failed",
+        "The authorization code could not be exchanged (invalid token response).",
+        "runtime",
+        { cause: e, retryable: true },
+      );
+    }
+    let result: AuthResult;
+    if ((this.#o.credential ?? "refresh_token") === "refresh_token") {
+      if (!tokens.refresh_token) {
+        throw new McsError(
+          "oauth_no_refresh_token",
+          "The sign-in succeeded but no refresh token was issued. Request the offline_access scope and enable 'Allow Offline Access' on the Auth0 API.",
+        );
+      }
+      result = {
+        kind: "credential",
+        credential: { kind: "refresh_token", value: tokens.refresh_token },
+      };
+    } else {
+      const expiresAt = typeof tokens.expires_in === "number"
+        ? this.#now() + tokens.expires_in * 1000
+        : undefined;
+      result = {
+        kind: "credential",
+        credential: {
+          kind: "access_token",
+          value: tokens.access_token,
+          expiresAt,
+          scopes: tokens.scope?.split(" ").filter(Boolean),
+        },
+        expiresIn: tokens.expires_in,
+      };
+    }
+    const exp = result.credential.kind === "access_token" ? result.credential.expiresAt : undefined;
+    await this.#o.cache?.set(this.#key(request.scope), result, { expiresAt: exp });
+    return result;
+  }
+
+  #key(scope: string): string {
+    return `oauth/result/login.${encodeURIComponent(scope)}`;
+  }
+}
+
+function isLoopbackHttp(url: string): boolean {
+  const u = new URL(url);
+  return u.protocol === "http:" && ["127.0.0.1", "localhost", "[::1]"].includes(u.hostname);
+}

@@ -1,0 +1,152 @@
+/**
+ * The broker emulator's connect page (`/connect/{code}` and the code-entry page `/connect`) and
+ * its script (`/static/connect.js`). Same flow as the LinkAuth frontend: look the code up,
+ * confirm it, then continue to the OAuth provider or encrypt form fields in the browser
+ * (RSA-OAEP-256 + AES-256-GCM, the real `crypto.js` layout) and submit them. Unlike the
+ * original it loads no third-party script and is served with a strict CSP.
+ *
+ * @example
+ * ```ts
+ * import { CONNECT_HTML, CONNECT_JS } from "./page.ts";
+ * new Response(CONNECT_HTML, { headers: { "content-type": "text/html; charset=utf-8" } });
+ * ```
+ * @module
+ */
+
+/** Security headers for the page. */
+export const PAGE_HEADERS: Record<string, string> = {
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; " +
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY",
+  "cache-control": "no-store",
+};
+
+/** The page (the script reads the code from the path). */
+export const CONNECT_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>LinkAuth - connect</title>
+<style>
+body{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#222}
+.code{font:700 1.6rem monospace;letter-spacing:.15em}
+.banner{background:#fff3cd;padding:.5rem .75rem;border-radius:.25rem}
+.error{color:#a00}
+[hidden]{display:none}
+label{display:block;margin:.75rem 0 .25rem}
+input,textarea,select{width:100%;padding:.4rem;box-sizing:border-box}
+button,a.button{margin-top:1rem;padding:.5rem 1rem;font-size:1rem}
+</style>
+<script src="/static/connect.js" defer></script>
+</head>
+<body>
+<h1>Connect an agent</h1>
+<p id="banner" class="banner" hidden></p>
+<section id="enter" hidden>
+  <p>Enter the code your agent shows you.</p>
+  <form id="enter-form"><label for="code-input">Code</label>
+  <input id="code-input" name="code" autocomplete="off" placeholder="ABCD-1234" required>
+  <button type="submit" id="enter-submit">Continue</button></form>
+</section>
+<section id="confirm" hidden>
+  <p>An agent asks for access: <strong id="display-name"></strong></p>
+  <p>Check that this code matches the code your agent shows you:</p>
+  <p class="code" id="code"></p>
+  <button type="button" id="confirm-button">I confirm</button>
+</section>
+<section id="oauth" hidden>
+  <p>Code confirmed. Continue to sign in.</p>
+  <a class="button" id="oauth-link" href="#">Continue with <span id="oauth-name"></span></a>
+</section>
+<section id="form" hidden>
+  <p>Code confirmed. The values you enter are encrypted in this browser for the agent.</p>
+  <form id="fields-form"><div id="fields"></div><button type="submit" id="form-submit">Send</button></form>
+</section>
+<section id="success" hidden><h2>Done</h2><p id="success-text">You can close this window.</p></section>
+<p id="error" class="error" role="alert" hidden></p>
+</body>
+</html>
+`;
+
+/** The page script. */
+export const CONNECT_JS = `"use strict";
+const $ = (id) => document.getElementById(id);
+const show = (id) => { for (const s of ["enter","confirm","oauth","form","success"]) $(s).hidden = s !== id; };
+const fail = (text) => { $("error").textContent = text; $("error").hidden = false; };
+const b64 = (buf) => { let s = ""; for (const b of new Uint8Array(buf)) s += String.fromCharCode(b); return btoa(s); };
+const unb64 = (t) => Uint8Array.from(atob(t), (c) => c.charCodeAt(0));
+async function api(method, path) {
+  const res = await fetch(path, { method, headers: { accept: "application/json" } });
+  const body = res.status === 204 ? null : await res.json().catch(() => null);
+  if (!res.ok) throw new Error((body && typeof body.detail === "string" && body.detail) || "Request failed (" + res.status + ").");
+  return body;
+}
+async function encrypt(publicKey, values) {
+  const rsa = await crypto.subtle.importKey("spki", unb64(publicKey), { name: "RSA-OAEP", hash: "SHA-256" }, false, ["wrapKey"]);
+  const aes = await crypto.subtle.generateKey({ name: "AES-GCM", length: 256 }, true, ["encrypt"]);
+  const iv = crypto.getRandomValues(new Uint8Array(12));
+  const ct = await crypto.subtle.encrypt({ name: "AES-GCM", iv }, aes, new TextEncoder().encode(JSON.stringify(values)));
+  const wrapped = await crypto.subtle.wrapKey("raw", aes, rsa, { name: "RSA-OAEP" });
+  return btoa(JSON.stringify({ wrapped_key: b64(wrapped), iv: b64(iv), ciphertext: b64(ct) }));
+}
+async function start(code) {
+  const info = await api("GET", "/v1/connect/" + encodeURIComponent(code));
+  if (info.security && info.security.message) { $("banner").textContent = info.security.message; $("banner").hidden = false; }
+  $("display-name").textContent = info.display_name;
+  $("code").textContent = info.code;
+  show("confirm");
+  $("confirm-button").addEventListener("click", async () => {
+    $("confirm-button").disabled = true;
+    try {
+      const { connect_token } = await api("POST", "/v1/connect/" + encodeURIComponent(info.code) + "/confirm");
+      if (info.template_type === "oauth") {
+        $("oauth-name").textContent = info.display_name;
+        $("oauth-link").href = "/v1/oauth/authorize/" + encodeURIComponent(info.code) + "?connect_token=" + encodeURIComponent(connect_token);
+        show("oauth");
+        return;
+      }
+      const box = $("fields");
+      for (const f of info.fields) {
+        const label = document.createElement("label"); label.textContent = f.label; label.htmlFor = "f-" + f.name;
+        let input;
+        if (f.type === "textarea") input = document.createElement("textarea");
+        else if (f.type === "select") { input = document.createElement("select"); for (const o of f.options || []) { const opt = document.createElement("option"); opt.value = o; opt.textContent = o; input.append(opt); } }
+        else { input = document.createElement("input"); input.type = f.type === "password" ? "password" : "text"; }
+        input.id = "f-" + f.name; input.name = f.name; input.required = !!f.required;
+        box.append(label, input);
+      }
+      show("form");
+      $("fields-form").addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        const values = {};
+        for (const f of info.fields) values[f.name] = $("f-" + f.name).value;
+        try {
+          const ciphertext = await encrypt(info.public_key, values);
+          const res = await fetch("/v1/connect/" + encodeURIComponent(info.code) + "/complete", {
+            method: "POST", headers: { "content-type": "application/json" },
+            body: JSON.stringify({ ciphertext, algorithm: "RSA-OAEP-256+AES-256-GCM", connect_token }),
+          });
+          if (res.status !== 204) throw new Error("The broker refused the submission (" + res.status + ").");
+          show("success");
+        } catch (e) { fail(e.message); }
+      });
+    } catch (e) { fail(e.message); }
+  });
+}
+addEventListener("DOMContentLoaded", () => {
+  const params = new URLSearchParams(location.search);
+  if (params.get("status") === "success") { show("success"); return; }
+  const m = location.pathname.match(/\\/connect\\/([A-Za-z0-9-]+)$/);
+  if (m) { start(m[1]).catch((e) => fail(e.message)); return; }
+  show("enter");
+  $("enter-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const code = $("code-input").value.trim().toUpperCase();
+    history.replaceState(null, "", "/connect/" + encodeURIComponent(code));
+    start(code).catch((e) => fail(e.message));
+  });
+});
+`;
