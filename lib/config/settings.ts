@@ -240,6 +240,7 @@ export const OTHER_ENV = [
   "XDG_CACHE_HOME",
   "HOME",
   "NO_COLOR",
+  "MCS_DEBUG",
   "HTTP_PROXY",
   "HTTPS_PROXY",
   "ALL_PROXY",

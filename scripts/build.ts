@@ -1,0 +1,255 @@
+/**
+ * Build mcs for shipping: one least-privilege binary (`deno task compile`) or one JavaScript file
+ * plus a launcher (`deno task bundle`), both under the same baked permission set.
+ *
+ * ```
+ * deno task compile [scope options] [--target T] [--output dist/mcs]
+ * deno task bundle  [scope options]
+ * deno task compile --print            # show the permission set and baked env, build nothing
+ *
+ * scope options (default: scoped to this deployment's configuration: env, config file, profile):
+ *   --generic            the documented wider set of the release binaries (any host and path)
+ *   --config PATH        config file to read (else MCS_CONFIG / ~/.config/mcs/config.toml)
+ *   --profile NAME       profile of that file
+ *   --read-dir DIR       also allow reading DIR (attachments, --body-file); repeatable
+ *   --write-dir DIR      also allow writing DIR (attachment downloads); repeatable
+ *   --allow-host HOST    also allow HOST[:PORT]; repeatable
+ *   --dist DIR           output directory (default dist)
+ * ```
+ *
+ * Outputs: `dist/mcs` (compile), `dist/mcs.js` + `dist/mcs.sh` (bundle), and for both
+ * `dist/mcs.permissions.json` (flags, the exact `deno run` command, why each grant exists) and
+ * `dist/mcs.env` (non-secret defaults baked with `--env-file`: cache dir, config file, hosts).
+ *
+ * Exit codes: 0 built, 2 bad arguments, 3 missing prerequisite (e.g. no denort), 1 build failure.
+ *
+ * @example
+ * ```sh
+ * MCS_AUTH=static MCS_CACHE_DIR=/var/cache/mcs deno task compile
+ * DENORT_BIN=$HOME/denort deno task compile --read-dir /srv/outbox
+ * deno task compile --generic --target aarch64-apple-darwin --output dist/mcs-aarch64-apple-darwin
+ * deno task bundle && dist/mcs.sh --version
+ * ```
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { resolveConfig } from "../lib/config/resolve.ts";
+import { denoEnv } from "../lib/config/env.ts";
+import { McsError, UsageError } from "../lib/errors.ts";
+import {
+  bakedEnv,
+  genericPermissions,
+  type PermissionSet,
+  renderEnvFile,
+  scopedPermissions,
+  toDenoFlags,
+} from "../lib/build/permissions.ts";
+import { launcherScript, manifest } from "../lib/build/artifacts.ts";
+import {
+  denortMissingError,
+  explainCompileFailure,
+  locateDenort,
+  type LocateOptions,
+} from "../lib/build/denort.ts";
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const ENTRY = join(ROOT, "cli", "main.ts");
+
+interface Plan {
+  kind: "scoped" | "generic";
+  set: PermissionSet;
+  env: Record<string, string>;
+}
+
+async function plan(values: Record<string, unknown>): Promise<Plan> {
+  if (values.generic) return { kind: "generic", set: genericPermissions(), env: {} };
+  const cfg = await resolveConfig({
+    env: denoEnv,
+    configPath: values.config as string | undefined,
+    profile: values.profile as string | undefined,
+  });
+  const opts = {
+    readDirs: values["read-dir"] as string[],
+    writeDirs: values["write-dir"] as string[],
+    extraHosts: values["allow-host"] as string[],
+    configFileExists: cfg.file.exists,
+  };
+  const set = scopedPermissions(cfg, opts);
+  return { kind: "scoped", set, env: bakedEnv(cfg, set, opts) };
+}
+
+async function run(cmd: string[], env?: Record<string, string>) {
+  const out = await new Deno.Command(cmd[0], {
+    args: cmd.slice(1),
+    cwd: ROOT,
+    env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+async function denoDir(): Promise<string> {
+  const r = await run([Deno.execPath(), "info", "--json"]);
+  if (r.code !== 0) throw new McsError("deno_info_failed", "`deno info --json` failed.");
+  return JSON.parse(r.stdout).denoDir as string;
+}
+
+async function writeSidecars(dist: string, p: Plan, bundle: string): Promise<string | undefined> {
+  await Deno.mkdir(dist, { recursive: true });
+  const envFile = Object.keys(p.env).length ? join(dist, "mcs.env") : undefined;
+  if (envFile) await Deno.writeTextFile(envFile, renderEnvFile(p.env));
+  else await Deno.remove(join(dist, "mcs.env")).catch(() => {});
+  const m = manifest(p.kind, p.set, p.env, { bundle, envFile: envFile && "mcs.env" });
+  await Deno.writeTextFile(
+    join(dist, "mcs.permissions.json"),
+    JSON.stringify(m, null, 2) + "\n",
+  );
+  return envFile;
+}
+
+async function bundle(dist: string, p: Plan): Promise<void> {
+  await Deno.mkdir(dist, { recursive: true });
+  const out = join(dist, "mcs.js");
+  const r = await run([
+    Deno.execPath(),
+    "bundle",
+    "--quiet",
+    "--platform",
+    "deno",
+    "--minify",
+    "-o",
+    out,
+    ENTRY,
+  ]);
+  if (r.code !== 0) {
+    // deno colours its output; strip ANSI codes.
+    // deno-lint-ignore no-control-regex
+    const text = r.stderr.replace(/\x1b\[[0-9;]*m/g, "").trim();
+    const hint = /esbuild|registry|npm/i.test(text)
+      ? " (deno bundle fetches @esbuild/<platform> from the npm registry on first use and caches it in $DENO_DIR/dl/esbuild-<version>)"
+      : "";
+    throw new McsError(
+      "bundle_failed",
+      `deno bundle failed${hint}:\n${
+        text.split("\n").filter((l) => !/Stack backtrace|^\s*\d+: <unknown>/.test(l))
+          .slice(-8).join("\n")
+      }`,
+    );
+  }
+  const envFile = await writeSidecars(dist, p, "mcs.js");
+  const launcher = join(dist, "mcs.sh");
+  await Deno.writeTextFile(launcher, launcherScript(p.set, envFile !== undefined));
+  if (Deno.build.os !== "windows") await Deno.chmod(launcher, 0o755);
+  const size = (await Deno.stat(out)).size;
+  console.log(`Wrote ${out} (${(size / 1024).toFixed(0)} KiB), ${launcher}.`);
+  console.log(`Run it under the baked ${p.kind} permission set with:\n  ${launcher} --version`);
+  console.log(`or (from ${dist}):\n  ${
+    manifest(p.kind, p.set, p.env, {
+      bundle: "mcs.js",
+      envFile: envFile && "mcs.env",
+    }).command
+  } --version`);
+}
+
+async function compile(dist: string, p: Plan, target: string, output: string): Promise<void> {
+  const locate: LocateOptions = {
+    env: { DENORT_BIN: Deno.env.get("DENORT_BIN") },
+    denoDir: await denoDir(),
+    version: Deno.version.deno,
+    target,
+  };
+  const found = await locateDenort(locate);
+  if (!found) throw denortMissingError(locate);
+  const envFile = await writeSidecars(dist, p, "mcs.js");
+  const cmd = [
+    Deno.execPath(),
+    "compile",
+    "--quiet",
+    "--config",
+    join(ROOT, "deno.json"),
+    "--exclude-unused-npm",
+    ...toDenoFlags(p.set),
+    ...(envFile ? [`--env-file=${envFile}`] : []),
+    "--target",
+    target,
+    "--output",
+    output,
+    ENTRY,
+  ];
+  const r = await run(cmd);
+  if (r.code !== 0) throw explainCompileFailure(r.stderr, locate);
+  const exe = target.includes("windows") && !output.endsWith(".exe") ? `${output}.exe` : output;
+  if (target === Deno.build.target) {
+    // A full `deno` passed as DENORT_BIN "compiles" but ignores the program: catch that here.
+    const v = await run([exe, "--version"]);
+    if (v.code !== 0 || /^deno \d/m.test(v.stdout)) {
+      await Deno.remove(exe).catch(() => {});
+      throw new McsError(
+        "denort_bin_invalid",
+        `The compiled binary does not run mcs (\`${exe} --version\` printed ${
+          JSON.stringify(v.stdout.trim().split("\n")[0] ?? "")
+        }): the base binary (${found.path}) is not denort ${locate.version} — is it the full deno?`,
+        "config",
+      );
+    }
+  }
+  const size = (await Deno.stat(exe)).size;
+  console.log(
+    `Wrote ${exe} (${
+      (size / 1048576).toFixed(1)
+    } MiB, ${p.kind} permissions baked; base: ${found.kind} ${found.path}).`,
+  );
+}
+
+/** Entry point (exported for tests); returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      allowPositionals: true,
+      options: {
+        generic: { type: "boolean", default: false },
+        config: { type: "string" },
+        profile: { type: "string" },
+        "read-dir": { type: "string", multiple: true, default: [] },
+        "write-dir": { type: "string", multiple: true, default: [] },
+        "allow-host": { type: "string", multiple: true, default: [] },
+        target: { type: "string", default: Deno.build.target },
+        output: { type: "string" },
+        dist: { type: "string", default: "dist" },
+        print: { type: "boolean", default: false },
+      },
+    });
+    const what = positionals[0];
+    if ((what !== "bundle" && what !== "compile") || positionals.length !== 1) {
+      throw new UsageError("usage", "usage: build.ts bundle|compile [options] (see the header)");
+    }
+    const dist = resolve(values.dist);
+    const p = await plan(values);
+    if (values.print) {
+      console.log(JSON.stringify(manifest(p.kind, p.set, p.env, { bundle: "mcs.js" }), null, 2));
+      return 0;
+    }
+    if (what === "bundle") await bundle(dist, p);
+    else await compile(dist, p, values.target, resolve(values.output ?? join(dist, "mcs")));
+    return 0;
+  } catch (e) {
+    if (e instanceof McsError) {
+      console.error(`error[${e.code}]: ${e.message}`);
+      return e.category === "usage" ? 2 : e.category === "config" ? 3 : 1;
+    }
+    if (e instanceof TypeError && /ERR_PARSE_ARGS/.test(String((e as { code?: string }).code))) {
+      console.error(`error[usage]: ${e.message}`);
+      return 2;
+    }
+    throw e;
+  }
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,79 @@
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { denortZipPath } from "../../lib/build/denort.ts";
+import { exec, runBuild } from "./_build.ts";
+
+// A cross target: its denort zip is (almost) never cached, so compile must stop before deno
+// compile tries to download it.
+const CROSS = Deno.build.target === "aarch64-apple-darwin"
+  ? "x86_64-apple-darwin"
+  : "aarch64-apple-darwin";
+
+async function crossZipCached(): Promise<boolean> {
+  const info = await exec([Deno.execPath(), "info", "--json"]);
+  const zip = denortZipPath(JSON.parse(info.stdout).denoDir, Deno.version.deno, CROSS);
+  return await Deno.stat(zip).then(() => true, () => false);
+}
+
+Deno.test({
+  name: "compile without denort fails up front with how to provide it (exit 3)",
+  ignore: await crossZipCached(),
+  async fn() {
+    const dist = await Deno.makeTempDir();
+    try {
+      const r = await runBuild(
+        ["compile", "--generic", "--target", CROSS, "--dist", dist],
+        {},
+      );
+      assertEquals(r.code, 3, r.stderr);
+      assertStringIncludes(r.stderr, "error[denort_missing]");
+      assertStringIncludes(r.stderr, "DENORT_BIN=");
+      assertStringIncludes(r.stderr, `dl/release/v${Deno.version.deno}/denort-${CROSS}.zip`);
+      assert(!/dns error|Stack backtrace/.test(r.stderr), "no raw download error");
+    } finally {
+      await Deno.remove(dist, { recursive: true });
+    }
+  },
+});
+
+Deno.test("a failing deno compile is translated (DENORT_BIN that is not denort)", async () => {
+  const dist = await Deno.makeTempDir();
+  try {
+    const fake = `${dist}/denort`;
+    await Deno.writeTextFile(fake, "#!/bin/sh\necho not denort\n");
+    const r = await runBuild(["compile", "--generic", "--dist", dist], { DENORT_BIN: fake });
+    assertEquals(r.code, 3, r.stderr);
+    assertStringIncludes(r.stderr, "error[denort_bin_invalid]");
+    assertStringIncludes(r.stderr, fake);
+    assert(!/Stack backtrace/.test(r.stderr));
+  } finally {
+    await Deno.remove(dist, { recursive: true });
+  }
+});
+
+Deno.test("--print shows the scoped set for the deployment's configuration", async () => {
+  const r = await runBuild(["compile", "--print"], {
+    MCS_AUTH: "auth0-linkauth",
+    MCS_AUTH0_DOMAIN: "tenant.eu.auth0.com",
+    MCS_LINKAUTH_BROKER_URL: "https://broker.example",
+    MCS_CACHE_DIR: "/srv/mcs-cache",
+    MCS_AUTH0_CLIENT_SECRET: "s3cret-value",
+  });
+  assertEquals(r.code, 0, r.stderr);
+  const m = JSON.parse(r.stdout);
+  assertEquals(m.kind, "scoped");
+  assertEquals(m.permissions.net, [
+    "gmail.googleapis.com",
+    "tenant.eu.auth0.com",
+    "broker.example",
+  ]);
+  assertEquals(m.permissions.read, ["/srv/mcs-cache"]);
+  assertEquals(m.permissions.write, ["/srv/mcs-cache"]);
+  assertEquals(m.env.MCS_CACHE_DIR, "/srv/mcs-cache");
+  assert(!r.stdout.includes("s3cret-value"), "secrets are never baked or printed");
+});
+
+Deno.test("bad arguments exit 2", async () => {
+  const r = await runBuild(["package"], {});
+  assertEquals(r.code, 2);
+  assertStringIncludes(r.stderr, "usage");
+});

@@ -1,0 +1,250 @@
+/**
+ * Proof that the shipped program works under exactly its baked least-privilege permission set,
+ * and that everything outside it is denied and reported as `permission_denied`.
+ *
+ * The bundle is built scoped to the local stack (auth0-linkauth over HTTPS with a throwaway CA),
+ * like a deployment would build it, then run with `deno run` under the flags it ships with. The
+ * compiled binary gets the same proofs when a denort base binary is available (`DENORT_BIN` or
+ * the cached zip); otherwise that test is ignored, never passed.
+ */
+
+import { join } from "node:path";
+import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { startStack } from "../../lib/emulators/stack.ts";
+import {
+  buildBundle,
+  type BuiltBundle,
+  denortAvailable,
+  exec,
+  type Ran,
+  runBuild,
+  runUnder,
+} from "./_build.ts";
+
+type Runner = (args: string[], env?: Record<string, string>) => Promise<Ran>;
+
+function json(r: Ran): Record<string, unknown> {
+  try {
+    return JSON.parse(r.stdout);
+  } catch {
+    throw new Error(`not JSON (exit ${r.code}):\n${r.stdout}\n${r.stderr}`);
+  }
+}
+
+function assertDenied(r: Ran, permission: "read" | "write" | "net"): void {
+  const doc = json(r) as { ok: boolean; error?: { code: string; message: string } };
+  assertEquals(doc.ok, false, r.stdout);
+  assertEquals(doc.error?.code, "permission_denied", r.stdout);
+  assertStringIncludes(doc.error!.message, `--allow-${permission}`);
+  assert(r.code !== 0);
+  assert(!/^\s+at /m.test(r.stderr + r.stdout), `no stack trace:\n${r.stderr}`);
+}
+
+/** The proofs, shared by the bundle and the compiled binary. */
+async function proofs(
+  t: Deno.TestContext,
+  run: Runner,
+  stack: Awaited<ReturnType<typeof startStack>>,
+  dirs: { inbox: string; outside: string },
+) {
+  await t.step("--version and tools --json work", async () => {
+    const v = await run(["--version"]);
+    assertEquals(v.code, 0, v.stderr);
+    const tools = await run(["tools", "--json"]);
+    assertEquals(tools.code, 0, tools.stderr);
+  });
+
+  await t.step("auth0-linkauth chain: challenge, user completes, search succeeds", async () => {
+    const first = await run(["mail", "search", "in:inbox", "--json"]);
+    const challenge = json(first) as { auth_required?: boolean; url?: string; code?: string };
+    assertEquals(challenge.auth_required, true, first.stdout + first.stderr);
+    await stack.userCompletes(challenge.url!, challenge.code ?? undefined);
+    let r = await run(["mail", "search", "in:inbox", "--json"]);
+    // The connect step (Token Vault) may need a second browser visit.
+    const again = json(r) as { auth_required?: boolean; url?: string; code?: string };
+    if (again.auth_required) {
+      await stack.userCompletes(again.url!, again.code ?? undefined);
+      r = await run(["mail", "search", "in:inbox", "--json"]);
+    }
+    assertEquals(r.code, 0, r.stdout + r.stderr);
+    assertEquals((json(r) as { ok: boolean }).ok, true);
+  });
+
+  await t.step("reading a file outside the allowed directories is denied", async () => {
+    assertDenied(
+      await run([
+        "mail",
+        "draft",
+        "create",
+        "--to",
+        "bob@example.com",
+        "--subject",
+        "x",
+        "--body-file",
+        "/etc/passwd",
+        "--json",
+      ]),
+      "read",
+    );
+  });
+
+  await t.step("writing outside the allowed directories is denied", async () => {
+    const search = json(await run(["mail", "search", "has:attachment", "--json"])) as {
+      messages?: { id: string }[];
+      data?: { messages?: { id: string }[] };
+    };
+    const id = (search.messages ?? search.data?.messages ?? [])[0]?.id;
+    assert(id, `the demo mailbox has a message with an attachment: ${JSON.stringify(search)}`);
+    const read = json(await run(["mail", "read", id, "--json"]));
+    const attachment = JSON.stringify(read).match(/"attachment_?[iI]d"\s*:\s*"([^"]+)"/)?.[1];
+    assert(attachment, `message ${id} lists an attachment id`);
+    assertDenied(
+      await run(["mail", "attachment", id, attachment, "--out", dirs.outside, "--json"]),
+      "write",
+    );
+  });
+
+  await t.step("reaching a host that is not on the list is denied", async () => {
+    assertDenied(
+      await run(["mail", "search", "in:inbox", "--json"], {
+        MCS_GMAIL_API_BASE: "https://127.0.0.2:8443",
+      }),
+      "net",
+    );
+  });
+}
+
+/** Probe run/env/sys/ffi under the very same flags (no mcs command uses them at all). */
+const PROBE = `
+const out = {};
+const t = async (name, f) => {
+  try { await f(); out[name] = "allowed"; }
+  catch (e) { out[name] = e instanceof Deno.errors.NotCapable ? "denied" : String(e); }
+};
+await t("run", () => new Deno.Command("/bin/sh", { args: ["-c", "true"] }).output());
+await t("env", () => Deno.env.get("PATH"));
+await t("sys", () => Deno.hostname());
+await t("ffi", () => Deno.dlopen("libc.so.6", {}));
+await t("read", () => Deno.readTextFile("/etc/hostname"));
+await t("write", () => Deno.writeTextFile(Deno.args[0] + "/x", "x"));
+await t("net", () => fetch("http://127.0.0.2:8080/"));
+await t("cache", async () => {
+  const p = Deno.env.get("MCS_CACHE_DIR") + "/probe";
+  await Deno.mkdir(Deno.env.get("MCS_CACHE_DIR"), { recursive: true });
+  await Deno.writeTextFile(p, "x");
+  await Deno.readTextFile(p);
+  await Deno.remove(p);
+});
+console.log(JSON.stringify(out));
+`;
+
+async function withStack(
+  fn: (ctx: {
+    stack: Awaited<ReturnType<typeof startStack>>;
+    bundle: BuiltBundle;
+    dirs: { inbox: string; outside: string };
+    runEnv: Record<string, string>;
+  }) => Promise<void>,
+) {
+  const stack = await startStack();
+  const tmp = await Deno.makeTempDir({ prefix: "mcs-build-proof-" });
+  const dirs = { inbox: join(tmp, "inbox"), outside: join(tmp, "outside") };
+  await Deno.mkdir(dirs.inbox);
+  await Deno.mkdir(dirs.outside);
+  let bundle: BuiltBundle | undefined;
+  try {
+    // Build-time configuration: the deployment's non-secret settings (secrets come at run time).
+    const buildVars = Object.fromEntries(
+      Object.entries(stack.env).filter(([k]) => !/SECRET|API_KEY|TOKEN/.test(k)),
+    );
+    bundle = await buildBundle(buildVars, ["--write-dir", dirs.inbox]);
+    // Run time: the secrets, plus HOME for nothing in particular (it must not widen anything).
+    const runEnv = { ...stack.env, HOME: tmp };
+    await fn({ stack, bundle, dirs, runEnv });
+  } finally {
+    await bundle?.cleanup();
+    await stack.close();
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+Deno.test("bundle: works under its baked permission set and everything else is denied", async (t) => {
+  await withStack(async ({ stack, bundle, dirs, runEnv }) => {
+    assertEquals(bundle.manifest.kind, "scoped");
+    const perms = bundle.manifest.permissions as { net: string[]; read: string[]; write: string[] };
+    for (const url of [stack.urls.auth0, stack.urls.broker, stack.urls.gmail]) {
+      assert(perms.net.includes(new URL(url).host), `${url} allowed`);
+    }
+    assertEquals(perms.write, [stack.env.MCS_CACHE_DIR, dirs.inbox]);
+    const baked = await Deno.readTextFile(bundle.envFile!);
+    for (const [k, v] of Object.entries(stack.env)) {
+      if (/SECRET|API_KEY/.test(k)) assert(!baked.includes(v), `${k} is not baked`);
+    }
+
+    await t.step(
+      "run, env, sys, ffi, other paths and hosts are denied; the cache is not",
+      async () => {
+        const probe = join(bundle.dist, "probe.js");
+        await Deno.writeTextFile(probe, PROBE);
+        const r = await runUnder(bundle, probe, [dirs.outside], { env: runEnv });
+        assertEquals(r.code, 0, r.stderr);
+        assertEquals(JSON.parse(r.stdout), {
+          run: "denied",
+          env: "denied",
+          sys: "denied",
+          ffi: "denied",
+          read: "denied",
+          write: "denied",
+          net: "denied",
+          cache: "allowed",
+        });
+      },
+    );
+
+    await t.step("the launcher runs the bundle with the same flags", async () => {
+      const r = await exec([join(bundle.dist, "mcs.sh"), "--version"], {
+        env: { PATH: `${Deno.execPath().replace(/\/[^/]+$/, "")}:/usr/bin:/bin` },
+        clearEnv: true,
+      });
+      assertEquals(r.code, 0, r.stderr);
+    });
+
+    await proofs(
+      t,
+      (args, env) => runUnder(bundle, bundle.bundle, args, { env: { ...runEnv, ...env } }),
+      stack,
+      dirs,
+    );
+  });
+});
+
+const denort = await denortAvailable();
+
+Deno.test({
+  name: denort
+    ? "compiled binary: works under its baked permission set and everything else is denied"
+    : "compiled binary proofs (IGNORED: no denort; set DENORT_BIN or cache denort-<target>.zip)",
+  ignore: !denort,
+  async fn(t) {
+    await withStack(async ({ stack, bundle, dirs, runEnv }) => {
+      const vars = Object.fromEntries(
+        Object.entries(stack.env).filter(([k]) => !/SECRET|API_KEY|TOKEN/.test(k)),
+      );
+      const out = join(bundle.dist, "mcs");
+      const b = await runBuild(
+        ["compile", "--dist", bundle.dist, "--output", out, "--write-dir", dirs.inbox],
+        {
+          ...vars,
+          ...(Deno.env.get("DENORT_BIN") ? { DENORT_BIN: Deno.env.get("DENORT_BIN")! } : {}),
+        },
+      );
+      assertEquals(b.code, 0, b.stderr);
+      await proofs(
+        t,
+        (args, env) => exec([out, ...args], { env: { ...runEnv, ...env }, clearEnv: true }),
+        stack,
+        dirs,
+      );
+    });
+  },
+});
