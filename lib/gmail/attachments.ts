@@ -1,0 +1,161 @@
+/**
+ * Download attachments to a directory under a safe file name: no path traversal, no hidden or
+ * reserved names, no control characters, and no overwrite unless asked (`name (1).ext`, ...).
+ * Attachment ids are not stable across fetches, so the attachment is re-resolved from the
+ * message's part tree (by partId, filename or id) right before the download.
+ *
+ * @example
+ * ```ts
+ * import { downloadAttachment, safeFileName } from "./attachments.ts";
+ * safeFileName("../../etc/passwd"); // "passwd"
+ * declare const ctx: import("./context.ts").GmailContext;
+ * await downloadAttachment(ctx, "18f0a1", { filename: "invoice.pdf" }, "/tmp/out");
+ * ```
+ * @module
+ */
+
+import { McsError, UsageError } from "../errors.ts";
+import type { GmailContext } from "./context.ts";
+import { decodeMessage } from "./decode.ts";
+import { base64UrlDecode } from "./encoding.ts";
+import { checkId, getRawMessage } from "./read.ts";
+import { OPS } from "./scopes.ts";
+import type { AttachmentInfo, GmailPart } from "./types.ts";
+
+const RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i;
+
+/** Reduce an untrusted attachment name to a safe single path component. */
+export function safeFileName(name: string, fallback = "attachment"): string {
+  let s = name.normalize("NFC").split(/[\\/]/).pop() ?? "";
+  // deno-lint-ignore no-control-regex
+  s = s.replace(/[\x00-\x1f\x7f<>:"|?*]/g, "_").trim();
+  s = s.replace(/^[.\s]+/, "").replace(/[.\s]+$/, "");
+  if (!s) s = fallback;
+  if (RESERVED.test(s)) s = `_${s}`;
+  const enc = new TextEncoder();
+  if (enc.encode(s).length > 200) {
+    const ext = /(\.[A-Za-z0-9]{1,10})$/.exec(s)?.[1] ?? "";
+    let base = s.slice(0, s.length - ext.length);
+    while (enc.encode(base + ext).length > 200) base = Array.from(base).slice(0, -1).join("");
+    s = base + ext;
+  }
+  return s;
+}
+
+/** `name.ext` → `name (n).ext`. */
+export function numbered(name: string, n: number): string {
+  const m = /^(.+?)(\.[^.]{1,10})?$/.exec(name)!;
+  return `${m[1]} (${n})${m[2] ?? ""}`;
+}
+
+/** Which attachment of a message. */
+export interface AttachmentSelector {
+  partId?: string;
+  filename?: string;
+  attachmentId?: string;
+}
+
+/** Result of a download. */
+export interface DownloadedAttachment {
+  path: string;
+  filename: string;
+  mimeType: string;
+  size: number;
+}
+
+function findPart(p: GmailPart | undefined, partId: string): GmailPart | undefined {
+  if (!p) return undefined;
+  if ((p.partId ?? "") === partId) return p;
+  for (const c of p.parts ?? []) {
+    const hit = findPart(c, partId);
+    if (hit) return hit;
+  }
+  return undefined;
+}
+
+/** Write bytes without overwriting: `name`, then `name (1)`, `name (2)`, ... */
+export async function writeUnique(
+  dir: string,
+  name: string,
+  bytes: Uint8Array,
+  overwrite = false,
+): Promise<string> {
+  const sep = dir.endsWith("/") ? "" : "/";
+  if (overwrite) {
+    const path = `${dir}${sep}${name}`;
+    await Deno.writeFile(path, bytes);
+    return path;
+  }
+  for (let n = 0; n < 1000; n++) {
+    const path = `${dir}${sep}${n === 0 ? name : numbered(name, n)}`;
+    try {
+      await Deno.writeFile(path, bytes, { createNew: true });
+      return path;
+    } catch (err) {
+      if (err instanceof Deno.errors.AlreadyExists) continue;
+      throw new McsError(
+        "download_write_failed",
+        `Cannot write ${path}: ${(err as Error).message}`,
+        "runtime",
+        {
+          cause: err,
+        },
+      );
+    }
+  }
+  throw new McsError("download_write_failed", `Too many files named like ${name} in ${dir}.`);
+}
+
+/** Download one attachment of a message into `dir`. */
+export async function downloadAttachment(
+  ctx: GmailContext,
+  messageId: string,
+  selector: AttachmentSelector,
+  dir: string,
+  options: { overwrite?: boolean } = {},
+): Promise<DownloadedAttachment> {
+  checkId(messageId, "message");
+  try {
+    if (!(await Deno.stat(dir)).isDirectory) throw new Error("not a directory");
+  } catch {
+    throw new UsageError(
+      "invalid_directory",
+      `Download directory "${dir}" does not exist or is not a directory.`,
+    );
+  }
+  const m = await getRawMessage(ctx, messageId);
+  const decoded = await decodeMessage(m, { labelNames: [], attachmentsOnly: true });
+  const atts = decoded.attachments;
+  const pick: AttachmentInfo | undefined = selector.partId !== undefined
+    ? atts.find((a) => a.partId === selector.partId)
+    : selector.filename !== undefined
+    ? atts.find((a) => a.filename === selector.filename) ??
+      atts.find((a) => a.filename.toLowerCase() === selector.filename!.toLowerCase())
+    : selector.attachmentId !== undefined
+    ? atts.find((a) => a.attachmentId === selector.attachmentId)
+    : atts.length === 1
+    ? atts[0]
+    : undefined;
+  if (!pick) {
+    throw new UsageError(
+      "attachment_not_found",
+      `No such attachment on message ${messageId}. Attachments: ${
+        atts.map((a) => `${a.filename} (partId ${a.partId})`).join(", ") || "(none)"
+      }.`,
+    );
+  }
+  const part = findPart(m.payload, pick.partId);
+  let data = part?.body?.data;
+  if (!data) {
+    const attId = part?.body?.attachmentId ?? pick.attachmentId;
+    if (!attId) throw new McsError("attachment_empty", "The attachment has no content.");
+    data = (await ctx.http.call<{ data?: string }>({
+      path: `messages/${messageId}/attachments/${encodeURIComponent(attId)}`,
+      op: OPS.attachment,
+    })).data ?? "";
+  }
+  const bytes = base64UrlDecode(data);
+  const filename = safeFileName(pick.filename);
+  const path = await writeUnique(dir, filename, bytes, options.overwrite);
+  return { path, filename: path.split("/").pop()!, mimeType: pick.mimeType, size: bytes.length };
+}

@@ -1,0 +1,146 @@
+/**
+ * The wire format of Google's batch endpoint (`POST /batch/gmail/v1`, `multipart/mixed`, each
+ * part an `application/http` request; responses matched by `Content-ID: response-<id>`).
+ * Both directions are here so the client and the emulator share one implementation.
+ *
+ * @example
+ * ```ts
+ * import { encodeBatchRequest, parseBatchResponse } from "./batch_wire.ts";
+ * const { body, contentType } = encodeBatchRequest([
+ *   { id: "0", method: "GET", path: "/gmail/v1/users/me/messages/abc?format=metadata" },
+ * ]);
+ * ```
+ * @module
+ */
+
+import { utf8 } from "./encoding.ts";
+import { headerValue, parseHeaderParams, parseMime } from "./mime_parse.ts";
+
+/** One inner request. */
+export interface BatchRequestItem {
+  /** Correlation id, echoed as `response-<id>`. */
+  id: string;
+  method: string;
+  /** Path with query, no host (e.g. `/gmail/v1/users/me/messages/X?format=metadata`). */
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** One inner response. */
+export interface BatchResponseItem {
+  id: string;
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+function boundary(): string {
+  return "batch_" +
+    Array.from(crypto.getRandomValues(new Uint8Array(12)), (b) => b.toString(16).padStart(2, "0"))
+      .join("");
+}
+
+/** Build the multipart/mixed batch request body. */
+export function encodeBatchRequest(
+  items: readonly BatchRequestItem[],
+): { body: Uint8Array; contentType: string } {
+  const b = boundary();
+  let out = "";
+  for (const it of items) {
+    out += `--${b}\r\nContent-Type: application/http\r\nContent-ID: <${it.id}>\r\n\r\n`;
+    out += `${it.method} ${it.path} HTTP/1.1\r\n`;
+    for (const [k, v] of Object.entries(it.headers ?? {})) out += `${k}: ${v}\r\n`;
+    out += `\r\n${it.body ?? ""}\r\n`;
+  }
+  out += `--${b}--\r\n`;
+  return { body: utf8(out), contentType: `multipart/mixed; boundary=${b}` };
+}
+
+function stripId(contentId: string | undefined): string {
+  return (contentId ?? "").trim().replace(/^<|>$/g, "");
+}
+
+/** Split an `application/http` payload into start line, headers and body. */
+function parseHttpMessage(
+  text: string,
+): { start: string; headers: Record<string, string>; body: string } {
+  const sep = /\r?\n\r?\n/.exec(text);
+  const head = sep ? text.slice(0, sep.index) : text;
+  const body = sep ? text.slice(sep.index + sep[0].length) : "";
+  const [start, ...lines] = head.split(/\r?\n/);
+  const headers: Record<string, string> = {};
+  for (const l of lines) {
+    const i = l.indexOf(":");
+    if (i > 0) headers[l.slice(0, i).trim().toLowerCase()] = l.slice(i + 1).trim();
+  }
+  return { start: start.trim(), headers, body: body.replace(/\r?\n$/, "") };
+}
+
+function parts(contentType: string, bytes: Uint8Array) {
+  const { params } = parseHeaderParams(contentType);
+  if (!params.boundary) return [];
+  const head = utf8(`Content-Type: multipart/mixed; boundary="${params.boundary}"\r\n\r\n`);
+  const all = new Uint8Array(head.length + bytes.length);
+  all.set(head);
+  all.set(bytes, head.length);
+  return parseMime(all).parts;
+}
+
+/** Parse the batch response body into inner responses (keyed by the request id). */
+export function parseBatchResponse(contentType: string, bytes: Uint8Array): BatchResponseItem[] {
+  return parts(contentType, bytes).map((p) => {
+    const msg = parseHttpMessage(new TextDecoder().decode(p.body));
+    const status = Number(/^HTTP\/[\d.]+\s+(\d{3})/.exec(msg.start)?.[1] ?? 0);
+    return {
+      id: stripId(headerValue(p, "content-id")).replace(/^response-/, ""),
+      status,
+      headers: msg.headers,
+      body: msg.body,
+    };
+  });
+}
+
+/** Emulator side: parse a batch request body. */
+export function parseBatchRequest(contentType: string, bytes: Uint8Array): BatchRequestItem[] {
+  return parts(contentType, bytes).map((p, i) => {
+    const msg = parseHttpMessage(new TextDecoder().decode(p.body));
+    const [method, path] = msg.start.split(/\s+/);
+    return {
+      id: stripId(headerValue(p, "content-id")) || String(i + 1),
+      method: (method ?? "GET").toUpperCase(),
+      path: path ?? "/",
+      headers: msg.headers,
+      body: msg.body,
+    };
+  });
+}
+
+const REASONS: Record<number, string> = {
+  200: "OK",
+  204: "No Content",
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  409: "Conflict",
+  429: "Too Many Requests",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+/** Emulator side: build the batch response body (same order, `response-<id>` Content-IDs). */
+export function encodeBatchResponse(
+  items: readonly BatchResponseItem[],
+): { body: Uint8Array; contentType: string } {
+  const b = boundary();
+  let out = "";
+  for (const it of items) {
+    out += `--${b}\r\nContent-Type: application/http\r\nContent-ID: <response-${it.id}>\r\n\r\n`;
+    out += `HTTP/1.1 ${it.status} ${REASONS[it.status] ?? "Status"}\r\n`;
+    for (const [k, v] of Object.entries(it.headers)) out += `${k}: ${v}\r\n`;
+    out += `\r\n${it.body}\r\n`;
+  }
+  out += `--${b}--\r\n`;
+  return { body: utf8(out), contentType: `multipart/mixed; boundary=${b}` };
+}

@@ -1,0 +1,155 @@
+/**
+ * Byte and text encodings used by mail: base64 / base64url, quoted-printable, charset decoding
+ * through `TextDecoder` (UTF-8, ISO-8859-1, Windows-1252, Shift_JIS, ...) and RFC 2047 encoded
+ * words in headers (decode and encode).
+ *
+ * @example
+ * ```ts
+ * import { decodeEncodedWords, encodeHeaderText, base64UrlDecode } from "./encoding.ts";
+ * decodeEncodedWords("=?ISO-8859-1?Q?Gr=FC=DFe?="); // "Grüße"
+ * encodeHeaderText("Grüße"); // "=?UTF-8?B?R3LDvMOfZQ==?="
+ * base64UrlDecode("aGk"); // Uint8Array [104, 105]
+ * ```
+ * @module
+ */
+
+const enc = new TextEncoder();
+
+/** UTF-8 encode a string. */
+export function utf8(text: string): Uint8Array {
+  return enc.encode(text);
+}
+
+/** Standard base64 of bytes (no line breaks). */
+export function base64Encode(bytes: Uint8Array): string {
+  let out = "";
+  const chunk = 0x8000;
+  for (let i = 0; i < bytes.length; i += chunk) {
+    out += String.fromCharCode(...bytes.subarray(i, i + chunk));
+  }
+  return btoa(out);
+}
+
+/** base64url without padding (what Gmail's `raw` and `body.data` use). */
+export function base64UrlEncode(bytes: Uint8Array): string {
+  return base64Encode(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** Decode base64 or base64url (padding and whitespace optional). Invalid input throws. */
+export function base64Decode(text: string): Uint8Array {
+  let s = text.replace(/[\s]/g, "").replace(/-/g, "+").replace(/_/g, "/").replace(/=+$/, "");
+  s += "=".repeat((4 - (s.length % 4)) % 4);
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** Alias of {@link base64Decode} for readability at call sites. */
+export const base64UrlDecode = base64Decode;
+
+/** Base64 wrapped at 76 columns with CRLF, for MIME bodies. */
+export function base64Wrapped(bytes: Uint8Array): string {
+  const b64 = base64Encode(bytes);
+  const lines: string[] = [];
+  for (let i = 0; i < b64.length; i += 76) lines.push(b64.slice(i, i + 76));
+  return lines.join("\r\n");
+}
+
+/** Decode quoted-printable to bytes (soft line breaks removed). */
+export function quotedPrintableDecode(text: string): Uint8Array {
+  const src = text.replace(/[ \t]+(\r?\n)/g, "$1").replace(/=\r?\n/g, "");
+  const out: number[] = [];
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i];
+    if (c === "=" && /^[0-9A-Fa-f]{2}$/.test(src.slice(i + 1, i + 3))) {
+      out.push(parseInt(src.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else {
+      const code = src.charCodeAt(i);
+      if (code < 0x80) out.push(code);
+      else out.push(...enc.encode(c));
+    }
+  }
+  return Uint8Array.from(out);
+}
+
+/** Charset aliases `TextDecoder` does not know under the name mailers use. */
+const CHARSET_ALIASES: Record<string, string> = {
+  "latin1": "iso-8859-1",
+  "latin-1": "iso-8859-1",
+  "cp1252": "windows-1252",
+  "utf8": "utf-8",
+  "ascii": "windows-1252",
+  "us-ascii": "windows-1252",
+  "ks_c_5601-1987": "euc-kr",
+};
+
+/**
+ * Decode bytes in a named charset. Unknown or missing charsets fall back to UTF-8 with
+ * replacement characters (never throws).
+ */
+export function decodeCharset(bytes: Uint8Array, charset?: string): string {
+  const name = (charset ?? "utf-8").trim().replace(/^"|"$/g, "").toLowerCase();
+  const label = CHARSET_ALIASES[name] ?? name;
+  try {
+    return new TextDecoder(label).decode(bytes);
+  } catch {
+    return new TextDecoder("utf-8").decode(bytes);
+  }
+}
+
+const ENCODED_WORD = /=\?([^?\s]+)\?([BbQq])\?([^?\s]*)\?=/g;
+
+/** Decode RFC 2047 encoded words in a header value; plain text passes through unchanged. */
+export function decodeEncodedWords(value: string): string {
+  if (!value.includes("=?")) return value;
+  // Whitespace between two adjacent encoded words is not displayed (RFC 2047 §6.2).
+  const joined = value.replace(/(\?=)\s+(?==\?)/g, "$1");
+  return joined.replace(ENCODED_WORD, (whole, charset: string, kind: string, data: string) => {
+    try {
+      const cs = charset.split("*")[0]; // RFC 2231 language suffix
+      const bytes = kind.toUpperCase() === "B"
+        ? base64Decode(data)
+        : quotedPrintableDecode(data.replace(/_/g, " "));
+      return decodeCharset(bytes, cs);
+    } catch {
+      return whole;
+    }
+  });
+}
+
+/** Whether a string is printable 7-bit ASCII. */
+export function isAscii(text: string): boolean {
+  // deno-lint-ignore no-control-regex
+  return /^[\x00-\x7f]*$/.test(text);
+}
+
+/**
+ * Encode header text for RFC 2047 when it is not ASCII: a sequence of `=?UTF-8?B?…?=` words,
+ * each at most 75 characters, never splitting a UTF-8 sequence, joined by folding whitespace.
+ */
+export function encodeHeaderText(text: string): string {
+  if (isAscii(text)) return text;
+  const words: string[] = [];
+  let current = "";
+  for (const ch of text) {
+    const candidate = current + ch;
+    // 12 chars of "=?UTF-8?B??=", base64 grows 4/3: keep the encoded word ≤ 75 chars.
+    if (Math.ceil(utf8(candidate).length / 3) * 4 > 75 - 12 && current) {
+      words.push(current);
+      current = ch;
+    } else current = candidate;
+  }
+  if (current) words.push(current);
+  return words.map((w) => `=?UTF-8?B?${base64Encode(utf8(w))}?=`).join("\r\n ");
+}
+
+/** RFC 2231 extended parameter value (`UTF-8''…`) for non-ASCII file names. */
+export function encodeRfc2231(value: string): string {
+  return "UTF-8''" +
+    encodeURIComponent(value).replace(
+      /['()*]/g,
+      (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase(),
+    );
+}

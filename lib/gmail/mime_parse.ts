@@ -1,0 +1,222 @@
+/**
+ * A small RFC 822 / MIME parser that keeps the part tree (what Gmail's `format=full` payload
+ * mirrors): headers, Content-Type parameters (incl. RFC 2231 continuations), transfer-decoded
+ * leaf bodies (base64, quoted-printable, 7bit/8bit/binary) and nested multiparts.
+ *
+ * Used by the Gmail emulator to turn stored raw messages into Gmail's JSON payload, and by the
+ * client to read `format=raw` messages. postal-mime is used as an independent oracle in tests;
+ * it flattens messages, so it cannot produce the tree itself.
+ *
+ * @example
+ * ```ts
+ * import { parseMime, headerValue } from "./mime_parse.ts";
+ * const root = parseMime(new TextEncoder().encode("Subject: hi\r\n\r\nbody"));
+ * headerValue(root, "subject"); // "hi"
+ * ```
+ * @module
+ */
+
+import {
+  base64Decode,
+  decodeCharset,
+  decodeEncodedWords,
+  quotedPrintableDecode,
+} from "./encoding.ts";
+
+/** A header as it appears in the message (unfolded, not RFC 2047-decoded). */
+export interface MimeHeader {
+  name: string;
+  value: string;
+}
+
+/** One node of the MIME tree. */
+export interface MimePart {
+  headers: MimeHeader[];
+  /** Lower-cased media type, e.g. `text/plain`, `multipart/alternative`. */
+  mimeType: string;
+  /** Content-Type parameters (lower-cased names, decoded values). */
+  params: Record<string, string>;
+  /** Lower-cased Content-Disposition type (`attachment`, `inline`), if any. */
+  disposition?: string;
+  /** Decoded file name from Content-Disposition `filename` or Content-Type `name`; "" if none. */
+  filename: string;
+  /** Transfer-decoded body bytes (empty for multiparts). */
+  body: Uint8Array;
+  /** Children of a multipart. */
+  parts: MimePart[];
+}
+
+/** Bytes → "binary string" (one char per byte) so offsets map 1:1 to bytes. */
+function toBinary(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return s;
+}
+
+function fromBinary(s: string): Uint8Array {
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i) & 0xff;
+  return out;
+}
+
+/** Split header block and body at the first empty line. */
+function splitHeadBody(bin: string): [string, string] {
+  const lead = /^\r?\n/.exec(bin);
+  if (lead) return ["", bin.slice(lead[0].length)];
+  const m = /\r?\n\r?\n/.exec(bin);
+  if (!m) return [bin, ""];
+  return [bin.slice(0, m.index), bin.slice(m.index + m[0].length)];
+}
+
+function parseHeaders(block: string): MimeHeader[] {
+  const headers: MimeHeader[] = [];
+  for (const line of block.split(/\r?\n/)) {
+    if (/^[ \t]/.test(line) && headers.length) {
+      headers[headers.length - 1].value += " " + line.trim();
+    } else {
+      const i = line.indexOf(":");
+      if (i > 0) headers.push({ name: line.slice(0, i).trim(), value: line.slice(i + 1).trim() });
+    }
+  }
+  // Header bytes may be raw UTF-8 (RFC 6532): reinterpret the binary string.
+  return headers.map((h) => ({ name: h.name, value: decodeCharset(fromBinary(h.value), "utf-8") }));
+}
+
+/** Parse `type/subtype; a=b; c="d"` including RFC 2231 `name*=` and `name*0*=` forms. */
+export function parseHeaderParams(
+  value: string,
+): { value: string; params: Record<string, string> } {
+  const segments: string[] = [];
+  let cur = "";
+  let quoted = false;
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (c === '"' && value[i - 1] !== "\\") quoted = !quoted;
+    if (c === ";" && !quoted) {
+      segments.push(cur);
+      cur = "";
+    } else cur += c;
+  }
+  segments.push(cur);
+  const main = segments.shift()!.trim().toLowerCase();
+  const simple: Record<string, string> = {};
+  const continued: Record<string, { idx: number; val: string; enc: boolean }[]> = {};
+  for (const seg of segments) {
+    const eq = seg.indexOf("=");
+    if (eq < 0) continue;
+    const rawName = seg.slice(0, eq).trim().toLowerCase();
+    let v = seg.slice(eq + 1).trim();
+    if (v.startsWith('"') && v.endsWith('"') && v.length >= 2) {
+      v = v.slice(1, -1).replace(/\\(.)/g, "$1");
+    }
+    const m = /^([^*]+)\*(?:(\d+)\*?)?$/.exec(rawName);
+    const star = rawName.endsWith("*");
+    if (m) {
+      (continued[m[1]] ??= []).push({ idx: m[2] ? Number(m[2]) : 0, val: v, enc: star });
+    } else simple[rawName] = decodeEncodedWords(v);
+  }
+  for (const [name, pieces] of Object.entries(continued)) {
+    pieces.sort((a, b) => a.idx - b.idx);
+    let charset = "utf-8";
+    const bytes: number[] = [];
+    pieces.forEach((p, i) => {
+      let val = p.val;
+      if (p.enc && i === 0) {
+        const m = /^([^']*)'[^']*'(.*)$/.exec(val);
+        if (m) {
+          charset = m[1] || "utf-8";
+          val = m[2];
+        }
+      }
+      if (p.enc) {
+        for (let j = 0; j < val.length; j++) {
+          if (val[j] === "%" && /^[0-9a-fA-F]{2}$/.test(val.slice(j + 1, j + 3))) {
+            bytes.push(parseInt(val.slice(j + 1, j + 3), 16));
+            j += 2;
+          } else bytes.push(...new TextEncoder().encode(val[j]));
+        }
+      } else bytes.push(...new TextEncoder().encode(val));
+    });
+    simple[name] = decodeCharset(Uint8Array.from(bytes), charset);
+  }
+  return { value: main, params: simple };
+}
+
+/** First header value by case-insensitive name (undecoded). */
+export function headerValue(part: { headers: MimeHeader[] }, name: string): string | undefined {
+  const lower = name.toLowerCase();
+  return part.headers.find((h) => h.name.toLowerCase() === lower)?.value;
+}
+
+function decodeTransfer(body: string, encoding: string): Uint8Array {
+  switch (encoding) {
+    case "base64":
+      try {
+        return base64Decode(body.replace(/[^A-Za-z0-9+/=_-]/g, ""));
+      } catch {
+        return fromBinary(body);
+      }
+    case "quoted-printable":
+      return quotedPrintableDecode(body);
+    default:
+      return fromBinary(body);
+  }
+}
+
+function parsePart(bin: string, depth: number, defaultType = "text/plain"): MimePart {
+  const [head, body] = splitHeadBody(bin);
+  const headers = parseHeaders(head);
+  const ct = parseHeaderParams(headerValue({ headers }, "content-type") ?? defaultType);
+  const mimeType = ct.value.includes("/") ? ct.value : defaultType;
+  const cd = headerValue({ headers }, "content-disposition");
+  const disp = cd ? parseHeaderParams(cd) : undefined;
+  const filename = disp?.params.filename ?? ct.params.name ?? "";
+  const part: MimePart = {
+    headers,
+    mimeType,
+    params: ct.params,
+    disposition: disp?.value,
+    filename,
+    body: new Uint8Array(0),
+    parts: [],
+  };
+  const boundary = ct.params.boundary;
+  if (mimeType.startsWith("multipart/") && boundary && depth < 20) {
+    const childType = mimeType === "multipart/digest" ? "message/rfc822" : "text/plain";
+    const delim = "--" + boundary;
+    const lines = body.split(/(\r?\n)/);
+    let currentChunk: string[] | null = null;
+    const chunks: string[] = [];
+    for (let i = 0; i < lines.length; i += 2) {
+      const line = lines[i];
+      const nl = lines[i + 1] ?? "";
+      const trimmed = line.replace(/[ \t]+$/, "");
+      if (trimmed === delim || trimmed === delim + "--") {
+        if (currentChunk) chunks.push(currentChunk.join("").replace(/\r?\n$/, ""));
+        currentChunk = trimmed === delim ? [] : null;
+        if (trimmed !== delim) break;
+        continue;
+      }
+      if (currentChunk) currentChunk.push(line + nl);
+    }
+    if (currentChunk) chunks.push(currentChunk.join("").replace(/\r?\n$/, ""));
+    part.parts = chunks.map((c) => parsePart(c, depth + 1, childType));
+  } else {
+    const cte = (headerValue({ headers }, "content-transfer-encoding") ?? "7bit").trim()
+      .toLowerCase();
+    part.body = decodeTransfer(body, cte);
+  }
+  return part;
+}
+
+/** Parse a raw RFC 822 message into its MIME tree. Never throws on malformed input. */
+export function parseMime(raw: Uint8Array): MimePart {
+  return parsePart(toBinary(raw), 0);
+}
+
+/** Decode a text leaf to a string using its `charset` parameter. */
+export function partText(part: MimePart): string {
+  return decodeCharset(part.body, part.params.charset);
+}

@@ -1,0 +1,291 @@
+/**
+ * Send side: compose (validation, reply threading, attachments from files), send (JSON `raw`, or
+ * the upload endpoint above the JSON size limit), drafts (create, list, send).
+ *
+ * @example
+ * ```ts
+ * import { sendMessage } from "./send.ts";
+ * declare const ctx: import("./context.ts").GmailContext;
+ * await sendMessage(ctx, { to: "bob@example.com", subject: "Hi", text: "Hello", bcc: "c@example.com" });
+ * ```
+ * @module
+ */
+
+import { UsageError } from "../errors.ts";
+import type { GmailContext } from "./context.ts";
+import { header } from "./decode.ts";
+import { base64UrlEncode, utf8 } from "./encoding.ts";
+import { buildMime, type OutgoingAttachment, parseAddressList } from "./mime_build.ts";
+import { checkId, checkLimit, getProfile } from "./read.ts";
+import { OPS } from "./scopes.ts";
+import type { OperationInfo } from "./google_error.ts";
+import type {
+  AttachmentInput,
+  Draft,
+  GmailMessage,
+  Page,
+  SendInput,
+  SentMessage,
+} from "./types.ts";
+
+const MIME_BY_EXT: Record<string, string> = {
+  pdf: "application/pdf",
+  txt: "text/plain",
+  csv: "text/csv",
+  html: "text/html",
+  htm: "text/html",
+  json: "application/json",
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  gif: "image/gif",
+  webp: "image/webp",
+  svg: "image/svg+xml",
+  zip: "application/zip",
+  gz: "application/gzip",
+  ics: "text/calendar",
+  doc: "application/msword",
+  docx: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+  xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+  pptx: "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+  md: "text/markdown",
+  eml: "message/rfc822",
+};
+
+/** Guess a MIME type from a file name. */
+export function mimeTypeFor(filename: string): string {
+  const ext = /\.([A-Za-z0-9]+)$/.exec(filename)?.[1]?.toLowerCase() ?? "";
+  return MIME_BY_EXT[ext] ?? "application/octet-stream";
+}
+
+async function loadAttachment(a: AttachmentInput): Promise<OutgoingAttachment> {
+  if ("content" in a) {
+    return {
+      filename: a.filename,
+      mimeType: a.mimeType ?? mimeTypeFor(a.filename),
+      content: a.content,
+    };
+  }
+  const filename = a.filename ?? a.path.split(/[\\/]/).pop() ?? "attachment";
+  let content: Uint8Array;
+  try {
+    content = await Deno.readFile(a.path);
+  } catch (err) {
+    throw new UsageError(
+      "attachment_unreadable",
+      `Cannot read attachment file "${a.path}": ${
+        err instanceof Error ? err.message : String(err)
+      }`,
+      { cause: err },
+    );
+  }
+  return { filename, mimeType: a.mimeType ?? mimeTypeFor(filename), content };
+}
+
+/** A composed message ready to send. */
+export interface Composed {
+  raw: Uint8Array;
+  threadId?: string;
+}
+
+/** Validate input and build the raw message (fetching the original when replying). */
+export async function compose(ctx: GmailContext, input: SendInput): Promise<Composed> {
+  // Validate everything local before any network call.
+  const to = parseAddressList(input.to, "to");
+  const cc = parseAddressList(input.cc, "cc");
+  const bcc = parseAddressList(input.bcc, "bcc");
+  const replyTo = parseAddressList(input.replyTo, "reply-to");
+  const from = input.from ? parseAddressList(input.from, "from") : [];
+  if (from.length > 1) throw new UsageError("invalid_address", "from must be a single address.");
+  if ((input.text ?? "") === "" && (input.html ?? "") === "" && !input.attachments?.length) {
+    throw new UsageError("missing_body", "Give a text or html body (or at least one attachment).");
+  }
+  let subject = input.subject;
+  let threadId: string | undefined;
+  let inReplyTo: string | undefined;
+  let references: string[] | undefined;
+  if (input.replyToMessageId) {
+    const orig = await ctx.http.call<GmailMessage>({
+      path: `messages/${checkId(input.replyToMessageId, "message")}`,
+      query: {
+        format: "metadata",
+        metadataHeaders: ["Message-ID", "References", "Subject", "From", "Reply-To", "To", "Cc"],
+      },
+      op: OPS.read,
+    });
+    threadId = orig.threadId;
+    const mid = header(orig.payload, "message-id").trim();
+    if (mid) {
+      inReplyTo = mid;
+      const prior = header(orig.payload, "references").split(/\s+/).filter(Boolean);
+      references = [...prior.filter((r) => r !== mid), mid];
+    }
+    const origSubject = header(orig.payload, "subject");
+    subject ??= /^re:/i.test(origSubject) ? origSubject : `Re: ${origSubject}`;
+    if (!to.length && !cc.length && !bcc.length) {
+      const replyAddr = header(orig.payload, "reply-to") || header(orig.payload, "from");
+      to.push(...parseAddressList(replyAddr, "original sender"));
+      if (input.replyAll) {
+        const me = (await getProfile(ctx)).emailAddress.toLowerCase();
+        const others = [
+          ...parseAddressList(header(orig.payload, "to") || undefined, "original to"),
+          ...parseAddressList(header(orig.payload, "cc") || undefined, "original cc"),
+        ].filter((a) => a.email.toLowerCase() !== me && !to.some((t) => t.email === a.email));
+        cc.push(...others);
+      }
+    }
+  }
+  if (subject === undefined) throw new UsageError("missing_subject", "A subject is required.");
+  const attachments: OutgoingAttachment[] = [];
+  for (const a of input.attachments ?? []) attachments.push(await loadAttachment(a));
+  const raw = buildMime({
+    from: from[0],
+    to,
+    cc,
+    bcc,
+    replyTo,
+    subject,
+    text: input.text,
+    html: input.html,
+    attachments,
+    inReplyTo,
+    references,
+  });
+  return { raw, ...(threadId ? { threadId } : {}) };
+}
+
+function multipartRelated(
+  metadata: unknown,
+  raw: Uint8Array,
+): { body: Uint8Array; contentType: string } {
+  const b = "mcs_upload_" + crypto.randomUUID().replace(/-/g, "");
+  const head = utf8(
+    `--${b}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n${
+      JSON.stringify(metadata)
+    }\r\n` +
+      `--${b}\r\nContent-Type: message/rfc822\r\n\r\n`,
+  );
+  const tail = utf8(`\r\n--${b}--\r\n`);
+  const body = new Uint8Array(head.length + raw.length + tail.length);
+  body.set(head);
+  body.set(raw, head.length);
+  body.set(tail, head.length + raw.length);
+  return { body, contentType: `multipart/related; boundary=${b}` };
+}
+
+/**
+ * POST a message as JSON `raw`, or through `/upload/…?uploadType=media|multipart` when the JSON
+ * body would exceed `ctx.maxJsonBytes`. `metadata` wraps the message (drafts nest it).
+ */
+async function postMessage<T>(
+  ctx: GmailContext,
+  path: "messages/send" | "drafts",
+  c: Composed,
+  op: OperationInfo,
+): Promise<T> {
+  const rawB64 = base64UrlEncode(c.raw);
+  const message = { raw: rawB64, ...(c.threadId ? { threadId: c.threadId } : {}) };
+  const json = path === "drafts" ? { message } : message;
+  if (rawB64.length + 200 <= ctx.maxJsonBytes) {
+    return await ctx.http.call<T>({ path, json, op });
+  }
+  const uploadPath = `/upload/gmail/v1/users/me/${path}`;
+  if (!c.threadId && path === "messages/send") {
+    return await ctx.http.call<T>({
+      path: uploadPath,
+      query: { uploadType: "media" },
+      body: c.raw,
+      contentType: "message/rfc822",
+      op,
+    });
+  }
+  const meta = c.threadId ? { threadId: c.threadId } : {};
+  const { body, contentType } = multipartRelated(
+    path === "drafts" ? { message: meta } : meta,
+    c.raw,
+  );
+  return await ctx.http.call<T>({
+    path: uploadPath,
+    query: { uploadType: "multipart" },
+    body,
+    contentType,
+    op,
+  });
+}
+
+/** Send a message. */
+export async function sendMessage(ctx: GmailContext, input: SendInput): Promise<SentMessage> {
+  const composed = await compose(ctx, input);
+  const res = await postMessage<GmailMessage>(ctx, "messages/send", composed, OPS.send);
+  return {
+    id: res.id,
+    threadId: res.threadId,
+    labels: await ctx.labels.namesFor(res.labelIds ?? []),
+  };
+}
+
+/** Create a draft. */
+export async function createDraft(ctx: GmailContext, input: SendInput): Promise<Draft> {
+  const composed = await compose(ctx, input);
+  const res = await postMessage<{ id: string; message: GmailMessage }>(
+    ctx,
+    "drafts",
+    composed,
+    OPS.draft,
+  );
+  return { id: res.id, messageId: res.message.id, threadId: res.message.threadId };
+}
+
+/** List drafts with subject/recipient (one list call + one batch call). */
+export async function listDrafts(
+  ctx: GmailContext,
+  o: { limit?: number; pageToken?: string } = {},
+): Promise<Page<Draft>> {
+  const limit = checkLimit(o.limit);
+  const list = await ctx.http.call<
+    { drafts?: { id: string; message: { id: string; threadId: string } }[]; nextPageToken?: string }
+  >({
+    path: "drafts",
+    query: { maxResults: limit, pageToken: o.pageToken },
+    op: OPS.draft,
+  });
+  const drafts = list.drafts ?? [];
+  const details = await ctx.http.batch<{ id: string; message: GmailMessage }>(
+    drafts.map((d) => ({
+      path: `drafts/${encodeURIComponent(d.id)}`,
+      query: { format: "metadata" },
+    })),
+    OPS.draft,
+  );
+  const items = drafts.map((d, i): Draft => {
+    const r = details[i];
+    const m = r?.ok ? r.value.message : undefined;
+    return {
+      id: d.id,
+      messageId: d.message.id,
+      threadId: d.message.threadId,
+      ...(m
+        ? {
+          subject: header(m.payload, "subject"),
+          to: header(m.payload, "to"),
+          snippet: m.snippet ?? "",
+        }
+        : {}),
+    };
+  });
+  return { items, ...(list.nextPageToken ? { nextPageToken: list.nextPageToken } : {}) };
+}
+
+/** Send an existing draft. */
+export async function sendDraft(ctx: GmailContext, draftId: string): Promise<SentMessage> {
+  const res = await ctx.http.call<GmailMessage>({
+    path: "drafts/send",
+    json: { id: checkId(draftId, "draft") },
+    op: OPS.sendDraft,
+  });
+  return {
+    id: res.id,
+    threadId: res.threadId,
+    labels: await ctx.labels.namesFor(res.labelIds ?? []),
+  };
+}
