@@ -8,8 +8,9 @@
  * 2. refresh token from the explicit setting, the store, or the {@link AuthPort} (may raise a
  *    login {@link AuthChallenge});
  * 3. Token Vault exchange; on `federated_connection_refresh_token_not_found`: a pending connect
- *    flow is polled (same `state`) and completed, or a new one is started (MRRT → `/connect` with
- *    PKCE → connect challenge through the port's passthrough mode), then the exchange is retried;
+ *    flow is polled (same `url` and `state`) and completed, or a new one is started (MRRT →
+ *    `/connect` with PKCE → connect challenge through the port's passthrough mode), then the
+ *    exchange is retried;
  * 4. on `invalid_grant` the refresh token is dropped everywhere (store, memory, the port's copy)
  *    and a new login is started; every other failure maps to an actionable error naming the
  *    tenant setting (see `checklist.ts`).
@@ -366,8 +367,11 @@ export class Auth0Provider implements CredentialProvider {
     const pendingKey = this.#k.pending(scope, connection);
     const pending = await cache.get<PendingConnect>(pendingKey);
     if (pending && pending.expiresAt > this.#now()) {
+      // Resume: the same URL and state, so a connector keyed either way finds its session (and
+      // never mistakes the poll for a login).
       const result = await auth.authenticate({
         scope: `${scope}:connect`,
+        url: pending.url,
         callbackParams: ["connect_code"],
         state: pending.state,
         step: "connect",

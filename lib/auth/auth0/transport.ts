@@ -4,7 +4,9 @@
  * parsing); My Account API calls are JSON with a bearer token. Every request goes either to the
  * injected {@link FetchLike} or, when opted in, through an {@link HttpRelay} (LinkAuth
  * `/v1/proxy`). Failures become {@link Auth0Failure} with status, error code and the names of
- * invalid fields only: upstream bodies are never kept verbatim.
+ * invalid fields only: upstream bodies are never kept verbatim. Typed errors of the network
+ * layer or the relay (an `McsError`: permission denied, proxy or broker allowlist refusal) pass
+ * through unchanged, since they already name the fix.
  *
  * @example
  * ```ts
@@ -16,6 +18,7 @@
  * @module
  */
 import * as oauth from "oauth4webapi";
+import { McsError } from "../../errors.ts";
 import type { HttpRelay } from "../types.ts";
 import type { FetchLike } from "../../net/types.ts";
 import { type Auth0Endpoint, Auth0Failure } from "./checklist.ts";
@@ -54,6 +57,16 @@ function retryAfter(res: Response): number | undefined {
     return Math.max(0, Number(reset.trim()) - Math.floor(Date.now() / 1000));
   }
   return undefined;
+}
+
+/**
+ * A request that got no HTTP answer. Typed errors of the network layer or the relay (permission
+ * denied, proxy refused, broker allowlist, TLS) already say what to fix: they pass unchanged.
+ * Anything else (a bare TypeError, a timeout) becomes a status-0 failure ("Auth0 unavailable").
+ */
+function transportFailure(endpoint: Auth0Endpoint, err: unknown): Error {
+  if (err instanceof McsError) return err;
+  return new Auth0Failure(endpoint, 0, undefined, err instanceof Error ? err.name : undefined);
 }
 
 function str(v: unknown): string | undefined {
@@ -135,7 +148,7 @@ export class Auth0Transport {
         );
       }
     } catch (err) {
-      throw new Auth0Failure(endpoint, 0, undefined, err instanceof Error ? err.name : undefined);
+      throw transportFailure(endpoint, err);
     }
     try {
       const body = grantType === "refresh_token"
@@ -204,7 +217,7 @@ export class Auth0Transport {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (err) {
-      throw new Auth0Failure(endpoint, 0, undefined, err instanceof Error ? err.name : undefined);
+      throw transportFailure(endpoint, err);
     }
     if (res.status === 204) {
       await res.body?.cancel();

@@ -152,8 +152,11 @@ export class LinkAuthConnector implements AuthPort {
   }
 
   /**
-   * Login mode (no `url`): returns the credential once the user signed in at the broker.
-   * Passthrough mode (`url` set): returns the captured callback parameters.
+   * Login mode (no `url`, no `state`): returns the credential once the user signed in at the
+   * broker. Passthrough mode (`url` and/or `state` set; the session is keyed by `state`): returns
+   * the captured callback parameters. A passthrough *poll* (`state` without `url`) whose session
+   * is gone (expired, never created here, already handed out) returns empty parameters: the
+   * caller's flow is dead and must be started again with a `url`.
    * @throws {AuthChallenge} while the user still has to act (a new one after terminal states).
    */
   async authenticate(request: AuthRequest): Promise<AuthResult> {
@@ -349,7 +352,7 @@ export class LinkAuthConnector implements AuthPort {
       );
     }
     const fields = plaintext as Record<string, unknown>;
-    if (request.url !== undefined) {
+    if (isPassthrough(request)) {
       const params: Record<string, string> = {};
       for (const [k, v] of Object.entries(fields)) if (typeof v === "string") params[k] = v;
       const wanted = request.callbackParams ?? [];
@@ -411,9 +414,19 @@ export class LinkAuthConnector implements AuthPort {
     };
   }
 
-  /** Drop whatever session the slot had, create a new one and raise its challenge. */
-  async #restart(request: AuthRequest, slot: string, reason: string | undefined): Promise<never> {
+  /**
+   * Drop whatever session the slot had, create a new one and raise its challenge. A passthrough
+   * poll without a `url` cannot create one: it reports the flow as gone (no parameters).
+   */
+  async #restart(
+    request: AuthRequest,
+    slot: string,
+    reason: string | undefined,
+  ): Promise<AuthResult> {
     await this.#opts.cache.delete(this.#sessionKey(slot));
+    if (isPassthrough(request) && request.url === undefined) {
+      return { kind: "callback", params: {} };
+    }
     const session = await this.#create(request);
     await this.#opts.cache.set(this.#sessionKey(slot), session, { expiresAt: session.expiresAtMs });
     throw this.#challenge(session, request, reason);
@@ -422,7 +435,7 @@ export class LinkAuthConnector implements AuthPort {
   async #create(request: AuthRequest): Promise<StoredSession> {
     const key = await this.#keys.getOrCreate(this.#now());
     const login = this.#opts.login ?? {};
-    const step: AuthStep = request.step ?? (request.url !== undefined ? "connect" : "login");
+    const step: AuthStep = request.step ?? (isPassthrough(request) ? "connect" : "login");
     const body: CreateSessionBody = {
       public_key: key.spki,
       display_name: login.displayName ?? `mcs: access for ${request.scope}`,
@@ -609,10 +622,10 @@ export class LinkAuthConnector implements AuthPort {
   }
 
   async #slotOf(request: AuthRequest): Promise<string> {
-    if (request.url === undefined) return this.#slot(request);
+    if (!isPassthrough(request)) return this.#slot(request);
     const digest = await crypto.subtle.digest(
       "SHA-256",
-      new TextEncoder().encode(request.state ?? request.url),
+      new TextEncoder().encode(request.state ?? request.url!),
     );
     const hex = Array.from(
       new Uint8Array(digest).subarray(0, 16),
@@ -628,6 +641,11 @@ export class LinkAuthConnector implements AuthPort {
   #resultKey(slot: string): string {
     return `${this.#ns}/result/${slot}`;
   }
+}
+
+/** Passthrough (consent relay) rather than login: the request carries a URL or a state. */
+function isPassthrough(request: AuthRequest): boolean {
+  return request.url !== undefined || request.state !== undefined;
 }
 
 function enc(scope: string): string {

@@ -1,0 +1,208 @@
+/**
+ * The `auth0-linkauth` chain's test world: the Auth0 tenant emulator, the LinkAuth broker and the
+ * Gmail emulator, all over HTTPS with one throwaway CA, sharing a Google token registry and one
+ * shiftable clock; the agent runner (each step its own process, sharing only the cache
+ * directory); and the person's browser steps done as plain HTTP requests that follow redirects
+ * and submit the pages' forms the way a browser would.
+ *
+ * @example
+ * ```ts
+ * import { chainWorld } from "./_world.ts";
+ * await using w = await chainWorld();
+ * const first = await w.agent();          // { challenge: { step: "login", url, code } }
+ * await w.personSignsIn(first.challenge!.code!);
+ * ```
+ * @module
+ */
+import { startAuth0Emulator } from "../../lib/emulators/auth0/server.ts";
+import { startGmailEmulator } from "../../lib/emulators/gmail/mod.ts";
+import { GoogleTokenRegistry } from "../../lib/emulators/google_tokens.ts";
+import { startLinkAuthBroker } from "../../lib/emulators/linkauth/mod.ts";
+import { createTestCA } from "../../lib/emulators/tls.ts";
+import type { FetchLike } from "../../lib/net/types.ts";
+import { assert, assertEquals } from "../support/assert.ts";
+import type { AgentInput, AgentOutput } from "./fixtures/agent.ts";
+
+const AGENT = new URL("./fixtures/agent.ts", import.meta.url).pathname;
+const API_KEY = "chain-agent-key";
+
+/** Options of {@link chainWorld}. */
+export interface ChainWorldOptions {
+  /** Relay every Auth0 call of the agent through the broker (`MCS_AUTH0_VIA_BROKER`). */
+  viaBroker?: boolean;
+}
+
+/** Build the world; dispose it with `await using`. */
+export async function chainWorld(options: ChainWorldOptions = {}) {
+  let offset = 0;
+  const now = () => Date.now() + offset;
+  const ca = await createTestCA();
+  const tls = await ca.issue(["127.0.0.1"]);
+  const client = Deno.createHttpClient({ caCerts: [ca.caPem] });
+  const httpsFetch: FetchLike = (input, init) => fetch(input, { ...init, client });
+  const googleTokens = new GoogleTokenRegistry(now);
+  // The tenant accepts exactly the broker's callback (added once the broker listens): no
+  // loopback wildcard, as a real tenant configured for the broker.
+  const callbacks: string[] = [];
+  const auth0 = await startAuth0Emulator({
+    tls,
+    now,
+    googleTokens,
+    allowedCallbackUrls: callbacks,
+    allowLoopbackCallbacks: false,
+  });
+  const broker = await startLinkAuthBroker({
+    tls,
+    now,
+    apiKeys: [API_KEY],
+    providers: {
+      auth0: {
+        authorizeUrl: `${auth0.url}/authorize`,
+        tokenUrl: `${auth0.url}/oauth/token`,
+        clientId: auth0.clientId,
+        clientSecret: auth0.clientSecret,
+      },
+    },
+    allowedHosts: [new URL(auth0.url).hostname],
+    fetch: httpsFetch,
+  });
+  callbacks.push(`${broker.url}/v1/oauth/callback`);
+  const gmail = await startGmailEmulator({ googleTokens, tls, seed: true, now });
+  const dir = await Deno.makeTempDir({ prefix: "mcs-chain-" });
+  const cacheDir = `${dir}/cache`;
+  const hostPort = (url: string) => new URL(url).host;
+
+  /** One agent step in its own process; `net` lists the hosts it may reach. */
+  const agent = async (
+    extra: { viaBroker?: boolean; allowNet?: string[] } = {},
+  ): Promise<AgentOutput> => {
+    const viaBroker = extra.viaBroker ?? options.viaBroker ?? false;
+    // With the relay the agent may reach the broker and Gmail only: a direct Auth0 call would be
+    // a permission error, so a passing relayed step proves every Auth0 call went via the broker.
+    const allowNet = extra.allowNet ??
+      [hostPort(broker.url), hostPort(gmail.url), ...(viaBroker ? [] : [hostPort(auth0.url)])];
+    const input: AgentInput = {
+      cacheDir,
+      auth0Domain: auth0.url,
+      clientId: auth0.clientId,
+      clientSecret: auth0.clientSecret,
+      brokerUrl: broker.url,
+      apiKey: API_KEY,
+      gmailUrl: gmail.url,
+      caPem: ca.caPem,
+      nowOffsetMs: offset,
+      viaBroker,
+    };
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        `--allow-net=${allowNet.join(",")}`,
+        `--allow-read=${dir}`,
+        `--allow-write=${dir}`,
+        AGENT,
+      ],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(JSON.stringify(input)));
+    await w.close();
+    const out = await child.output();
+    const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+    assert(out.success && text, `agent failed: ${new TextDecoder().decode(out.stderr)}`);
+    return JSON.parse(text);
+  };
+
+  /** GET without following redirects; returns status, location and the body text. */
+  const get = async (url: string) => {
+    const res = await httpsFetch(url, { redirect: "manual" });
+    return { status: res.status, location: res.headers.get("location"), text: await res.text() };
+  };
+
+  /** Submit the page's `#approve` form (its `action`, HTML-unescaped, resolved against `pageUrl`). */
+  const submitApprove = async (pageUrl: string, html: string) => {
+    const m = /<form method="post" action="([^"]+)"><button id="approve"/.exec(html);
+    assert(m, "the page has an approve form");
+    const action = new URL(m[1].replaceAll("&amp;", "&"), pageUrl).href;
+    const res = await httpsFetch(action, { method: "POST", redirect: "manual" });
+    await res.body?.cancel();
+    assertEquals(res.status, 302);
+    return res.headers.get("location")!;
+  };
+
+  /**
+   * The person at the broker: open the page, look the code up, confirm it, continue. Returns
+   * where "Continue" leads (the Auth0 authorize or consent URL).
+   */
+  const personConfirms = async (code: string) => {
+    const page = await get(`${broker.url}/connect/${code}`);
+    assertEquals(page.status, 200);
+    const info = await (await httpsFetch(`${broker.url}/v1/connect/${code}`)).json();
+    assertEquals([info.code, info.template_type, info.security?.secure], [code, "oauth", true]);
+    const confirmed = await httpsFetch(`${broker.url}/v1/connect/${code}/confirm`, {
+      method: "POST",
+    });
+    assertEquals(confirmed.status, 200);
+    const { connect_token } = await confirmed.json();
+    const go = await get(
+      `${broker.url}/v1/oauth/authorize/${code}?connect_token=${encodeURIComponent(connect_token)}`,
+    );
+    assertEquals(go.status, 302);
+    return go.location!;
+  };
+
+  /** Back at the broker's callback: it must land on the success page. */
+  const backAtBroker = async (code: string, callback: string) => {
+    assert(callback.startsWith(`${broker.url}/v1/oauth/callback?`), callback);
+    const back = await get(callback);
+    assertEquals([back.status, back.location], [
+      302,
+      `${broker.url}/connect/${code}?status=success`,
+    ]);
+  };
+
+  /** Login: confirm the code, sign in at the tenant's Universal Login, back to the broker. */
+  const personSignsIn = async (code: string) => {
+    const authorize = await personConfirms(code);
+    assert(authorize.startsWith(`${auth0.url}/authorize?`), authorize);
+    const login = await get(authorize);
+    assertEquals(login.status, 200, login.text);
+    await backAtBroker(code, await submitApprove(authorize, login.text));
+  };
+
+  /** Connect: confirm the code, allow at the tenant's consent page, back to the broker. */
+  const personConnects = async (code: string) => {
+    const consentUrl = await personConfirms(code);
+    assert(consentUrl.startsWith(`${auth0.url}/connect?ticket=`), consentUrl);
+    const consent = await get(consentUrl);
+    assertEquals(consent.status, 200, consent.text);
+    const callback = await submitApprove(consentUrl, consent.text);
+    assert(new URL(callback).searchParams.get("connect_code"), "consent gives a connect_code");
+    await backAtBroker(code, callback);
+  };
+
+  return {
+    auth0,
+    broker,
+    gmail,
+    ca,
+    dir,
+    cacheDir,
+    agent,
+    personConfirms,
+    personSignsIn,
+    personConnects,
+    /** Move every clock (emulators and the next agent processes) forward. */
+    advance: (ms: number) => (offset += ms),
+    async [Symbol.asyncDispose]() {
+      await Promise.all([auth0.close(), broker.close(), gmail.close()]);
+      client.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+/** The world's type. */
+export type ChainWorld = Awaited<ReturnType<typeof chainWorld>>;
