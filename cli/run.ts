@@ -1,0 +1,248 @@
+/**
+ * The dispatcher: parse argv with `node:util` parseArgs (strict; unknown flags and commands are
+ * usage errors with a suggestion, exit 2), load the command module lazily, and print exactly one
+ * JSON document (`--json`, `exec`) or the human form. Returns the exit code.
+ *
+ * @example
+ * ```ts
+ * import { runCli, denoIo } from "./run.ts";
+ * const code = await runCli(["tools", "--json"], denoIo());
+ * ```
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import { denoEnv } from "../lib/config/env.ts";
+import { UsageError } from "../lib/errors.ts";
+import { didYouMean } from "../lib/tools/suggest.ts";
+import type { Context, Io, OptionValues } from "./context.ts";
+import { commandHelp, groupHelp, mainHelp } from "./help.ts";
+import { EXIT, failure, jsonLine, success } from "./output.ts";
+import {
+  COMMANDS,
+  findCommand,
+  GLOBAL_OPTIONS,
+  groupOf,
+  MODE_FLAGS,
+  type OptionSpec,
+} from "./spec.ts";
+import denoJson from "../deno.json" with { type: "json" };
+
+/** The program version (from deno.json). */
+export const VERSION: string = denoJson.version;
+
+function writeAll(f: { writeSync(p: Uint8Array): number }, text: string): void {
+  let buf = new TextEncoder().encode(text);
+  while (buf.length > 0) buf = buf.subarray(f.writeSync(buf));
+}
+
+function isTerminal(f: { isTerminal(): boolean }): boolean {
+  try {
+    return f.isTerminal();
+  } catch {
+    return false;
+  }
+}
+
+/** The real process streams. */
+export function denoIo(): Io {
+  return {
+    out: (t) => writeAll(Deno.stdout, t),
+    err: (t) => writeAll(Deno.stderr, t),
+    readStdin: async () => await new Response(Deno.stdin.readable).text(),
+    stdinIsTerminal: isTerminal(Deno.stdin),
+    stderrIsTerminal: isTerminal(Deno.stderr),
+    env: denoEnv,
+  };
+}
+
+/** Words that are not option values: a first pass to find the command path. */
+function scanWords(argv: string[]): string[] {
+  const words: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") {
+      words.push(...argv.slice(i + 1));
+      break;
+    }
+    if (a.startsWith("-") && a !== "-") {
+      const name = a.replace(/^--?/, "").split("=")[0];
+      const opt = GLOBAL_OPTIONS[name] ??
+        Object.values(GLOBAL_OPTIONS).find((o) => o.short === name);
+      if (opt?.type === "string" && !a.includes("=")) i++;
+      continue;
+    }
+    words.push(a);
+  }
+  return words;
+}
+
+type ParseOpts = Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
+
+function toParseOptions(specs: Record<string, OptionSpec>): ParseOpts {
+  return Object.fromEntries(
+    Object.entries(specs).map(([k, o]) => [k, {
+      type: o.type,
+      ...(o.short ? { short: o.short } : {}),
+      ...(o.multiple ? { multiple: true } : {}),
+    }]),
+  );
+}
+
+function parseError(e: unknown, known: string[]): UsageError {
+  const msg = e instanceof Error ? e.message : String(e);
+  const code = (e as { code?: string }).code;
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
+    const flag = /'(-[^']+)'/.exec(msg)?.[1] ?? "";
+    const name = flag.replace(/^--?/, "").split("=")[0];
+    return new UsageError(
+      "unknown_option",
+      `Unknown option ${flag}.${didYouMean(name, known, "--")} See --help.`,
+    );
+  }
+  return new UsageError("invalid_option", `${msg.split(".")[0]}. See --help.`);
+}
+
+/**
+ * Run the CLI. Never throws; returns the exit code.
+ * @param argv arguments after the program name.
+ */
+export async function runCli(argv: string[], io: Io): Promise<number> {
+  const debug = io.env.get("MCS_DEBUG") === "1";
+  // Decided before parsing (so parse errors honour --json), refined once the command is known.
+  let wantsJson = argv.includes("--json") || argv[0] === "exec";
+  const fail = (e: unknown): number => {
+    const f = failure(e, debug);
+    if (wantsJson) io.out(jsonLine(f.doc));
+    io.err(f.hint + "\n");
+    if (!wantsJson && "auth_required" in f.doc && f.doc.url) {
+      io.err(`  URL:  ${f.doc.url}\n${f.doc.code ? `  Code: ${f.doc.code}\n` : ""}`);
+    }
+    return f.exitCode;
+  };
+  try {
+    const words = scanWords(argv);
+    const found = findCommand(words);
+    if (!found) {
+      if (argv.includes("--version") || argv.includes("-V")) {
+        if (wantsJson) io.out(jsonLine(success({ version: VERSION })));
+        else io.out(`mcs ${VERSION}\n`);
+        return EXIT.ok;
+      }
+      if (words.length === 0) return io.out(mainHelp()), EXIT.ok;
+      if (words[0] === "help") {
+        const c = findCommand(words.slice(1));
+        const g = groupOf(words.slice(1));
+        io.out(c ? commandHelp(c.command) : g ? groupHelp(g) : mainHelp());
+        return EXIT.ok;
+      }
+      const group = groupOf(words);
+      if (group && words.length === group.length) return io.out(groupHelp(group)), EXIT.ok;
+      if (group) {
+        const sub = words[group.length];
+        const subs = COMMANDS.filter((c) => group.every((g, i) => c.path[i] === g))
+          .map((c) => c.path[group.length]);
+        throw new UsageError(
+          "unknown_command",
+          `Unknown command "mcs ${group.join(" ")} ${sub}".${
+            didYouMean(sub, subs, `mcs ${group.join(" ")} `)
+          } See mcs ${group.join(" ")} --help.`,
+        );
+      }
+      const tops = [...new Set(COMMANDS.map((c) => c.path[0]))];
+      throw new UsageError(
+        "unknown_command",
+        `Unknown command "${words[0]}".${didYouMean(words[0], tops, "mcs ")} See mcs --help.`,
+      );
+    }
+    const { command } = found;
+    if (command.alwaysJson) wantsJson = true;
+    const specs = { ...GLOBAL_OPTIONS, ...(command.options ?? {}) };
+    let parsed: { values: OptionValues; positionals: string[] };
+    try {
+      parsed = parseArgs({
+        args: argv,
+        options: toParseOptions(specs),
+        allowPositionals: true,
+        strict: true,
+      }) as { values: OptionValues; positionals: string[] };
+    } catch (e) {
+      throw parseError(e, Object.keys(specs));
+    }
+    const { values } = parsed;
+    if (values.help) return io.out(commandHelp(command)), EXIT.ok;
+    const positionals = parsed.positionals.slice(command.path.length);
+    const { min, max } = command.positionals;
+    if (positionals.length < min || (max !== undefined && positionals.length > max)) {
+      throw new UsageError(
+        "invalid_arguments",
+        `${positionals.length < min ? "Missing" : "Too many"} arguments. Usage: mcs ${
+          command.path.join(" ")
+        }${command.args ? ` ${command.args}` : ""}`,
+      );
+    }
+    const json = command.alwaysJson === true || values.json === true;
+    const ctx = makeContext(command, positionals, values, json, io);
+    const mod = await command.load();
+    const out = await mod.run(ctx);
+    if (out.printed) return out.exitCode ?? EXIT.ok;
+    if (json) io.out(jsonLine(success(out.result)));
+    else io.out(out.human ?? JSON.stringify(out.result, null, 2) + "\n");
+    return out.exitCode ?? EXIT.ok;
+  } catch (e) {
+    return fail(e);
+  }
+}
+
+function makeContext(
+  command: Context["command"],
+  positionals: string[],
+  options: OptionValues,
+  json: boolean,
+  io: Io,
+): Context {
+  let stdinText: Promise<string> | undefined;
+  const stdin = () => stdinText ??= io.readStdin();
+  let config: Promise<import("../lib/config/resolve.ts").Config> | undefined;
+  return {
+    command,
+    positionals,
+    options,
+    json,
+    io,
+    stdin,
+    config: () =>
+      config ??= (async () => {
+        const { resolveConfig, parseSecretsInput } = await import("../lib/config/resolve.ts");
+        const { SETTINGS } = await import("../lib/config/settings.ts");
+        const flags: Record<string, string> = {};
+        for (const s of SETTINGS) {
+          const v = s.flag ? options[s.flag] : undefined;
+          if (typeof v === "string") flags[s.name] = v;
+          else if (v === true) flags[s.name] = "true";
+        }
+        const modes = MODE_FLAGS.filter((m) => options[m] === true);
+        if (modes.length > 1 || (modes.length === 1 && flags.auth && flags.auth !== modes[0])) {
+          throw new UsageError(
+            "conflicting_options",
+            `Choose one auth path; got ${
+              [...modes.map((m) => `--${m}`), ...(flags.auth ? [`--auth ${flags.auth}`] : [])].join(
+                " and ",
+              )
+            }.`,
+          );
+        }
+        if (modes.length === 1) flags.auth = modes[0];
+        const secrets = options["secrets-stdin"] === true
+          ? parseSecretsInput(await stdin())
+          : undefined;
+        return await resolveConfig({
+          flags,
+          stdin: secrets,
+          env: io.env,
+          profile: typeof options.profile === "string" ? options.profile : undefined,
+          configPath: typeof options.config === "string" ? options.config : undefined,
+        });
+      })(),
+  };
+}

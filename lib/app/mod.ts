@@ -1,0 +1,300 @@
+/**
+ * The composition root: from a {@link Config}, build the cache store (namespaced by profile,
+ * tenant and client), the network function (proxy rules, `MCS_CA_FILE`), the interactive
+ * connector and the {@link CredentialProvider} for the chosen auth path, and the Gmail client.
+ * Agent code (the tools) only ever sees the provider and the Gmail client, so changing the auth
+ * path changes nothing else.
+ *
+ * Order matters for stateless use: required settings are checked first (exit 3, no I/O), then the
+ * cache directory's writability (exit 3) — both before any network call.
+ *
+ * Auth modules are imported dynamically, only for the chosen path.
+ *
+ * @example
+ * ```ts
+ * import { buildApp } from "./mod.ts";
+ * import { resolveConfig } from "../config/resolve.ts";
+ * const app = await buildApp(await resolveConfig());
+ * const token = await app.credentials.getToken("gmail"); // may throw AuthChallenge
+ * app.close();
+ * ```
+ * @module
+ */
+
+import type { AuthPort, CredentialProvider } from "../auth/types.ts";
+import type { CacheStore } from "../cache/types.ts";
+import type { Config } from "../config/resolve.ts";
+import type { AuthMode } from "../config/settings.ts";
+import { ConfigError } from "../errors.ts";
+import type { GmailClient } from "../gmail/client.ts";
+import type { Net } from "../net/http.ts";
+import { auth0BaseUrl, persists, REQUIRED_SETTINGS } from "./modes.ts";
+import { singleFlight } from "./single_flight.ts";
+
+/** Options of {@link buildApp}. */
+export interface BuildOptions {
+  /**
+   * Interactive sign-in (`mcs auth login`): connectors that need a live process (the loopback
+   * OAuth callback) block up to `timeoutMs`, handing the URL to open to `onUrl`. Default: every
+   * step that needs the user raises an AuthChallenge at once.
+   */
+  interactive?: { timeoutMs: number; onUrl: (url: string) => void };
+  /** Skip the writable check (read-only commands such as `auth status`). */
+  readOnly?: boolean;
+}
+
+/** The assembled application. */
+export interface App {
+  readonly config: Config;
+  readonly mode: AuthMode;
+  /** The cache directory (none for the static path, which keeps no state). */
+  readonly cacheDir?: string;
+  /** The profile's root namespace (what `auth logout` clears). */
+  readonly profileStore: CacheStore;
+  /** The namespace of this profile + tenant + client. */
+  readonly store: CacheStore;
+  readonly net: Net;
+  readonly credentials: CredentialProvider;
+  /** The interactive connector, when the path has one. */
+  readonly port?: AuthPort;
+  /** The Gmail client (loaded on first use). */
+  gmail(): Promise<GmailClient>;
+  close(): void;
+}
+
+/** The auth mode, or a {@link ConfigError} that says how to pick one. */
+export function requireMode(config: Config): AuthMode {
+  const mode = config.authMode();
+  if (mode) return mode;
+  throw new ConfigError(
+    "missing_setting",
+    "No auth path selected: set MCS_AUTH (auth0, auth0-oauth, auth0-linkauth, linkauth, static), " +
+      'pass --auth0, --auth0-oauth, --auth0-linkauth, --linkauth or --static, or add auth = "..." ' +
+      "to the config file. `mcs doctor` shows what is configured.",
+    { details: { setting: "auth", env: "MCS_AUTH" } },
+  );
+}
+
+/** Check every setting the path needs (one {@link ConfigError} naming the first missing one). */
+export function checkRequired(config: Config, mode: AuthMode): void {
+  for (const name of REQUIRED_SETTINGS[mode]) {
+    if (name === "gmail_token" && config.env.get("MCS_TOKEN_GMAIL")) continue;
+    config.require(name, `needed by auth path ${mode}`);
+  }
+}
+
+/** The cache directory for a configuration. */
+export async function cacheDirOf(config: Config): Promise<string> {
+  const explicit = config.get("cache_dir");
+  if (explicit) return explicit;
+  const { resolveCacheDir } = await import("../cache/dir.ts");
+  return resolveCacheDir(config.env);
+}
+
+/** Namespace parts: profile, then tenant and client (or the broker for `linkauth`). */
+function namespaceOf(config: Config, mode: AuthMode): string[] {
+  const domain = config.get("auth0_domain");
+  if (mode === "linkauth") {
+    return [new URL(config.get("linkauth_broker_url")!).host, "linkauth"];
+  }
+  if (mode === "static" || !domain) return ["static", "static"];
+  return [new URL(auth0BaseUrl(domain)).host, config.get("auth0_client_id") ?? "none"];
+}
+
+/** Build the network function from the configuration. */
+export async function buildNet(config: Config): Promise<Net> {
+  const { createNet, snapshotProxyEnv } = await import("../net/http.ts");
+  const env: Record<string, string> = snapshotProxyEnv();
+  const force = config.get("proxy_force");
+  const bypass = config.get("proxy_bypass");
+  if (force) env.MCS_PROXY_FORCE = force;
+  if (bypass) env.MCS_PROXY_BYPASS = bypass;
+  const caFile = config.get("ca_file");
+  let caPem: string[] | undefined;
+  if (caFile) {
+    const { readCaFile } = await import("../net/ca.ts");
+    caPem = [await readCaFile(caFile)];
+  }
+  return createNet({ env, caPem });
+}
+
+/**
+ * Assemble the application for `config`.
+ * @throws {ConfigError} missing settings or an unwritable cache directory, before any network call.
+ */
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
+  const mode = requireMode(config);
+  checkRequired(config, mode);
+  const cacheMod = await import("../cache/mod.ts");
+  // The static path keeps nothing between processes: no cache directory needed at all.
+  const cacheDir = persists(mode) ? await cacheDirOf(config) : undefined;
+  if (cacheDir && !options.readOnly) await cacheMod.ensureWritable(cacheDir);
+  const root = cacheDir ? new cacheMod.FileCacheStore(cacheDir) : new cacheMod.MemoryCacheStore();
+  const profileStore = cacheMod.namespaced(root, config.profile);
+  const store = cacheMod.namespaced(profileStore, ...namespaceOf(config, mode));
+  const net = await buildNet(config);
+  const built = await buildCredentials(config, mode, store, net, options);
+  const credentials = singleFlight(built.credentials);
+  const port = built.port;
+  let gmail: Promise<GmailClient> | undefined;
+  return {
+    config,
+    mode,
+    cacheDir,
+    profileStore,
+    store,
+    net,
+    credentials,
+    port,
+    gmail: () =>
+      gmail ??= import("../gmail/client.ts").then(({ GmailClient }) =>
+        new GmailClient({
+          credentials,
+          fetch: net,
+          apiBase: config.get("gmail_api_base"),
+          cache: mode === "static" ? undefined : store,
+        })
+      ),
+    close: () => net.close(),
+  };
+}
+
+async function buildCredentials(
+  config: Config,
+  mode: AuthMode,
+  store: CacheStore,
+  net: Net,
+  options: BuildOptions,
+): Promise<{ credentials: CredentialProvider; port?: AuthPort }> {
+  if (mode === "static") {
+    const { StaticProvider } = await import("../auth/static.ts");
+    const token = config.get("gmail_token");
+    return {
+      credentials: new StaticProvider({
+        tokens: token ? { gmail: token } : {},
+        env: (n) => config.env.get(n),
+      }),
+    };
+  }
+  const brokerUrl = config.get("linkauth_broker_url");
+  const apiKey = config.get("linkauth_api_key");
+  if (mode === "linkauth") {
+    const { LinkAuthConnector, LinkAuthProvider } = await import("../auth/linkauth/mod.ts");
+    const port = new LinkAuthConnector({
+      brokerUrl: brokerUrl!,
+      apiKey,
+      cache: store,
+      fetch: net,
+      credential: "access_token",
+      login: {
+        oauthProvider: "google",
+        scopes: ["https://mail.google.com/"],
+        displayName: "mcs: Gmail access",
+      },
+    });
+    return { credentials: new LinkAuthProvider({ connector: port }), port };
+  }
+  const audience = config.get("auth0_audience");
+  const connection = config.get("auth0_connection") ?? "google-oauth2";
+  const loginHint = config.get("auth0_login_hint");
+  let port: AuthPort | undefined;
+  if (mode === "auth0-linkauth") {
+    const { LinkAuthConnector } = await import("../auth/linkauth/mod.ts");
+    port = new LinkAuthConnector({
+      brokerUrl: brokerUrl!,
+      apiKey,
+      cache: store,
+      fetch: net,
+      credential: "refresh_token",
+      login: {
+        oauthProvider: "auth0",
+        scopes: ["openid", "profile", "email", "offline_access"],
+        extraParams: { ...(audience ? { audience } : {}) },
+        displayName: "mcs: sign in with Auth0 (Gmail)",
+      },
+    });
+  } else if (mode === "auth0-oauth") {
+    port = await buildOAuthPort(config, store, net, options);
+  }
+  let relay;
+  if (config.bool("auth0_via_broker")) {
+    if (!brokerUrl) config.require("linkauth_broker_url", "auth0_via_broker is on");
+    const { LinkAuthRelay } = await import("../auth/linkauth/mod.ts");
+    relay = new LinkAuthRelay({ brokerUrl: brokerUrl!, apiKey, fetch: net });
+  }
+  const { Auth0Provider, keysFor, resolveTenant } = await import("../auth/auth0/mod.ts");
+  if (port) {
+    const keys = keysFor(
+      resolveTenant(config.require("auth0_domain")).host,
+      config.require("auth0_client_id"),
+    );
+    port = resumablePort(port, store, (scope) => keys.pending(scope, connection));
+  }
+  const credentials = new Auth0Provider({
+    domain: config.require("auth0_domain"),
+    clientId: config.require("auth0_client_id"),
+    clientSecret: config.require("auth0_client_secret"),
+    audience,
+    refreshToken: mode === "auth0" ? config.require("auth0_refresh_token") : undefined,
+    connections: { gmail: connection },
+    loginHint,
+    auth: port,
+    cache: store,
+    fetch: net,
+    relay,
+  });
+  return { credentials, port };
+}
+
+/**
+ * Interim shim: when the Auth0 provider resumes a pending Connected Accounts consent it passes
+ * only `state` (no `url`), which the connectors read as login mode. Fill the URL in from the
+ * provider's persisted pending record so the same passthrough session is polled. Remove once
+ * `Auth0Provider` passes `url: pending.url` on resume.
+ */
+function resumablePort(
+  port: AuthPort,
+  store: CacheStore,
+  pendingKey: (scope: string) => string,
+): AuthPort {
+  return {
+    callbackUrl: port.callbackUrl,
+    invalidate: (scope) => port.invalidate(scope),
+    async authenticate(request) {
+      if (request.state !== undefined && request.url === undefined) {
+        const pending = await store.get<{ state?: string; url?: string }>(
+          pendingKey(request.scope.replace(/:connect$/, "")),
+        );
+        if (pending?.state === request.state && pending.url) {
+          request = { ...request, url: pending.url };
+        }
+      }
+      return await port.authenticate(request);
+    },
+  };
+}
+
+async function buildOAuthPort(
+  config: Config,
+  store: CacheStore,
+  net: Net,
+  options: BuildOptions,
+): Promise<AuthPort> {
+  const { OAuthLoopbackConnector } = await import("../auth/oauth/mod.ts");
+  const base = auth0BaseUrl(config.require("auth0_domain"));
+  const audience = config.get("auth0_audience");
+  return new OAuthLoopbackConnector({
+    authorizeUrl: `${base}/authorize`,
+    tokenUrl: `${base}/oauth/token`,
+    clientId: config.require("auth0_client_id"),
+    clientSecret: config.require("auth0_client_secret"),
+    extraParams: audience ? { audience } : undefined,
+    port: Number(config.get("auth0_callback_port") ?? "0"),
+    fetch: net,
+    cache: store,
+    credential: "refresh_token",
+    blocking: options.interactive !== undefined,
+    timeoutMs: options.interactive?.timeoutMs,
+    onUrl: options.interactive?.onUrl ?? (() => {}),
+  });
+}

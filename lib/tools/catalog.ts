@@ -1,0 +1,379 @@
+/**
+ * The agent tool catalogue: every tool's name, description (which says what the result looks
+ * like) and JSON Schema parameters. This module is data only, with no imports that touch auth,
+ * Gmail or the network, so `mcs tools --json` and `mcs skill build` load it in milliseconds.
+ *
+ * Two families share one implementation: the Gmail-native tools (`search_emails`, ...) and the
+ * original Python SDK's nine IMAP-flavoured tools (`list_folders`, ...), kept by name and
+ * parameters so that agents written for it keep working, with their bugs fixed (strict booleans,
+ * flags space- or comma-separated, label names resolved to IDs, BCC honoured).
+ *
+ * @example
+ * ```ts
+ * import { TOOLS, toolByName } from "./catalog.ts";
+ * TOOLS.map((t) => t.name); // ["search_emails", "read_email", ...]
+ * toolByName("read_email")?.parameters.required; // ["id"]
+ * ```
+ * @module
+ */
+
+/** The subset of JSON Schema the catalogue uses. */
+export interface JsonSchema {
+  type?: "object" | "string" | "integer" | "boolean" | "array";
+  description?: string;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  additionalProperties?: boolean;
+  items?: JsonSchema;
+  enum?: string[];
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  /** Rendering hint carried over from the original SDK (multi-line text). */
+  format?: string;
+}
+
+/** The parameters of a tool: always an object schema without extra keys. */
+export interface ObjectSchema extends JsonSchema {
+  type: "object";
+  properties: Record<string, JsonSchema>;
+  required: string[];
+  additionalProperties: false;
+}
+
+/** One tool as agents see it. */
+export interface ToolSpec {
+  /** snake_case name. */
+  name: string;
+  /** Short human title. */
+  title: string;
+  /** What it does, the query syntax where relevant, and the shape of its result. */
+  description: string;
+  /** JSON Schema of the arguments object. */
+  parameters: ObjectSchema;
+  /** True for the original SDK's tools, kept for compatibility. */
+  legacy?: boolean;
+  /** True when the tool changes the mailbox or sends mail. */
+  mutates?: boolean;
+}
+
+const MESSAGE_SUMMARY =
+  "{id, thread_id, from, to, subject, date (ISO 8601), snippet, labels (names), unread, has_attachments}";
+const MESSAGE_FULL =
+  "{id, thread_id, from, to, cc, subject, date, labels, unread, snippet, body (plain text; HTML converted), body_truncated, attachments: [{attachment_id, part_id, filename, mime_type, size}]}";
+const GMAIL_QUERY =
+  "Gmail search syntax, e.g. `from:alice is:unread after:2025/01/01 has:attachment subject:invoice`";
+
+function obj(properties: Record<string, JsonSchema>, required: string[] = []): ObjectSchema {
+  return { type: "object", properties, required, additionalProperties: false };
+}
+
+const str = (description: string, extra: Partial<JsonSchema> = {}): JsonSchema => ({
+  type: "string",
+  description,
+  ...extra,
+});
+const bool = (description: string): JsonSchema => ({
+  type: "boolean",
+  description,
+  default: false,
+});
+const strList = (description: string): JsonSchema => ({
+  type: "array",
+  items: { type: "string" },
+  description: `${description} A list, or one string with comma-separated values.`,
+});
+const limit = (def: number): JsonSchema => ({
+  type: "integer",
+  description: `Maximum number of messages to return, 1-100 (default: ${def}).`,
+  default: def,
+  minimum: 1,
+  maximum: 100,
+});
+
+const COMPOSE = {
+  to: strList("Recipient addresses."),
+  cc: strList("CC addresses."),
+  bcc: strList("BCC addresses (delivered, not shown to other recipients)."),
+  reply_to: str("Reply-To address."),
+  subject: str("Subject line."),
+  body: str("Plain-text body.", { format: "multiline" }),
+  html: str("HTML body (sent as multipart/alternative with `body` as the text part).", {
+    format: "multiline",
+  }),
+  attachments: strList("Paths of local files to attach."),
+};
+
+/** The catalogue, in display order. */
+export const TOOLS: readonly ToolSpec[] = [
+  {
+    name: "search_emails",
+    title: "Search messages",
+    description:
+      `Search the mailbox with ${GMAIL_QUERY}; newest first. Returns {messages: [${MESSAGE_SUMMARY}], next_page_token} — pass next_page_token back as page_token for the next page (null when there are no more).`,
+    parameters: obj({
+      query: str(
+        `Search query (${GMAIL_QUERY}). Empty matches everything except spam and trash.`,
+        { default: "" },
+      ),
+      limit: limit(20),
+      page_token: str("Cursor from a previous result's next_page_token."),
+    }),
+  },
+  {
+    name: "read_email",
+    title: "Read a message",
+    description: `Read one message by id, with its body as plain text. Returns ${MESSAGE_FULL}.`,
+    parameters: obj({
+      id: str("Message id (from search_emails)."),
+      max_body_chars: {
+        type: "integer",
+        description: "Truncate the body to this many characters (default: 20000).",
+        default: 20000,
+        minimum: 1,
+      },
+    }, ["id"]),
+  },
+  {
+    name: "get_thread",
+    title: "Read a conversation",
+    description:
+      `Read every message of a thread (conversation), oldest first. Returns {id, messages: [${MESSAGE_FULL}]}.`,
+    parameters: obj({
+      id: str("Thread id (a message's thread_id)."),
+      max_body_chars: {
+        type: "integer",
+        description: "Truncate each body to this many characters (default: 5000).",
+        default: 5000,
+        minimum: 1,
+      },
+    }, ["id"]),
+  },
+  {
+    name: "send_email",
+    title: "Send a message",
+    description:
+      "Send a new message (plain text, optionally with an HTML part and file attachments). Returns {id, thread_id, labels}.",
+    parameters: obj(COMPOSE, ["to", "subject"]),
+    mutates: true,
+  },
+  {
+    name: "reply_email",
+    title: "Reply to a message",
+    description:
+      "Reply in the same thread (sets In-Reply-To and References; subject gets 'Re: '). Returns {id, thread_id, labels}.",
+    parameters: obj({
+      id: str("Id of the message to reply to."),
+      body: COMPOSE.body,
+      html: COMPOSE.html,
+      reply_all: bool("Also reply to the original To and CC recipients (default: false)."),
+      cc: COMPOSE.cc,
+      bcc: COMPOSE.bcc,
+      attachments: COMPOSE.attachments,
+    }, ["id"]),
+    mutates: true,
+  },
+  {
+    name: "create_draft",
+    title: "Create a draft",
+    description:
+      "Save a draft without sending it; with reply_to_id the draft is a reply in that message's thread. Returns {draft_id, id, thread_id}.",
+    parameters: obj({
+      ...COMPOSE,
+      reply_to_id: str("Make the draft a reply to this message id."),
+    }),
+    mutates: true,
+  },
+  {
+    name: "list_drafts",
+    title: "List drafts",
+    description:
+      "List drafts, newest first. Returns {drafts: [{draft_id, id, thread_id, to, subject, snippet}], next_page_token}.",
+    parameters: obj({ limit: limit(20), page_token: str("Cursor from next_page_token.") }),
+  },
+  {
+    name: "send_draft",
+    title: "Send a draft",
+    description: "Send an existing draft. Returns {id, thread_id, labels}.",
+    parameters: obj({ draft_id: str("Draft id (from create_draft or list_drafts).") }, [
+      "draft_id",
+    ]),
+    mutates: true,
+  },
+  {
+    name: "list_labels",
+    title: "List labels",
+    description:
+      "List the mailbox's labels (system labels such as INBOX, SENT, STARRED, and user labels). Returns {labels: [{id, name, type ('system'|'user')}]}.",
+    parameters: obj({}),
+  },
+  {
+    name: "modify_email",
+    title: "Change labels and flags",
+    description:
+      "Add or remove labels (names or ids) and mark messages read, unread, archived or starred. Returns {ids, labels} (labels: the label names after the change, when one id was given).",
+    parameters: obj({
+      ids: strList("Message ids."),
+      add_labels: strList("Labels to add (names or ids)."),
+      remove_labels: strList("Labels to remove (names or ids)."),
+      mark_read: bool("Mark as read."),
+      mark_unread: bool("Mark as unread."),
+      archive: bool("Remove from the inbox."),
+      star: bool("Add a star."),
+      unstar: bool("Remove the star."),
+    }, ["ids"]),
+    mutates: true,
+  },
+  {
+    name: "trash_email",
+    title: "Move to trash",
+    description: "Move a message to the trash (recoverable for 30 days). Returns {id, labels}.",
+    parameters: obj({ id: str("Message id.") }, ["id"]),
+    mutates: true,
+  },
+  {
+    name: "download_attachment",
+    title: "Download an attachment",
+    description:
+      "Save a message attachment to a local directory (never overwrites: a numbered name is picked). Returns {path, filename, mime_type, size}.",
+    parameters: obj({
+      message_id: str("Message id."),
+      attachment_id: str(
+        "Which attachment: its part_id, attachment_id or filename (from read_email's attachments).",
+      ),
+      out_dir: str("Directory to write into (default: the current directory)."),
+    }, ["message_id", "attachment_id"]),
+    mutates: true,
+  },
+  // The original SDK's tools (mcs-sdk.md 7.2), Gmail semantics, bugs fixed.
+  {
+    name: "list_folders",
+    title: "List mailbox folders",
+    description:
+      "List all folders (Gmail labels) of the mailbox. Returns {folders: [names, sorted]}.",
+    parameters: obj({}),
+    legacy: true,
+  },
+  {
+    name: "list_messages",
+    title: "List messages in a folder",
+    description:
+      `List message headers in a folder (a label name such as INBOX), newest first. Returns {messages: [${MESSAGE_SUMMARY} plus uid (= id)]}.`,
+    parameters: obj({
+      folder: str("Folder name (default: INBOX).", { default: "INBOX" }),
+      limit: limit(20),
+    }),
+    legacy: true,
+  },
+  {
+    name: "fetch_message",
+    title: "Fetch a complete message",
+    description:
+      `Fetch the full message identified by its UID (the Gmail message id), including body text. Returns ${MESSAGE_FULL} plus uid.`,
+    parameters: obj({
+      uid: str("Message UID."),
+      folder: str("Folder containing the message (default: INBOX; ignored by Gmail).", {
+        default: "INBOX",
+      }),
+    }, ["uid"]),
+    legacy: true,
+  },
+  {
+    name: "search_messages",
+    title: "Search messages by criteria",
+    description:
+      `Search messages with ${GMAIL_QUERY}. IMAP-style criteria (FROM "alice" SUBJECT "x" UNSEEN SINCE 01-Jan-2025) are translated. Returns {messages: [${MESSAGE_SUMMARY} plus uid]}.`,
+    parameters: obj({
+      criteria: str('Search criteria (default: "ALL").', { default: "ALL" }),
+      folder: str('Folder to search in (default: INBOX; "ALL" for every folder).', {
+        default: "INBOX",
+      }),
+      limit: limit(20),
+    }),
+    legacy: true,
+  },
+  {
+    name: "move_message",
+    title: "Move a message to another folder",
+    description:
+      "Move a message from one folder to another (label names resolved to ids). Returns {uid, labels}.",
+    parameters: obj({
+      uid: str("Message UID."),
+      destination: str("Target folder name."),
+      folder: str("Source folder (default: INBOX).", { default: "INBOX" }),
+    }, ["uid", "destination"]),
+    legacy: true,
+    mutates: true,
+  },
+  {
+    name: "set_flags",
+    title: "Set or remove message flags",
+    description:
+      "Add or remove flags on a message. Flags: \\Seen, \\Flagged, \\Deleted (trash), \\Draft, or a label name; space- or comma-separated. Returns {uid, labels}.",
+    parameters: obj({
+      uid: str("Message UID."),
+      flags: str("Space- or comma-separated flags, e.g. '\\Seen \\Flagged'."),
+      remove: bool("If true, remove the flags instead of adding them (default: false)."),
+      folder: str("Folder (default: INBOX; ignored by Gmail).", { default: "INBOX" }),
+    }, ["uid", "flags"]),
+    legacy: true,
+    mutates: true,
+  },
+  {
+    name: "create_folder",
+    title: "Create a new mailbox folder",
+    description: "Create a new folder (a Gmail user label). Returns {id, name}.",
+    parameters: obj({ name: str("Name of the folder to create.") }, ["name"]),
+    legacy: true,
+    mutates: true,
+  },
+  {
+    name: "send_message",
+    title: "Send a plain-text e-mail",
+    description:
+      "Send an e-mail with a plain-text body. Supports To, CC, BCC, and Reply-To headers. Returns {id, thread_id, labels}.",
+    parameters: obj({
+      to: str("Comma-separated recipient addresses."),
+      subject: str("E-mail subject line."),
+      body: str("Plain-text message body.", { format: "multiline" }),
+      cc: str("Comma-separated CC addresses (default: none).", { default: "" }),
+      bcc: str("Comma-separated BCC addresses (default: none).", { default: "" }),
+      reply_to: str("Reply-To address (default: none)."),
+    }, ["to", "subject", "body"]),
+    legacy: true,
+    mutates: true,
+  },
+  {
+    name: "send_html_message",
+    title: "Send an HTML e-mail",
+    description:
+      "Send an e-mail with an HTML body and an optional plain-text fallback. Supports To, CC, BCC, and Reply-To headers. Returns {id, thread_id, labels}.",
+    parameters: obj({
+      to: str("Comma-separated recipient addresses."),
+      subject: str("E-mail subject line."),
+      html_body: str("HTML message body.", { format: "multiline" }),
+      text_body: str("Plain-text fallback body (default: none).", {
+        format: "multiline",
+        default: "",
+      }),
+      cc: str("Comma-separated CC addresses (default: none).", { default: "" }),
+      bcc: str("Comma-separated BCC addresses (default: none).", { default: "" }),
+      reply_to: str("Reply-To address (default: none)."),
+    }, ["to", "subject", "html_body"]),
+    legacy: true,
+    mutates: true,
+  },
+];
+
+const BY_NAME = new Map(TOOLS.map((t) => [t.name, t]));
+
+/** Look a tool up by name. */
+export function toolByName(name: string): ToolSpec | undefined {
+  return BY_NAME.get(name);
+}
+
+/** The machine form `mcs tools --json` prints: `{name, description, parameters}` per tool. */
+export function toolList(): { name: string; description: string; parameters: ObjectSchema }[] {
+  return TOOLS.map((t) => ({ name: t.name, description: t.description, parameters: t.parameters }));
+}

@@ -1,0 +1,118 @@
+/**
+ * Validate and coerce a tool's arguments against its JSON Schema, strictly: `"false"` is false,
+ * `"20"` is 20, `"a, b"` is `["a", "b"]` for list parameters, and anything else that does not fit
+ * is a {@link UsageError} (`invalid_arguments`, exit 2) that names the parameter and what was
+ * expected. Defaults from the schema are filled in.
+ *
+ * @example
+ * ```ts
+ * import { validateArgs } from "./validate.ts";
+ * import { toolByName } from "./catalog.ts";
+ * validateArgs(toolByName("set_flags")!, { uid: "1", flags: "\\Seen", remove: "false" });
+ * // { uid: "1", flags: "\\Seen", remove: false, folder: "INBOX" }
+ * ```
+ * @module
+ */
+
+import { UsageError } from "../errors.ts";
+import type { JsonSchema, ToolSpec } from "./catalog.ts";
+import { didYouMean } from "./suggest.ts";
+
+/** Coerced arguments. */
+export type ToolArgs = Record<string, unknown>;
+
+function fail(tool: string, message: string): never {
+  throw new UsageError("invalid_arguments", `${tool}: ${message}`, { details: { tool } });
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "string") return v.length > 40 ? "a long string" : `"${v}"`;
+  return typeof v === "object" ? "an object" : `${typeof v} ${String(v)}`;
+}
+
+function coerce(tool: string, name: string, schema: JsonSchema, v: unknown): unknown {
+  switch (schema.type) {
+    case "string":
+      if (typeof v === "string") return v;
+      if (typeof v === "number" && Number.isFinite(v)) return String(v);
+      return fail(tool, `parameter "${name}" must be a string, got ${describe(v)}.`);
+    case "integer": {
+      const n = typeof v === "number"
+        ? v
+        : typeof v === "string" && /^\s*-?\d+\s*$/.test(v)
+        ? Number(v)
+        : NaN;
+      if (!Number.isInteger(n)) {
+        return fail(tool, `parameter "${name}" must be an integer, got ${describe(v)}.`);
+      }
+      if (schema.minimum !== undefined && n < schema.minimum) {
+        return fail(tool, `parameter "${name}" must be at least ${schema.minimum}, got ${n}.`);
+      }
+      if (schema.maximum !== undefined && n > schema.maximum) {
+        return fail(tool, `parameter "${name}" must be at most ${schema.maximum}, got ${n}.`);
+      }
+      return n;
+    }
+    case "boolean": {
+      if (typeof v === "boolean") return v;
+      const s = typeof v === "string" ? v.trim().toLowerCase() : typeof v === "number" ? v : "";
+      if (s === "true" || s === "1" || s === 1 || s === "yes") return true;
+      if (s === "false" || s === "0" || s === 0 || s === "no" || s === "") return false;
+      return fail(tool, `parameter "${name}" must be true or false, got ${describe(v)}.`);
+    }
+    case "array": {
+      const items = Array.isArray(v)
+        ? v
+        : typeof v === "string"
+        ? v.split(",").map((x) => x.trim()).filter((x) => x !== "")
+        : fail(tool, `parameter "${name}" must be a list of strings, got ${describe(v)}.`);
+      return items.map((item, i) => coerce(tool, `${name}[${i}]`, schema.items ?? {}, item));
+    }
+    default:
+      return v;
+  }
+}
+
+/**
+ * Check `raw` (parsed JSON) against the tool's parameters and return coerced arguments with
+ * defaults applied.
+ * @throws {UsageError} `invalid_arguments` naming the first problem.
+ */
+export function validateArgs(tool: ToolSpec, raw: unknown): ToolArgs {
+  const params = tool.parameters;
+  if (raw === undefined || raw === null) raw = {};
+  if (typeof raw !== "object" || Array.isArray(raw)) {
+    fail(tool.name, `arguments must be a JSON object, got ${describe(raw)}.`);
+  }
+  const input = raw as Record<string, unknown>;
+  const out: ToolArgs = {};
+  for (const key of Object.keys(input)) {
+    if (!(key in params.properties)) {
+      const known = Object.keys(params.properties);
+      fail(
+        tool.name,
+        `unknown parameter "${key}".${didYouMean(key, known)} Parameters: ${
+          known.length ? known.join(", ") : "(none)"
+        }.`,
+      );
+    }
+  }
+  for (const [key, schema] of Object.entries(params.properties)) {
+    const v = input[key];
+    if (v === undefined || v === null) {
+      if (params.required.includes(key)) {
+        fail(tool.name, `missing required parameter "${key}" (${schema.description ?? ""}).`);
+      }
+      if (schema.default !== undefined) out[key] = schema.default;
+      continue;
+    }
+    const c = coerce(tool.name, key, schema, v);
+    if (params.required.includes(key) && (c === "" || (Array.isArray(c) && c.length === 0))) {
+      fail(tool.name, `parameter "${key}" must not be empty.`);
+    }
+    out[key] = c;
+  }
+  return out;
+}

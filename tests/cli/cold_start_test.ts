@@ -1,0 +1,49 @@
+/**
+ * Cold start is a headline figure: the modules `mcs --version` and `mcs tools --json` load
+ * (the static import closure of the entry point and of the `tools` command) must not include
+ * auth, Gmail, network, cache or emulator code, nor any npm package. Checked on the module
+ * graph (`deno info --json`), following only static imports.
+ * @module
+ */
+
+import { assert } from "../support/assert.ts";
+import { ROOT_PATH } from "./_mcs.ts";
+
+interface Info {
+  modules: {
+    specifier: string;
+    dependencies?: { code?: { specifier?: string }; isDynamic?: boolean }[];
+  }[];
+}
+
+async function staticClosure(entry: string): Promise<string[]> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", "--config", `${ROOT_PATH}/deno.json`, entry],
+    cwd: ROOT_PATH,
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as Info;
+  const byUrl = new Map(info.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const visit = (url: string) => {
+    if (seen.has(url)) return;
+    seen.add(url);
+    for (const d of byUrl.get(url)?.dependencies ?? []) {
+      if (!d.isDynamic && d.code?.specifier) visit(d.code.specifier);
+    }
+  };
+  visit(new URL(entry, `file://${ROOT_PATH}/`).href);
+  return [...seen].map((u) => u.replace(`file://${ROOT_PATH}/`, ""));
+}
+
+const HEAVY = /^lib\/(auth\/(?!types\.ts)|gmail\/|net\/|cache\/|emulators\/|app\/)|^npm:|^https?:/;
+
+for (const entry of ["cli/main.ts", "cli/commands/tools.ts"]) {
+  Deno.test(`${entry} loads no auth, Gmail, network, cache or emulator module statically`, async () => {
+    const mods = await staticClosure(entry);
+    assert(mods.length > 1, mods.join());
+    const heavy = mods.filter((m) => HEAVY.test(m));
+    assert(heavy.length === 0, `heavy static imports: ${heavy.join(", ")}`);
+  });
+}

@@ -1,0 +1,274 @@
+/**
+ * The tool layer against a recording fake Gmail client: schema validation and strict coercion,
+ * the catalogue's completeness, snake_case results, and the original SDK's tools with its bugs
+ * fixed (B8: strict booleans, flags space- or comma-separated, unknown flags rejected, IMAP
+ * criteria translated, BCC honoured, bodies untouched).
+ * @module
+ */
+
+import { toolByName, TOOLS } from "../../lib/tools/catalog.ts";
+import { imapToGmailQuery } from "../../lib/tools/imap_query.ts";
+import { IMPLEMENTED, type MailClient, runTool } from "../../lib/tools/run.ts";
+import { validateArgs } from "../../lib/tools/validate.ts";
+import { UsageError } from "../../lib/errors.ts";
+import type { Message, MessageSummary } from "../../lib/gmail/types.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../support/assert.ts";
+
+const SUMMARY: MessageSummary = {
+  id: "m1",
+  threadId: "t1",
+  from: "Alice <alice@example.org>",
+  to: "ada@example.com",
+  subject: "Hi",
+  date: "2025-01-02T03:04:05.000Z",
+  snippet: "hello",
+  labels: ["INBOX", "UNREAD", "Work"],
+  unread: true,
+  hasAttachments: false,
+};
+
+/** A fake client that records every call. */
+function fake() {
+  const calls: [string, unknown[]][] = [];
+  const rec = <T>(name: string, value: T) => (...args: unknown[]) => {
+    calls.push([name, args]);
+    return Promise.resolve(value);
+  };
+  const message: Message = {
+    ...SUMMARY,
+    cc: "",
+    bcc: "",
+    replyTo: "",
+    messageIdHeader: "<x@y>",
+    inReplyTo: "",
+    references: "",
+    text: "Body",
+    attachments: [{
+      filename: "a.pdf",
+      mimeType: "application/pdf",
+      size: 3,
+      partId: "1",
+      inline: false,
+    }],
+    truncated: false,
+  };
+  const gmail: MailClient = {
+    search: rec("search", { items: [SUMMARY] }),
+    getMessage: rec("getMessage", message),
+    getThread: rec("getThread", { id: "t1", messages: [message] }),
+    send: rec("send", { id: "s1", threadId: "t9", labels: ["SENT"] }),
+    createDraft: rec("createDraft", { id: "d1", messageId: "m9", threadId: "t9" }),
+    listDrafts: rec("listDrafts", { items: [] }),
+    sendDraft: rec("sendDraft", { id: "s2", threadId: "t9", labels: ["SENT"] }),
+    listLabels: rec("listLabels", [
+      { id: "INBOX", name: "INBOX", type: "system" },
+      { id: "Label_1", name: "Work", type: "user" },
+    ]),
+    createLabel: rec("createLabel", { id: "Label_2", name: "New", type: "user" }),
+    modifyLabels: rec("modifyLabels", { ids: ["m1"], labels: ["INBOX"] }),
+    trash: rec("trash", { ids: ["m1"], labels: ["TRASH"] }),
+    untrash: rec("untrash", { ids: ["m1"], labels: ["INBOX"] }),
+    downloadAttachment: rec("downloadAttachment", {
+      path: "/tmp/a.pdf",
+      filename: "a.pdf",
+      mimeType: "application/pdf",
+      size: 3,
+    }),
+  };
+  return { gmail, calls };
+}
+
+Deno.test("catalogue: every tool implemented, snake_case, strict schemas, results described", () => {
+  assertEquals([...IMPLEMENTED].sort(), TOOLS.map((t) => t.name).sort());
+  for (const t of TOOLS) {
+    assert(/^[a-z]+(_[a-z]+)*$/.test(t.name), t.name);
+    assertEquals(t.parameters.additionalProperties, false);
+    assert(t.description.includes("Returns"), `${t.name} describes its result`);
+    for (const p of Object.keys(t.parameters.properties)) assert(/^[a-z]+(_[a-z]+)*$/.test(p), p);
+  }
+  const legacy = {
+    list_folders: [],
+    list_messages: ["folder", "limit"],
+    fetch_message: ["uid", "folder"],
+    search_messages: ["criteria", "folder", "limit"],
+    move_message: ["uid", "destination", "folder"],
+    set_flags: ["uid", "flags", "remove", "folder"],
+    create_folder: ["name"],
+    send_message: ["to", "subject", "body", "cc", "bcc", "reply_to"],
+    send_html_message: ["to", "subject", "html_body", "text_body", "cc", "bcc", "reply_to"],
+  };
+  for (const [name, params] of Object.entries(legacy)) {
+    const t = toolByName(name);
+    assert(t?.legacy, name);
+    assertEquals(Object.keys(t.parameters.properties).sort(), [...params].sort(), name);
+  }
+});
+
+Deno.test("validation coerces strictly and names the problem", () => {
+  const flags = toolByName("set_flags")!;
+  assertEquals(validateArgs(flags, { uid: "1", flags: "\\Seen", remove: "false" }).remove, false);
+  assertEquals(validateArgs(flags, { uid: "1", flags: "\\Seen", remove: "TRUE" }).remove, true);
+  assertEquals(validateArgs(flags, { uid: 7, flags: "x" }).uid, "7");
+  assertThrows(
+    () => validateArgs(flags, { uid: "1", flags: "x", remove: "yes please" }),
+    UsageError,
+  );
+  const search = toolByName("search_emails")!;
+  assertEquals(validateArgs(search, { limit: "5" }), { query: "", limit: 5 });
+  assertThrows(() => validateArgs(search, { limit: 101 }), UsageError, "at most 100");
+  assertThrows(() => validateArgs(search, { limit: 2.5 }), UsageError, "integer");
+  assertThrows(() => validateArgs(search, { qurey: "x" }), UsageError, "Did you mean query?");
+  assertThrows(() => validateArgs(search, [1]), UsageError, "JSON object");
+  const send = toolByName("send_email")!;
+  assertEquals(validateArgs(send, { to: "a@x.org, b@y.org", subject: "s" }).to, [
+    "a@x.org",
+    "b@y.org",
+  ]);
+  assertThrows(
+    () => validateArgs(send, { subject: "s" }),
+    UsageError,
+    'missing required parameter "to"',
+  );
+  assertThrows(() => validateArgs(send, { to: [], subject: "s" }), UsageError, "must not be empty");
+});
+
+Deno.test("search_emails returns the documented snake_case shape", async () => {
+  const { gmail, calls } = fake();
+  const r = await runTool("search_emails", { query: "is:unread", limit: 5, page_token: "p" }, {
+    gmail,
+  });
+  assertEquals(calls[0], ["search", [{ query: "is:unread", limit: 5, pageToken: "p" }]]);
+  assertEquals(r, {
+    messages: [{
+      id: "m1",
+      thread_id: "t1",
+      from: "Alice <alice@example.org>",
+      to: "ada@example.com",
+      subject: "Hi",
+      date: "2025-01-02T03:04:05.000Z",
+      snippet: "hello",
+      labels: ["INBOX", "UNREAD", "Work"],
+      unread: true,
+      has_attachments: false,
+    }],
+    next_page_token: null,
+  });
+  const read = await runTool("read_email", { id: "m1" }, { gmail }) as Record<string, unknown>;
+  assertEquals(read.body, "Body");
+  assertEquals(read.attachments, [{
+    attachment_id: null,
+    part_id: "1",
+    filename: "a.pdf",
+    mime_type: "application/pdf",
+    size: 3,
+  }]);
+});
+
+Deno.test("set_flags: space or comma separated, strict remove, unknown flags rejected", async () => {
+  for (const flags of ["\\Seen \\Flagged", "\\Seen,\\Flagged", " \\Seen , \\Flagged "]) {
+    const { gmail, calls } = fake();
+    await runTool("set_flags", { uid: "m1", flags, remove: "false" }, { gmail });
+    assertEquals(calls, [["modifyLabels", [["m1"], { add: ["STARRED"], remove: ["UNREAD"] }]]]);
+  }
+  const { gmail, calls } = fake();
+  await runTool("set_flags", { uid: "m1", flags: "\\Seen Work", remove: true }, { gmail });
+  assertEquals(calls, [["modifyLabels", [["m1"], { add: ["UNREAD"], remove: ["Work"] }]]]);
+  const t = fake();
+  await runTool("set_flags", { uid: "m1", flags: "\\Deleted" }, { gmail: t.gmail });
+  assertEquals(t.calls, [["trash", [["m1"]]]]);
+  await assertRejects(
+    () => runTool("set_flags", { uid: "m1", flags: "\\Answered" }, { gmail }),
+    UsageError,
+    "no \\Answered flag",
+  );
+});
+
+Deno.test("legacy send_message honours BCC and leaves bodies untouched", async () => {
+  const { gmail, calls } = fake();
+  const body = "Path C:\\new\\folder\nline 2";
+  const r = await runTool("send_message", {
+    to: "a@x.org, b@y.org",
+    subject: "s",
+    body,
+    bcc: "hidden@z.org",
+  }, { gmail });
+  assertEquals(r, { id: "s1", thread_id: "t9", labels: ["SENT"] });
+  const input = calls[0][1][0] as Record<string, unknown>;
+  assertEquals(input.to, ["a@x.org", "b@y.org"]);
+  assertEquals(input.bcc, ["hidden@z.org"]);
+  assertEquals(input.text, body);
+  const h = fake();
+  await runTool("send_html_message", { to: "a@x.org", subject: "s", html_body: "<b>x</b>" }, {
+    gmail: h.gmail,
+  });
+  assertEquals((h.calls[0][1][0] as { html: string }).html, "<b>x</b>");
+});
+
+Deno.test("legacy search_messages translates IMAP criteria; folders are label names", async () => {
+  const { gmail, calls } = fake();
+  await runTool("search_messages", { criteria: 'FROM "alice" UNSEEN SINCE 01-Jan-2025' }, {
+    gmail,
+  });
+  assertEquals(calls[0][1][0], {
+    query: 'from:"alice" is:unread after:2025/01/01',
+    labels: ["INBOX"],
+    limit: 20,
+  });
+  const all = fake();
+  await runTool("search_messages", { folder: "ALL" }, { gmail: all.gmail });
+  assertEquals(all.calls[0][1][0], { query: "", labels: undefined, limit: 20 });
+  const mv = fake();
+  await runTool("move_message", { uid: "m1", destination: "Work" }, { gmail: mv.gmail });
+  assertEquals(mv.calls[0], ["modifyLabels", [["m1"], { add: ["Work"], remove: ["INBOX"] }]]);
+  assertEquals(imapToGmailQuery("from:bob is:unread"), "from:bob is:unread");
+  assertEquals(imapToGmailQuery("NOT SEEN SUBJECT invoice"), "-is:read subject:invoice");
+});
+
+Deno.test("modify_email maps flags to labels and rejects contradictions", async () => {
+  const { gmail, calls } = fake();
+  await runTool("modify_email", {
+    ids: "m1,m2",
+    mark_read: true,
+    archive: "true",
+    add_labels: "Work",
+  }, {
+    gmail,
+  });
+  assertEquals(calls[0], ["modifyLabels", [["m1", "m2"], {
+    add: ["Work"],
+    remove: ["UNREAD", "INBOX"],
+  }]]);
+  await assertRejects(
+    () => runTool("modify_email", { ids: ["m1"] }, { gmail }),
+    UsageError,
+    "nothing",
+  );
+  await assertRejects(
+    () => runTool("modify_email", { ids: ["m1"], star: true, unstar: true }, { gmail }),
+    UsageError,
+    "conflict",
+  );
+});
+
+Deno.test("download_attachment accepts a part id, an attachment id or a file name", async () => {
+  const cases: [string, Record<string, string>][] = [
+    ["1.2", { partId: "1.2" }],
+    ["ANGjdJ8wZ4Xq9vT1kLmN", { attachmentId: "ANGjdJ8wZ4Xq9vT1kLmN" }],
+    ["report.pdf", { filename: "report.pdf" }],
+  ];
+  for (const [which, selector] of cases) {
+    const { gmail, calls } = fake();
+    const r = await runTool("download_attachment", {
+      message_id: "m1",
+      attachment_id: which,
+      out_dir: "/tmp/x",
+    }, { gmail });
+    assertEquals(calls[0], ["downloadAttachment", ["m1", selector, "/tmp/x"]]);
+    assertEquals((r as { mime_type: string }).mime_type, "application/pdf");
+  }
+});
+
+Deno.test("unknown tools are usage errors with a suggestion", async () => {
+  const { gmail } = fake();
+  await assertRejects(() => runTool("serch_emails", {}, { gmail }), UsageError, "search_emails");
+});
