@@ -75,6 +75,24 @@ export class UsageError extends McsError {
   }
 }
 
+/**
+ * Something this build's Deno permissions do not allow (`Deno.errors.NotCapable`): names the
+ * permission flag (e.g. `--allow-write`) so the message says exactly what is missing.
+ */
+export class PermissionDeniedError extends McsError {
+  /** The permission flag, e.g. `--allow-net`. */
+  readonly permission: string;
+
+  constructor(message: string, permission: string, options: McsErrorOptions = {}) {
+    super("permission_denied", message, "runtime", {
+      ...options,
+      details: { ...options.details, permission },
+    });
+    this.name = "PermissionDeniedError";
+    this.permission = permission;
+  }
+}
+
 /** Patterns that look like credentials; used to scrub text that may reach a user. */
 const SECRET_PATTERNS: RegExp[] = [
   /(bearer\s+)[A-Za-z0-9._~+/=-]+/gi,

@@ -14,7 +14,7 @@
  * @module
  */
 
-import { McsError, UsageError } from "../errors.ts";
+import { McsError, PermissionDeniedError, UsageError } from "../errors.ts";
 import type { GmailContext } from "./context.ts";
 import { decodeMessage } from "./decode.ts";
 import { base64UrlDecode } from "./encoding.ts";
@@ -115,9 +115,19 @@ export async function downloadAttachment(
   options: { overwrite?: boolean } = {},
 ): Promise<DownloadedAttachment> {
   checkId(messageId, "message");
+  // Fail fast, before any request, when this build may not write there.
+  const write = await Deno.permissions.query({ name: "write", path: dir });
+  if (write.state !== "granted") {
+    throw new PermissionDeniedError(
+      `Writing to "${dir}" is not allowed by this build's permissions (--allow-write). ` +
+        "Download into a directory the build grants (see docs/packaging.md, --write-dir).",
+      "--allow-write",
+    );
+  }
   try {
     if (!(await Deno.stat(dir)).isDirectory) throw new Error("not a directory");
-  } catch {
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable) throw e;
     throw new UsageError(
       "invalid_directory",
       `Download directory "${dir}" does not exist or is not a directory.`,

@@ -67,20 +67,7 @@ export class NetworkError extends McsError {
   }
 }
 
-/** A request the build's Deno permissions do not allow (`Deno.errors.NotCapable`). */
-export class PermissionDeniedError extends McsError {
-  /** The permission flag, e.g. `--allow-net`. */
-  readonly permission: string;
-
-  constructor(message: string, permission: string, options: McsErrorOptions = {}) {
-    super("permission_denied", message, "runtime", {
-      ...options,
-      details: { ...options.details, permission },
-    });
-    this.name = "PermissionDeniedError";
-    this.permission = permission;
-  }
-}
+export { PermissionDeniedError } from "../errors.ts";
 
 /** Whether an HTTP status is worth retrying (429, 500, 502, 503, 504). */
 export function isRetryableStatus(status: number): boolean {
