@@ -29,7 +29,6 @@ import { ConfigError } from "../errors.ts";
 import type { GmailClient } from "../gmail/client.ts";
 import type { Net } from "../net/http.ts";
 import { auth0BaseUrl, persists, REQUIRED_SETTINGS } from "./modes.ts";
-import { singleFlight } from "./single_flight.ts";
 
 /** Options of {@link buildApp}. */
 export interface BuildOptions {
@@ -133,9 +132,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const profileStore = cacheMod.namespaced(root, config.profile);
   const store = cacheMod.namespaced(profileStore, ...namespaceOf(config, mode));
   const net = await buildNet(config);
-  const built = await buildCredentials(config, mode, store, net, options);
-  const credentials = singleFlight(built.credentials);
-  const port = built.port;
+  const { credentials, port } = await buildCredentials(config, mode, store, net, options);
   let gmail: Promise<GmailClient> | undefined;
   return {
     config,
@@ -222,14 +219,7 @@ async function buildCredentials(
     const { LinkAuthRelay } = await import("../auth/linkauth/mod.ts");
     relay = new LinkAuthRelay({ brokerUrl: brokerUrl!, apiKey, fetch: net });
   }
-  const { Auth0Provider, keysFor, resolveTenant } = await import("../auth/auth0/mod.ts");
-  if (port) {
-    const keys = keysFor(
-      resolveTenant(config.require("auth0_domain")).host,
-      config.require("auth0_client_id"),
-    );
-    port = resumablePort(port, store, (scope) => keys.pending(scope, connection));
-  }
+  const { Auth0Provider } = await import("../auth/auth0/mod.ts");
   const credentials = new Auth0Provider({
     domain: config.require("auth0_domain"),
     clientId: config.require("auth0_client_id"),
@@ -244,34 +234,6 @@ async function buildCredentials(
     relay,
   });
   return { credentials, port };
-}
-
-/**
- * Interim shim: when the Auth0 provider resumes a pending Connected Accounts consent it passes
- * only `state` (no `url`), which the connectors read as login mode. Fill the URL in from the
- * provider's persisted pending record so the same passthrough session is polled. Remove once
- * `Auth0Provider` passes `url: pending.url` on resume.
- */
-function resumablePort(
-  port: AuthPort,
-  store: CacheStore,
-  pendingKey: (scope: string) => string,
-): AuthPort {
-  return {
-    callbackUrl: port.callbackUrl,
-    invalidate: (scope) => port.invalidate(scope),
-    async authenticate(request) {
-      if (request.state !== undefined && request.url === undefined) {
-        const pending = await store.get<{ state?: string; url?: string }>(
-          pendingKey(request.scope.replace(/:connect$/, "")),
-        );
-        if (pending?.state === request.state && pending.url) {
-          request = { ...request, url: pending.url };
-        }
-      }
-      return await port.authenticate(request);
-    },
-  };
 }
 
 async function buildOAuthPort(

@@ -13,6 +13,8 @@
  * @module
  */
 
+import { encodeBase64Url } from "../encoding/base64.ts";
+
 /** What a minted token grants. */
 export interface GoogleGrant {
   /** The Google account subject (e.g. "google-oauth2|1234"). */
@@ -30,11 +32,7 @@ export type TokenCheck =
 
 function randomToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return "ya29.emu-" +
-    btoa(String.fromCharCode(...bytes)).replace(
-      /[+/=]/g,
-      (c) => c === "+" ? "-" : c === "/" ? "_" : "",
-    );
+  return "ya29.emu-" + encodeBase64Url(bytes);
 }
 
 /** In-memory Google access-token registry. */

@@ -21,6 +21,7 @@
  */
 
 import { type Auth0Emulator, startAuth0Emulator, type TenantConfig } from "./auth0/server.ts";
+import { randomAlnum } from "./auth0/state.ts";
 import { type GmailEmulator, startGmailEmulator } from "./gmail/mod.ts";
 import { type GoogleOAuthEmulator, startGoogleOAuthEmulator } from "./google_oauth.ts";
 import { GoogleTokenRegistry } from "./google_tokens.ts";
@@ -106,11 +107,6 @@ function approveAction(page: string): string | undefined {
   return undefined;
 }
 
-function randomSecret(bytes = 24): string {
-  const b = crypto.getRandomValues(new Uint8Array(bytes));
-  return btoa(String.fromCharCode(...b)).replace(/[+/=]/g, "").slice(0, bytes);
-}
-
 /** Start the stack. Every server listens on 127.0.0.1. */
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const useTls = options.tls ?? true;
@@ -145,17 +141,15 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     const fetchFn: FetchLike = (input, init) =>
       globalThis.fetch(input, { redirect: "manual", ...init, ...(client ? { client } : {}) });
 
-    const clientId = `mcs-dev-${randomSecret(8)}`;
-    const clientSecret = randomSecret(32);
+    const clientId = `mcs-dev-${randomAlnum(8)}`;
+    const clientSecret = randomAlnum(32);
     const apiKey = options.brokerApiKey === null
       ? undefined
-      : options.brokerApiKey ?? randomSecret(32);
+      : options.brokerApiKey ?? randomAlnum(32);
 
     // The broker needs the Auth0 URL and Auth0 needs the broker's callback URL: start Auth0
-    // first and add the callback to its (live) Allowed Callback URLs once the broker listens.
-    const callbacks: string[] = [];
+    // first and add the callback to its Allowed Callback URLs once the broker listens.
     const auth0 = await startAuth0Emulator({
-      allowedCallbackUrls: callbacks,
       port: options.ports?.auth0,
       tls,
       clientId,
@@ -193,7 +187,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       fetch: fetchFn,
     });
     closers.push(() => broker.close());
-    callbacks.push(`${broker.url}/v1/oauth/callback`);
+    auth0.addCallbackUrl(`${broker.url}/v1/oauth/callback`);
     const gmail = await startGmailEmulator({
       port: options.ports?.gmail,
       tls,

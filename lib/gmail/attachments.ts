@@ -17,7 +17,7 @@
 import { McsError, PermissionDeniedError, UsageError } from "../errors.ts";
 import type { GmailContext } from "./context.ts";
 import { decodeMessage } from "./decode.ts";
-import { base64UrlDecode } from "./encoding.ts";
+import { decodeBase64Lenient } from "../encoding/base64.ts";
 import { checkId, getRawMessage } from "./read.ts";
 import { OPS } from "./scopes.ts";
 import type { AttachmentInfo, GmailPart } from "./types.ts";
@@ -164,7 +164,7 @@ export async function downloadAttachment(
       op: OPS.attachment,
     })).data ?? "";
   }
-  const bytes = base64UrlDecode(data);
+  const bytes = decodeBase64Lenient(data);
   const filename = safeFileName(pick.filename);
   const path = await writeUnique(dir, filename, bytes, options.overwrite);
   return { path, filename: path.split("/").pop()!, mimeType: pick.mimeType, size: bytes.length };

@@ -13,7 +13,8 @@
  * @module
  */
 
-import { base64UrlDecode, base64UrlEncode, decodeCharset, decodeEncodedWords } from "./encoding.ts";
+import { decodeBase64Lenient, encodeBase64Url } from "../encoding/base64.ts";
+import { decodeCharset, decodeEncodedWords } from "./encoding.ts";
 import { htmlToText } from "./html_text.ts";
 import { type MimePart, parseHeaderParams, parseMime } from "./mime_parse.ts";
 import type { AttachmentInfo, GmailMessage, GmailPart, Message, MessageSummary } from "./types.ts";
@@ -83,7 +84,7 @@ interface Bodies {
 async function partBytes(p: GmailPart, fetchBody?: BodyFetcher): Promise<Uint8Array> {
   let data = p.body?.data;
   if (!data && p.body?.attachmentId && fetchBody) data = await fetchBody(p.body.attachmentId);
-  return data ? base64UrlDecode(data) : new Uint8Array(0);
+  return data ? decodeBase64Lenient(data) : new Uint8Array(0);
 }
 
 async function walk(p: GmailPart, out: Bodies, fetchBody?: BodyFetcher): Promise<void> {
@@ -134,7 +135,7 @@ export interface DecodeOptions {
 /** Decode a `format=full` (or `format=raw`) message. */
 export async function decodeMessage(m: GmailMessage, o: DecodeOptions): Promise<Message> {
   const payload = m.payload ??
-    (m.raw ? mimeToGmailPart(parseMime(base64UrlDecode(m.raw))) : undefined);
+    (m.raw ? mimeToGmailPart(parseMime(decodeBase64Lenient(m.raw))) : undefined);
   const msg = { ...m, payload };
   const bodies: Bodies = { plain: [], html: [], attachments: [] };
   if (payload) await walk(payload, bodies, o.fetchBody);
@@ -193,7 +194,7 @@ export function mimeToGmailPart(
     const attId = attachmentIdFor?.(partId, part);
     if (attId) out.body = { attachmentId: attId, size: part.body.length };
     else if (part.body.length) {
-      out.body = { size: part.body.length, data: base64UrlEncode(part.body) };
+      out.body = { size: part.body.length, data: encodeBase64Url(part.body) };
     }
   }
   return out;

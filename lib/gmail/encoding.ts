@@ -1,17 +1,19 @@
 /**
- * Byte and text encodings used by mail: base64 / base64url, quoted-printable, charset decoding
- * through `TextDecoder` (UTF-8, ISO-8859-1, Windows-1252, Shift_JIS, ...) and RFC 2047 encoded
- * words in headers (decode and encode).
+ * Byte and text encodings used by mail: wrapped base64 for MIME bodies (plain base64 and
+ * base64url live in `lib/encoding/base64.ts`), quoted-printable, charset decoding through
+ * `TextDecoder` (UTF-8, ISO-8859-1, Windows-1252, Shift_JIS, ...) and RFC 2047 encoded words in
+ * headers (decode and encode).
  *
  * @example
  * ```ts
- * import { decodeEncodedWords, encodeHeaderText, base64UrlDecode } from "./encoding.ts";
+ * import { decodeEncodedWords, encodeHeaderText } from "./encoding.ts";
  * decodeEncodedWords("=?ISO-8859-1?Q?Gr=FC=DFe?="); // "Grüße"
  * encodeHeaderText("Grüße"); // "=?UTF-8?B?R3LDvMOfZQ==?="
- * base64UrlDecode("aGk"); // Uint8Array [104, 105]
  * ```
  * @module
  */
+
+import { decodeBase64Lenient, encodeBase64 } from "../encoding/base64.ts";
 
 const enc = new TextEncoder();
 
@@ -20,37 +22,9 @@ export function utf8(text: string): Uint8Array {
   return enc.encode(text);
 }
 
-/** Standard base64 of bytes (no line breaks). */
-export function base64Encode(bytes: Uint8Array): string {
-  let out = "";
-  const chunk = 0x8000;
-  for (let i = 0; i < bytes.length; i += chunk) {
-    out += String.fromCharCode(...bytes.subarray(i, i + chunk));
-  }
-  return btoa(out);
-}
-
-/** base64url without padding (what Gmail's `raw` and `body.data` use). */
-export function base64UrlEncode(bytes: Uint8Array): string {
-  return base64Encode(bytes).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-/** Decode base64 or base64url (padding and whitespace optional). Invalid input throws. */
-export function base64Decode(text: string): Uint8Array {
-  let s = text.replace(/[\s]/g, "").replace(/-/g, "+").replace(/_/g, "/").replace(/=+$/, "");
-  s += "=".repeat((4 - (s.length % 4)) % 4);
-  const bin = atob(s);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
-/** Alias of {@link base64Decode} for readability at call sites. */
-export const base64UrlDecode = base64Decode;
-
 /** Base64 wrapped at 76 columns with CRLF, for MIME bodies. */
 export function base64Wrapped(bytes: Uint8Array): string {
-  const b64 = base64Encode(bytes);
+  const b64 = encodeBase64(bytes);
   const lines: string[] = [];
   for (let i = 0; i < b64.length; i += 76) lines.push(b64.slice(i, i + 76));
   return lines.join("\r\n");
@@ -110,7 +84,7 @@ export function decodeEncodedWords(value: string): string {
     try {
       const cs = charset.split("*")[0]; // RFC 2231 language suffix
       const bytes = kind.toUpperCase() === "B"
-        ? base64Decode(data)
+        ? decodeBase64Lenient(data)
         : quotedPrintableDecode(data.replace(/_/g, " "));
       return decodeCharset(bytes, cs);
     } catch {
@@ -142,7 +116,7 @@ export function encodeHeaderText(text: string): string {
     } else current = candidate;
   }
   if (current) words.push(current);
-  return words.map((w) => `=?UTF-8?B?${base64Encode(utf8(w))}?=`).join("\r\n ");
+  return words.map((w) => `=?UTF-8?B?${encodeBase64(utf8(w))}?=`).join("\r\n ");
 }
 
 /** RFC 2231 extended parameter value (`UTF-8''…`) for non-ASCII file names. */

@@ -16,25 +16,8 @@ import { UsageError } from "../errors.ts";
 import type { CacheStore } from "../cache/types.ts";
 import type { GmailHttp } from "./http.ts";
 import { OPS } from "./scopes.ts";
+import { isSystemLabel, SYSTEM_LABELS } from "./system_labels.ts";
 import type { GmailLabel, Label } from "./types.ts";
-
-/** Gmail's system label ids (their names equal their ids). */
-export const SYSTEM_LABELS = [
-  "INBOX",
-  "SENT",
-  "DRAFT",
-  "SPAM",
-  "TRASH",
-  "UNREAD",
-  "STARRED",
-  "IMPORTANT",
-  "CHAT",
-  "CATEGORY_PERSONAL",
-  "CATEGORY_SOCIAL",
-  "CATEGORY_PROMOTIONS",
-  "CATEGORY_UPDATES",
-  "CATEGORY_FORUMS",
-] as const;
 
 /** Options of {@link LabelResolver}. */
 export interface LabelResolverOptions {
@@ -50,7 +33,7 @@ function toLabel(l: GmailLabel): Label {
   const out: Label = {
     id: l.id,
     name: l.name,
-    type: l.type ?? (SYSTEM_LABELS.includes(l.id as never) ? "system" : "user"),
+    type: l.type ?? (isSystemLabel(l.id) ? "system" : "user"),
   };
   if (l.messagesTotal !== undefined) out.messagesTotal = l.messagesTotal;
   if (l.messagesUnread !== undefined) out.messagesUnread = l.messagesUnread;
@@ -132,11 +115,11 @@ export class LabelResolver {
 
   /** Map ids to names; unknown ids (after one refresh) are returned as-is. */
   async namesFor(ids: readonly string[]): Promise<string[]> {
-    if (ids.every((id) => SYSTEM_LABELS.includes(id as never))) return [...ids];
+    if (ids.every(isSystemLabel)) return [...ids];
     let labels = await this.list();
     if (
       !this.#fresh &&
-      ids.some((id) => !SYSTEM_LABELS.includes(id as never) && !labels.some((l) => l.id === id))
+      ids.some((id) => !isSystemLabel(id) && !labels.some((l) => l.id === id))
     ) {
       labels = await this.refresh();
     }

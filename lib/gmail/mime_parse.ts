@@ -16,12 +16,8 @@
  * @module
  */
 
-import {
-  base64Decode,
-  decodeCharset,
-  decodeEncodedWords,
-  quotedPrintableDecode,
-} from "./encoding.ts";
+import { decodeBase64Lenient } from "../encoding/base64.ts";
+import { decodeCharset, decodeEncodedWords, quotedPrintableDecode } from "./encoding.ts";
 
 /** A header as it appears in the message (unfolded, not RFC 2047-decoded). */
 export interface MimeHeader {
@@ -154,7 +150,7 @@ function decodeTransfer(body: string, encoding: string): Uint8Array {
   switch (encoding) {
     case "base64":
       try {
-        return base64Decode(body.replace(/[^A-Za-z0-9+/=_-]/g, ""));
+        return decodeBase64Lenient(body.replace(/[^A-Za-z0-9+/=_-]/g, ""));
       } catch {
         return fromBinary(body);
       }

@@ -14,7 +14,8 @@
 
 export { GmailClient, type GmailClientOptions } from "./client.ts";
 export { GMAIL_API_BASE, GmailHttp, type GmailHttpOptions } from "./http.ts";
-export { LabelResolver, SYSTEM_LABELS } from "./labels.ts";
+export { LabelResolver } from "./labels.ts";
+export { isSystemLabel, SYSTEM_LABELS } from "./system_labels.ts";
 export { MAX_LIMIT, type ReadOptions, type SearchOptions } from "./read.ts";
 export { type AttachmentSelector, type DownloadedAttachment, safeFileName } from "./attachments.ts";
 export type { ModifyResult } from "./modify.ts";

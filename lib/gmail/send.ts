@@ -14,7 +14,8 @@
 import { UsageError } from "../errors.ts";
 import type { GmailContext } from "./context.ts";
 import { header } from "./decode.ts";
-import { base64UrlEncode, utf8 } from "./encoding.ts";
+import { encodeBase64Url } from "../encoding/base64.ts";
+import { utf8 } from "./encoding.ts";
 import { buildMime, type OutgoingAttachment, parseAddressList } from "./mime_build.ts";
 import { checkId, checkLimit, getProfile } from "./read.ts";
 import { OPS } from "./scopes.ts";
@@ -183,7 +184,7 @@ async function postMessage<T>(
   c: Composed,
   op: OperationInfo,
 ): Promise<T> {
-  const rawB64 = base64UrlEncode(c.raw);
+  const rawB64 = encodeBase64Url(c.raw);
   const message = { raw: rawB64, ...(c.threadId ? { threadId: c.threadId } : {}) };
   const json = path === "drafts" ? { message } : message;
   if (rawB64.length + 200 <= ctx.maxJsonBytes) {

@@ -103,6 +103,31 @@ Deno.test("emulator: /authorize validates client and callback; PKCE is verified"
   assert(tokens.refresh_token && tokens.id_token);
 });
 
+Deno.test("emulator: addCallbackUrl allows a callback at runtime; the options array is copied", async () => {
+  const initial = ["https://app.example/cb"];
+  await using emu = await startEmu({ allowedCallbackUrls: initial, allowLoopbackCallbacks: false });
+  const authorize = (redirectUri: string) =>
+    fetch(
+      `${emu.url}/authorize?${new URLSearchParams({
+        response_type: "code",
+        client_id: emu.clientId,
+        redirect_uri: redirectUri,
+        state: "s1",
+      })}`,
+    );
+  const status = async (redirectUri: string) => {
+    const res = await authorize(redirectUri);
+    await res.body?.cancel();
+    return res.status;
+  };
+  initial.push("https://late.example/cb"); // not a live setting: the emulator keeps its copy
+  assertEquals(await status("https://late.example/cb"), 400);
+  assertEquals(await status("https://app.example/cb"), 200);
+  emu.addCallbackUrl("https://late.example/cb");
+  assertEquals(await status("https://late.example/cb"), 200);
+  assertEquals(await status("http://127.0.0.1:5000/cb"), 400);
+});
+
 Deno.test("emulator: My Account API errors are problem+json", async () => {
   await using emu = await startEmu();
   const res = await fetch(`${emu.url}/me/v1/connected-accounts/connect`, {

@@ -5,6 +5,7 @@
  */
 import { type Auth0Emulator, startAuth0Emulator } from "../../lib/emulators/auth0/server.ts";
 import { assert, assertEquals, assertNotEquals } from "../support/assert.ts";
+import { runDenoJson } from "../support/process.ts";
 import type { ChildInput } from "./fixtures/child.ts";
 import { readPortFile, recordCallback } from "./fixtures/scripted_port.ts";
 
@@ -30,31 +31,11 @@ async function world() {
     clientSecret: emu.clientSecret,
     scope: "gmail",
   };
-  const run = async (extra: Partial<ChildInput> = {}): Promise<ChildOutput> => {
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--no-prompt",
-        "--allow-net=127.0.0.1",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        CHILD,
-      ],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const w = child.stdin.getWriter();
-    await w.write(
-      new TextEncoder().encode(JSON.stringify({ ...base, nowOffsetMs: offset, ...extra })),
-    );
-    await w.close();
-    const out = await child.output();
-    const text = new TextDecoder().decode(out.stdout).trim();
-    if (!text) throw new Error(`child failed: ${new TextDecoder().decode(out.stderr)}`);
-    return JSON.parse(text);
-  };
+  const run = (extra: Partial<ChildInput> = {}): Promise<ChildOutput> =>
+    runDenoJson<ChildOutput>(CHILD, {
+      perms: ["--allow-net=127.0.0.1", "--allow-read", "--allow-write", "--allow-env"],
+      input: { ...base, nowOffsetMs: offset, ...extra },
+    });
   /** Perform the browser step with one request and hand the callback to the port. */
   const browser = async (url: string) => {
     const { params } = await emu.approve(url);

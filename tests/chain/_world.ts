@@ -21,6 +21,8 @@ import { startLinkAuthBroker } from "../../lib/emulators/linkauth/mod.ts";
 import { createTestCA } from "../../lib/emulators/tls.ts";
 import type { FetchLike } from "../../lib/net/types.ts";
 import { assert, assertEquals } from "../support/assert.ts";
+import { auth0Provider } from "../support/emulators.ts";
+import { runDenoJson } from "../support/process.ts";
 import type { AgentInput, AgentOutput } from "./fixtures/agent.ts";
 
 const AGENT = new URL("./fixtures/agent.ts", import.meta.url).pathname;
@@ -43,30 +45,21 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
   const googleTokens = new GoogleTokenRegistry(now);
   // The tenant accepts exactly the broker's callback (added once the broker listens): no
   // loopback wildcard, as a real tenant configured for the broker.
-  const callbacks: string[] = [];
   const auth0 = await startAuth0Emulator({
     tls,
     now,
     googleTokens,
-    allowedCallbackUrls: callbacks,
     allowLoopbackCallbacks: false,
   });
   const broker = await startLinkAuthBroker({
     tls,
     now,
     apiKeys: [API_KEY],
-    providers: {
-      auth0: {
-        authorizeUrl: `${auth0.url}/authorize`,
-        tokenUrl: `${auth0.url}/oauth/token`,
-        clientId: auth0.clientId,
-        clientSecret: auth0.clientSecret,
-      },
-    },
+    providers: { auth0: auth0Provider(auth0) },
     allowedHosts: [new URL(auth0.url).hostname],
     fetch: httpsFetch,
   });
-  callbacks.push(`${broker.url}/v1/oauth/callback`);
+  auth0.addCallbackUrl(`${broker.url}/v1/oauth/callback`);
   const gmail = await startGmailEmulator({ googleTokens, tls, seed: true, now });
   const dir = await Deno.makeTempDir({ prefix: "mcs-chain-" });
   const cacheDir = `${dir}/cache`;
@@ -93,26 +86,10 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
       nowOffsetMs: offset,
       viaBroker,
     };
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--no-prompt",
-        `--allow-net=${allowNet.join(",")}`,
-        `--allow-read=${dir}`,
-        `--allow-write=${dir}`,
-        AGENT,
-      ],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(JSON.stringify(input)));
-    await w.close();
-    const out = await child.output();
-    const text = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
-    assert(out.success && text, `agent failed: ${new TextDecoder().decode(out.stderr)}`);
-    return JSON.parse(text);
+    return await runDenoJson<AgentOutput>(AGENT, {
+      perms: [`--allow-net=${allowNet.join(",")}`, `--allow-read=${dir}`, `--allow-write=${dir}`],
+      input,
+    });
   };
 
   /** GET without following redirects; returns status, location and the body text. */

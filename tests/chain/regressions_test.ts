@@ -5,7 +5,7 @@
  * @module
  */
 import { Auth0Provider } from "../../lib/auth/auth0/mod.ts";
-import { LinkAuthConnector, LinkAuthRelay } from "../../lib/auth/linkauth/mod.ts";
+import { LinkAuthRelay } from "../../lib/auth/linkauth/mod.ts";
 import {
   AuthChallenge,
   type AuthPort,
@@ -18,6 +18,7 @@ import { startLinkAuthBroker } from "../../lib/emulators/linkauth/mod.ts";
 import { McsError } from "../../lib/errors.ts";
 import { PermissionDeniedError } from "../../lib/net/errors.ts";
 import { assertEquals, assertRejects } from "../support/assert.ts";
+import { linkAuthWorld } from "../support/emulators.ts";
 
 /** An AuthPort that records every request and always asks the user to act. */
 function recordingPort(): AuthPort & { seen: AuthRequest[] } {
@@ -67,53 +68,32 @@ Deno.test("Auth0Provider resumes a pending connect with the same url and state",
 // Before: a request carrying only `state` was a login (slot `login.<scope>`), so the poll
 // created a login session and asked the person to sign in again.
 Deno.test("LinkAuthConnector: a passthrough poll by state alone finds its session", async () => {
-  const clock = { t: Date.parse("2026-05-01T10:00:00Z") };
-  const now = () => clock.t;
-  const broker = await startLinkAuthBroker({
-    now,
-    providers: {
-      auth0: {
-        authorizeUrl: "http://127.0.0.1:9/authorize",
-        tokenUrl: "http://127.0.0.1:9/oauth/token",
-        clientId: "c",
-        clientSecret: "s",
-      },
-    },
-    allowedHosts: ["127.0.0.1"],
-  });
-  try {
-    const connector = new LinkAuthConnector({
-      brokerUrl: broker.url,
-      cache: new MemoryCacheStore({ now }),
-      now,
-    });
-    const start: AuthRequest = {
-      scope: "gmail:connect",
-      url: "http://127.0.0.1:9/connect?ticket=t1",
-      callbackParams: ["connect_code"],
-      state: "st-1",
-      step: "connect",
-    };
-    const poll: AuthRequest = { ...start, url: undefined };
-    const first = await assertRejects(() => connector.authenticate(start), AuthChallenge);
-    clock.t += 6_000;
-    const again = await assertRejects(() => connector.authenticate(poll), AuthChallenge);
-    assertEquals([again.userCode, again.step], [first.userCode, "connect"]);
-    assertEquals(broker.sessions().length, 1);
+  await using w = await linkAuthWorld();
+  const { clock, broker, connector } = w;
+  const start: AuthRequest = {
+    scope: "gmail:connect",
+    url: "http://127.0.0.1:9/connect?ticket=t1",
+    callbackParams: ["connect_code"],
+    state: "st-1",
+    step: "connect",
+  };
+  const poll: AuthRequest = { ...start, url: undefined };
+  const first = await assertRejects(() => connector.authenticate(start), AuthChallenge);
+  clock.t += 6_000;
+  const again = await assertRejects(() => connector.authenticate(poll), AuthChallenge);
+  assertEquals([again.userCode, again.step], [first.userCode, "connect"]);
+  assertEquals(broker.sessions().length, 1);
 
-    await broker.complete(first.userCode!, { connect_code: "cc-1" });
-    clock.t += 6_000;
-    assertEquals(await connector.authenticate(poll), {
-      kind: "callback",
-      params: { connect_code: "cc-1" },
-    });
-    // Handed out once: the flow is gone, reported as "nothing captured" (the caller restarts),
-    // and no session (let alone a login) is created without a URL.
-    assertEquals(await connector.authenticate(poll), { kind: "callback", params: {} });
-    assertEquals(broker.sessions().filter((s) => s.status === "pending").length, 0);
-  } finally {
-    await broker.close();
-  }
+  await broker.complete(first.userCode!, { connect_code: "cc-1" });
+  clock.t += 6_000;
+  assertEquals(await connector.authenticate(poll), {
+    kind: "callback",
+    params: { connect_code: "cc-1" },
+  });
+  // Handed out once: the flow is gone, reported as "nothing captured" (the caller restarts),
+  // and no session (let alone a login) is created without a URL.
+  assertEquals(await connector.authenticate(poll), { kind: "callback", params: {} });
+  assertEquals(broker.sessions().filter((s) => s.status === "pending").length, 0);
 });
 
 // Before: every relay or network-layer error became "Auth0 did not answer normally: retry

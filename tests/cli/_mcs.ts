@@ -4,17 +4,13 @@
  * @module
  */
 
+import { type Ran, runProcess } from "../support/process.ts";
+
 const ROOT = new URL("../../", import.meta.url);
 export const ROOT_PATH = ROOT.pathname.replace(/\/$/, "");
 export const MAIN = `${ROOT_PATH}/cli/main.ts`;
 export const CONFIG = `${ROOT_PATH}/deno.json`;
-
-/** What a run returned. */
-export interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
+export type { Ran };
 
 /** Options of {@link mcs}. */
 export interface McsOptions {
@@ -25,39 +21,88 @@ export interface McsOptions {
   cwd?: string;
 }
 
-/** Run `mcs args...`; the environment holds only `env` (plus what Deno needs). */
-export async function mcs(args: string[], o: McsOptions = {}): Promise<Ran> {
+/** The child's environment: only `env`, plus no user config and Deno's module cache. */
+export function mcsEnv(extra: Record<string, string> = {}): Record<string, string> {
   const env: Record<string, string> = {
     // No user config, no proxies; Deno's module cache stays reachable.
     MCS_CONFIG: `${ROOT_PATH}/tests/cli/fixtures/absent-config.toml`,
-    ...o.env,
+    ...extra,
   };
   for (const name of ["DENO_DIR", "PATH"]) {
     const v = Deno.env.get(name);
     if (v && !(name in env)) env[name] = v;
   }
   if (!env.DENO_DIR) env.DENO_DIR = `${Deno.env.get("HOME")}/.cache/deno`;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", ...(o.perms ?? ["-P=mcs"]), "--config", CONFIG, MAIN, ...args],
-    cwd: o.cwd ?? ROOT_PATH,
-    env,
+  return env;
+}
+
+/** `deno run` arguments for `mcs args...`. */
+function mcsArgs(args: string[], perms = ["-P=mcs"]): string[] {
+  return ["run", "--no-prompt", ...perms, "--config", CONFIG, MAIN, ...args];
+}
+
+/** Drop Deno's own "experimental feature" warnings from stderr. */
+function ours(stderr: string): string {
+  return stderr.split("\n").filter((l) => !/experimental feature/.test(l)).join("\n");
+}
+
+/** Run `mcs args...`; the environment holds only `env` (plus what Deno needs). */
+export async function mcs(args: string[], o: McsOptions = {}): Promise<Ran> {
+  const ran = await runProcess(Deno.execPath(), mcsArgs(args, o.perms), {
+    env: mcsEnv(o.env),
     clearEnv: true,
-    stdin: o.stdin === undefined ? "null" : "piped",
+    stdin: o.stdin,
+    cwd: o.cwd ?? ROOT_PATH,
+  });
+  return { ...ran, stderr: ours(ran.stderr) };
+}
+
+/** A running `mcs` whose stderr is read as it comes (for commands that wait on the user). */
+export interface LiveMcs {
+  /** Read stderr until `pattern` matches what has arrived; null if the process ended first. */
+  waitFor(pattern: RegExp): Promise<RegExpExecArray | null>;
+  /** Everything read from stderr so far. */
+  readonly stderr: string;
+  /** Wait for the exit, reading the rest of stderr. */
+  finish(): Promise<Ran>;
+}
+
+/** Start `mcs args...` (stdin closed, same environment rules as {@link mcs}). */
+export function spawnMcs(args: string[], o: { env?: Record<string, string> } = {}): LiveMcs {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: mcsArgs(args),
+    cwd: ROOT_PATH,
+    env: mcsEnv(o.env),
+    clearEnv: true,
+    stdin: "null",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  if (o.stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(o.stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const dec = new TextDecoder();
+  const stdout = child.stdout.text();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let err = "";
   return {
-    code: out.code,
-    stdout: dec.decode(out.stdout),
-    stderr: dec.decode(out.stderr).split("\n").filter((l) => !/experimental feature/.test(l))
-      .join("\n"),
+    get stderr() {
+      return err;
+    },
+    async waitFor(pattern) {
+      for (;;) {
+        const hit = pattern.exec(err);
+        if (hit) return hit;
+        const { value, done } = await reader.read();
+        if (done) return null;
+        err += value;
+      }
+    },
+    async finish() {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        err += value;
+      }
+      const status = await child.status;
+      return { code: status.code, success: status.success, stdout: await stdout, stderr: err };
+    },
   };
 }
 

@@ -5,6 +5,7 @@
  */
 
 import { assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { runProcess } from "../support/process.ts";
 import { CONFIG, MAIN, ROOT_PATH } from "./_mcs.ts";
 
 Deno.test("deno task demo: login, consent, search, read and send, exit 0", async () => {
@@ -13,18 +14,12 @@ Deno.test("deno task demo: login, consent, search, read and send, exit 0", async
     const v = Deno.env.get(name);
     if (v) env[name] = v;
   }
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--no-prompt", "-P=demo", "--config", CONFIG, MAIN, "dev", "demo"],
-    cwd: ROOT_PATH,
-    env,
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(out.stdout);
-  const stderr = new TextDecoder().decode(out.stderr);
-  assertEquals(out.code, 0, stdout + stderr);
+  const { code, stdout, stderr } = await runProcess(
+    Deno.execPath(),
+    ["run", "--no-prompt", "-P=demo", "--config", CONFIG, MAIN, "dev", "demo"],
+    { cwd: ROOT_PATH, env, clearEnv: true },
+  );
+  assertEquals(code, 0, stdout + stderr);
   for (
     const expected of [
       "Step 1: sign in",

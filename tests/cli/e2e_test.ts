@@ -9,7 +9,7 @@
 
 import { type Stack, startStack } from "../../lib/emulators/stack.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { CONFIG, doc, MAIN, mcs, type Ran, ROOT_PATH, sleep } from "./_mcs.ts";
+import { doc, mcs, type Ran, sleep, spawnMcs } from "./_mcs.ts";
 
 /** The stack's env without the auth-path-specific settings. */
 function baseEnv(stack: Stack, cacheDir: string): Record<string, string> {
@@ -121,53 +121,17 @@ Deno.test("every auth path, end to end through the CLI", async (t) => {
     await t.step(
       "auth login --wait polls until the user has acted (no terminal: plain lines)",
       async () => {
-        const env: Record<string, string> = {
-          ...stack.env,
-          MCS_CACHE_DIR: await tmp(),
-          MCS_CONFIG: `${ROOT_PATH}/tests/cli/fixtures/absent-config.toml`,
-          DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
-        };
-        const child = new Deno.Command(Deno.execPath(), {
-          args: [
-            "run",
-            "--no-prompt",
-            "-P=mcs",
-            "--config",
-            CONFIG,
-            MAIN,
-            "auth",
-            "login",
-            "--wait",
-            "--json",
-          ],
-          env,
-          clearEnv: true,
-          stdin: "null",
-          stdout: "piped",
-          stderr: "piped",
-        }).spawn();
-        const out = child.stdout.text();
-        const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-        let err = "";
-        let url: RegExpExecArray | null = null;
-        while (!url) {
-          const { value, done } = await reader.read();
-          if (done) break;
-          err += value;
-          url = /open (https:\/\/\S+) and enter code (\S+)/.exec(err);
-        }
-        assert(url, `no challenge line on stderr: ${err}`);
+        const env: Record<string, string> = { ...stack.env, MCS_CACHE_DIR: await tmp() };
+        const live = spawnMcs(["auth", "login", "--wait", "--json"], { env });
+        const url = await live.waitFor(/open (https:\/\/\S+) and enter code (\S+)/);
+        assert(url, `no challenge line on stderr: ${live.stderr}`);
         await stack.userCompletes(url[1], url[2]);
-        const drain = (async () => {
-          for (;;) if ((await reader.read()).done) break;
-        })();
-        const status = await child.status;
-        await drain;
-        const text = await out;
-        assertEquals(status.code, 0, text + err);
-        const d = JSON.parse(text);
+        const done = await live.finish();
+        assertEquals(done.code, 0, done.stdout + done.stderr);
+        const d = JSON.parse(done.stdout);
         assertEquals(d.result.account, stack.auth0.user.email);
-        const ours = err.split("\n").filter((l) => !/experimental feature/.test(l)).join("\n");
+        const ours = done.stderr.split("\n").filter((l) => !/experimental feature/.test(l))
+          .join("\n");
         assert(!ours.includes("\x1b["), "no spinner or colours without a terminal");
       },
     );
@@ -213,53 +177,20 @@ Deno.test("every auth path, end to end through the CLI", async (t) => {
         MCS_AUTH0_DOMAIN: stack.env.MCS_AUTH0_DOMAIN,
         MCS_AUTH0_CLIENT_ID: stack.env.MCS_AUTH0_CLIENT_ID,
         MCS_AUTH0_CLIENT_SECRET: stack.env.MCS_AUTH0_CLIENT_SECRET,
-        MCS_CONFIG: `${ROOT_PATH}/tests/cli/fixtures/absent-config.toml`,
-        DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME")}/.cache/deno`,
       };
       // Non-interactive commands cannot finish a loopback sign-in: they say what to run.
       const pre = await mcs(["exec", "list_labels"], { env });
       assertEquals(pre.code, 4, pre.stdout + pre.stderr);
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--no-prompt",
-          "-P=mcs",
-          "--config",
-          CONFIG,
-          MAIN,
-          "auth",
-          "login",
-          "--wait",
-          "--json",
-        ],
-        env,
-        clearEnv: true,
-        stdin: "null",
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
-      const out = child.stdout.text();
-      let err = "";
-      const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-      let url: string | undefined;
-      while (!url) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        err += value;
-        url = /(https:\/\/\S+\/authorize\?\S+)/.exec(err)?.[1];
-      }
-      assert(url, `no authorize URL on stderr: ${err}`);
+      const live = spawnMcs(["auth", "login", "--wait", "--json"], { env });
+      const url = (await live.waitFor(/(https:\/\/\S+\/authorize\?\S+)/))?.[1];
+      assert(url, `no authorize URL on stderr: ${live.stderr}`);
       const approved = await stack.auth0.approve(url);
       assert(approved.location.startsWith("http://127.0.0.1:"), approved.location);
       const cb = await fetch(approved.location);
       await cb.body?.cancel();
-      const drain = (async () => {
-        for (;;) if ((await reader.read()).done) break;
-      })();
-      const status = await child.status;
-      await drain;
-      const text = await out;
-      assertEquals(status.code, 0, text + err);
+      const done = await live.finish();
+      const text = done.stdout;
+      assertEquals(done.code, 0, text + done.stderr);
       assertEquals(JSON.parse(text).result.account, stack.auth0.user.email);
       const after = await mcs(["exec", "list_labels"], { env });
       assertEquals(after.code, 0, "the next process uses the stored refresh token");

@@ -1,8 +1,13 @@
 import assert from "node:assert/strict";
 import { encodeBatchRequest, parseBatchResponse } from "../../lib/gmail/batch_wire.ts";
-import { base64UrlDecode } from "../../lib/gmail/encoding.ts";
+import { decodeBase64Lenient } from "../../lib/encoding/base64.ts";
 import { Mailbox, seedMailbox } from "../../lib/emulators/gmail/mod.ts";
-import { FULL, scope, setup } from "./_helpers.ts";
+import { type Fixture, FULL, scope, setup } from "./_helpers.ts";
+
+/** A Google access token for ada@example.com with `scopes`, valid for `ttlS` seconds. */
+function issue(f: Fixture, scopes: string[], ttlS = 60): string {
+  return f.registry.issue({ sub: "s", email: "ada@example.com", scopes, ttlS }).token;
+}
 
 async function api(url: string, token: string | undefined, init: RequestInit = {}) {
   const res = await fetch(url, {
@@ -26,19 +31,13 @@ Deno.test("emulator: 401 in Google's exact shape with WWW-Authenticate", async (
     locationType: "header",
   });
   assert.equal(r.json.error.status, "UNAUTHENTICATED");
-  const expired =
-    f.registry.issue({ sub: "s", email: "ada@example.com", scopes: [FULL], ttlS: 0 }).token;
+  const expired = issue(f, [FULL], 0);
   assert.equal((await api(`${f.emu.url}/gmail/v1/users/me/profile`, expired)).status, 401);
 });
 
 Deno.test("emulator: scopes — metadata allows list without q, not full format", async () => {
   await using f = await setup();
-  const { token } = f.registry.issue({
-    sub: "s",
-    email: "ada@example.com",
-    scopes: [scope("gmail.metadata")],
-    ttlS: 60,
-  });
+  const token = issue(f, [scope("gmail.metadata")]);
   const list = await api(`${f.emu.url}/gmail/v1/users/me/messages?maxResults=2`, token);
   assert.equal(list.status, 200);
   const id = list.json.messages[0].id;
@@ -55,12 +54,7 @@ Deno.test("emulator: scopes — metadata allows list without q, not full format"
 
 Deno.test("emulator: formats minimal, metadata (filtered headers), raw, full", async () => {
   await using f = await setup();
-  const { token } = f.registry.issue({
-    sub: "s",
-    email: "ada@example.com",
-    scopes: [FULL],
-    ttlS: 60,
-  });
+  const token = issue(f, [FULL]);
   const m = f.emu.mailbox.list().find((x) =>
     x.labelIds.has(f.emu.mailbox.findLabel("Receipts")!.id)
   )!;
@@ -76,7 +70,7 @@ Deno.test("emulator: formats minimal, metadata (filtered headers), raw, full", a
   ]);
   assert.equal(meta.payload.mimeType, "multipart/mixed");
   const raw = (await api(`${base}?format=raw`, token)).json;
-  assert.deepEqual(base64UrlDecode(raw.raw), m.raw);
+  assert.deepEqual(decodeBase64Lenient(raw.raw), m.raw);
   const full = (await api(base, token)).json;
   assert.equal(full.payload.parts[0].mimeType, "multipart/alternative");
   assert.equal(full.payload.parts[0].parts[1].partId, "0.1");
@@ -89,12 +83,7 @@ Deno.test("emulator: formats minimal, metadata (filtered headers), raw, full", a
 
 Deno.test("emulator: batch endpoint answers application/http parts with response-<id>", async () => {
   await using f = await setup();
-  const { token } = f.registry.issue({
-    sub: "s",
-    email: "ada@example.com",
-    scopes: [FULL],
-    ttlS: 60,
-  });
+  const token = issue(f, [FULL]);
   const ids = f.emu.mailbox.list().slice(0, 3).map((m) => m.id);
   const { body, contentType } = encodeBatchRequest([
     ...ids.map((id, i) => ({
@@ -122,12 +111,7 @@ Deno.test("emulator: batch endpoint answers application/http parts with response
 
 Deno.test("emulator: labels create/get/conflict, threads list, seeded mailbox shape", async () => {
   await using f = await setup();
-  const { token } = f.registry.issue({
-    sub: "s",
-    email: "ada@example.com",
-    scopes: [FULL],
-    ttlS: 60,
-  });
+  const token = issue(f, [FULL]);
   const u = `${f.emu.url}/gmail/v1/users/me`;
   const created = await api(`${u}/labels`, token, {
     method: "POST",

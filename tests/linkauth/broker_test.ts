@@ -1,17 +1,13 @@
 import { assert, assertEquals, assertMatch, assertRejects } from "../support/assert.ts";
-import { encodeBase64 } from "../../lib/auth/linkauth/base64.ts";
+import { encodeBase64 } from "../../lib/encoding/base64.ts";
 import { generateAgentKey } from "../../lib/auth/linkauth/crypto.ts";
 import { LinkAuthRelay } from "../../lib/auth/linkauth/relay.ts";
 import { startLinkAuthBroker } from "../../lib/emulators/linkauth/mod.ts";
 import { ConfigError } from "../../lib/errors.ts";
+import { UNREACHABLE_AUTH0 } from "../support/emulators.ts";
 
 const key = await generateAgentKey();
-const provider = {
-  authorizeUrl: "http://127.0.0.1:9/authorize",
-  tokenUrl: "http://127.0.0.1:9/oauth/token",
-  clientId: "c",
-  clientSecret: "s",
-};
+const provider = UNREACHABLE_AUTH0;
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(url, {

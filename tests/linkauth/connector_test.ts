@@ -8,50 +8,11 @@ import {
 import { MemoryCacheStore } from "../../lib/cache/memory.ts";
 import { AuthChallenge, type AuthRequest } from "../../lib/auth/types.ts";
 import { ConfigError, McsError } from "../../lib/errors.ts";
-import {
-  LinkAuthConnector,
-  type LinkAuthConnectorOptions,
-} from "../../lib/auth/linkauth/connector.ts";
+import { LinkAuthConnector } from "../../lib/auth/linkauth/connector.ts";
 import { LinkAuthProvider } from "../../lib/auth/linkauth/provider.ts";
 import { encryptEnvelope, generateAgentKey } from "../../lib/auth/linkauth/crypto.ts";
-import {
-  type LinkAuthBrokerOptions,
-  startLinkAuthBroker,
-} from "../../lib/emulators/linkauth/mod.ts";
 import type { FetchLike } from "../../lib/net/types.ts";
-
-/** A broker, a memory cache and a connector sharing one fake clock. */
-async function setup(
-  brokerOpts: Partial<LinkAuthBrokerOptions> = {},
-  connOpts: Partial<LinkAuthConnectorOptions> = {},
-) {
-  const clock = { t: Date.parse("2026-05-01T10:00:00Z") };
-  const now = () => clock.t;
-  const broker = await startLinkAuthBroker({
-    now,
-    providers: {
-      auth0: {
-        authorizeUrl: "http://127.0.0.1:9/authorize",
-        tokenUrl: "http://127.0.0.1:9/oauth/token",
-        clientId: "c",
-        clientSecret: "s",
-      },
-    },
-    allowedHosts: ["127.0.0.1"],
-    ...brokerOpts,
-  });
-  const cache = new MemoryCacheStore({ now });
-  const make = (extra: Partial<LinkAuthConnectorOptions> = {}) =>
-    new LinkAuthConnector({ brokerUrl: broker.url, cache, now, ...connOpts, ...extra });
-  return {
-    clock,
-    broker,
-    cache,
-    connector: make(),
-    make,
-    [Symbol.asyncDispose]: () => broker.close(),
-  };
-}
+import { linkAuthWorld as setup } from "../support/emulators.ts";
 
 async function challenge(c: LinkAuthConnector, req: AuthRequest = { scope: "gmail" }) {
   return await assertRejects(() => c.authenticate(req), AuthChallenge);

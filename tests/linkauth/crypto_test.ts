@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
-import { decodeBase64Strict, encodeBase64 } from "../../lib/auth/linkauth/base64.ts";
+import { decodeBase64Strict, encodeBase64 } from "../../lib/encoding/base64.ts";
 import {
   decryptEnvelope,
   encryptEnvelope,

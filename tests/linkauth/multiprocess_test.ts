@@ -7,6 +7,8 @@ import { startLinkAuthBroker } from "../../lib/emulators/linkauth/mod.ts";
 import { startAuth0Emulator } from "../../lib/emulators/auth0/server.ts";
 import { FileCacheStore } from "../../lib/cache/file_store.ts";
 import { encryptEnvelope } from "../../lib/auth/linkauth/crypto.ts";
+import { auth0Provider } from "../support/emulators.ts";
+import { runDenoJson } from "../support/process.ts";
 
 const AGENT = new URL("./fixtures/agent.ts", import.meta.url).pathname;
 
@@ -23,26 +25,16 @@ Deno.test("stateless agent steps across processes", async (t) => {
   const broker = await startLinkAuthBroker({
     now,
     apiKeys: ["agent-key"],
-    providers: {
-      auth0: {
-        authorizeUrl: `${auth0.url}/authorize`,
-        tokenUrl: `${auth0.url}/oauth/token`,
-        clientId: auth0.clientId,
-        clientSecret: auth0.clientSecret,
-      },
-    },
+    providers: { auth0: auth0Provider(auth0) },
   });
   const dir = await Deno.makeTempDir({ prefix: "mcs-linkauth-" });
   const step = async (scope = "gmail"): Promise<StepOutput> => {
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--no-prompt",
+    return await runDenoJson<StepOutput>(AGENT, {
+      perms: [
         "--allow-net=127.0.0.1",
         `--allow-read=${dir},${Deno.cwd()}`,
         `--allow-write=${dir}`,
         "--allow-env",
-        AGENT,
       ],
       env: {
         MCS_TEST_BROKER: broker.url,
@@ -51,12 +43,7 @@ Deno.test("stateless agent steps across processes", async (t) => {
         MCS_TEST_SCOPE: scope,
         MCS_TEST_API_KEY: "agent-key",
       },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(out.stdout).trim();
-    assert(out.success && text, new TextDecoder().decode(out.stderr));
-    return JSON.parse(text);
+    });
   };
   /** What the person does in the browser, as plain HTTP: confirm, sign in at Auth0. */
   const personSignsIn = async (code: string) => {

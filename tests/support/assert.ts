@@ -36,6 +36,17 @@ export function assertMatch(actual: string, re: RegExp, msg?: string): void {
 // deno-lint-ignore no-explicit-any
 type ErrorClass<E extends Error> = new (...args: any[]) => E;
 
+/** `e` is an instance of `cls` whose message includes `includes` (each when given). */
+function checkError<E extends Error>(e: unknown, cls?: ErrorClass<E>, includes?: string): E {
+  if (cls && !(e instanceof cls)) {
+    throw new Error(`expected ${cls.name}, got ${(e as Error)?.name}: ${(e as Error)?.message}`);
+  }
+  if (includes && !(e as Error).message.includes(includes)) {
+    throw new Error(`expected message to include "${includes}", got: ${(e as Error).message}`);
+  }
+  return e as E;
+}
+
 /** `fn` throws an instance of `cls` (returned for further checks). */
 export function assertThrows<E extends Error = Error>(
   fn: () => unknown,
@@ -45,13 +56,7 @@ export function assertThrows<E extends Error = Error>(
   try {
     fn();
   } catch (e) {
-    if (cls && !(e instanceof cls)) {
-      throw new Error(`expected ${cls.name}, got ${(e as Error)?.name}: ${(e as Error)?.message}`);
-    }
-    if (includes && !(e as Error).message.includes(includes)) {
-      throw new Error(`expected message to include "${includes}", got: ${(e as Error).message}`);
-    }
-    return e as E;
+    return checkError(e, cls, includes);
   }
   throw new Error("expected function to throw");
 }
@@ -65,13 +70,7 @@ export async function assertRejects<E extends Error = Error>(
   try {
     await fn();
   } catch (e) {
-    if (cls && !(e instanceof cls)) {
-      throw new Error(`expected ${cls.name}, got ${(e as Error)?.name}: ${(e as Error)?.message}`);
-    }
-    if (includes && !(e as Error).message.includes(includes)) {
-      throw new Error(`expected message to include "${includes}", got: ${(e as Error).message}`);
-    }
-    return e as E;
+    return checkError(e, cls, includes);
   }
   throw new Error("expected promise to reject");
 }

@@ -36,6 +36,7 @@ import {
   type CredentialProvider,
   type HttpRelay,
 } from "../types.ts";
+import { SingleFlight } from "../single_flight.ts";
 import { auth0Error, Auth0Failure, classify } from "./checklist.ts";
 import {
   type ConnectedRecord,
@@ -134,6 +135,7 @@ export class Auth0Provider implements CredentialProvider {
   readonly #connections: Record<string, string>;
   readonly #connectionScopes: Record<string, readonly string[]>;
   readonly #memory = new Map<string, StoredAccessToken>();
+  readonly #flights = new SingleFlight<string>();
   #refresh?: StoredRefreshToken;
 
   constructor(options: Auth0ProviderOptions) {
@@ -166,7 +168,16 @@ export class Auth0Provider implements CredentialProvider {
     });
   }
 
-  async getToken(scope: string): Promise<string> {
+  /**
+   * An access token for `scope`. Concurrent calls for the same scope share one flow (one
+   * exchange, one login or connect challenge).
+   * @throws {AuthChallenge} when the user must sign in or connect the account first.
+   */
+  getToken(scope: string): Promise<string> {
+    return this.#flights.run(scope, () => this.#getToken(scope));
+  }
+
+  async #getToken(scope: string): Promise<string> {
     const connection = this.connectionFor(scope);
     const cached = await this.#cachedAccessToken(scope, connection);
     if (cached) return cached.value;

@@ -12,6 +12,8 @@
  * @module
  */
 
+import { decodeBase64Lenient } from "../../encoding/base64.ts";
+
 /** A cached access token (typed: a refresh token can never be read back as one). */
 export interface StoredAccessToken {
   kind: "access_token";
@@ -85,8 +87,7 @@ export function jwtExpiry(token: string): number | undefined {
   const parts = token.split(".");
   if (parts.length !== 3) return undefined;
   try {
-    const b64 = parts[1].replace(/-/g, "+").replace(/_/g, "/");
-    const payload = JSON.parse(atob(b64 + "=".repeat((4 - (b64.length % 4)) % 4)));
+    const payload = JSON.parse(new TextDecoder().decode(decodeBase64Lenient(parts[1])));
     return typeof payload?.exp === "number" ? payload.exp * 1000 : undefined;
   } catch {
     return undefined;

@@ -35,7 +35,9 @@ import {
 import { decryptEnvelope, ENVELOPE_ALGORITHM, EnvelopeError } from "./crypto.ts";
 import { AgentKeyStore } from "./keystore.ts";
 import {
+  apiKeyError,
   type BrokerError,
+  brokerUnreachable,
   type CreatedSession,
   type CreateSessionBody,
   describeBrokerError,
@@ -576,12 +578,7 @@ export class LinkAuthConnector implements AuthPort {
       });
     } catch (cause) {
       if (cause instanceof McsError) throw cause;
-      throw new McsError(
-        "linkauth_broker_unreachable",
-        `The LinkAuth broker at ${this.#broker} could not be reached; check the network and try again.`,
-        "runtime",
-        { retryable: true, cause },
-      );
+      throw brokerUnreachable(this.#broker, cause);
     }
   }
 
@@ -590,18 +587,8 @@ export class LinkAuthConnector implements AuthPort {
   }
 
   #apiKeyError(err: BrokerError): ConfigError {
-    if (err.status === 401 || !this.#opts.apiKey) {
-      return new ConfigError(
-        "linkauth_api_key_missing",
-        "The LinkAuth broker requires an API key: set MCS_LINKAUTH_API_KEY.",
-        { details: { status: err.status } },
-      );
-    }
-    return new ConfigError(
-      "linkauth_api_key_invalid",
-      "The LinkAuth broker rejected the API key: check MCS_LINKAUTH_API_KEY.",
-      { details: { status: err.status } },
-    );
+    // A 401 means no key arrived (even when one is configured); a 403, a refused key.
+    return apiKeyError(err.status !== 401 && !!this.#opts.apiKey, { status: err.status });
   }
 
   #brokerError(what: string, err: BrokerError): McsError {

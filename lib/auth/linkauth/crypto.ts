@@ -18,7 +18,7 @@
  */
 
 import { McsError } from "../../errors.ts";
-import { decodeBase64Strict, encodeBase64 } from "./base64.ts";
+import { decodeBase64Strict, encodeBase64 } from "../../encoding/base64.ts";
 
 /** The only algorithm identifier LinkAuth v0.2 defines. */
 export const ENVELOPE_ALGORITHM = "RSA-OAEP-256+AES-256-GCM";

@@ -17,6 +17,7 @@
  */
 
 import { McsError } from "../../errors.ts";
+import { SingleFlight } from "../single_flight.ts";
 import type { AuthPort, CredentialProvider } from "../types.ts";
 
 /** Options. */
@@ -30,14 +31,22 @@ export interface LinkAuthProviderOptions {
 
 /** Access tokens straight from the broker. */
 export class LinkAuthProvider implements CredentialProvider {
-  #opts: LinkAuthProviderOptions;
+  readonly #opts: LinkAuthProviderOptions;
+  readonly #flights = new SingleFlight<string>();
 
   constructor(options: LinkAuthProviderOptions) {
     this.#opts = options;
   }
 
-  /** @throws {AuthChallenge} while the user has not completed the broker flow. */
-  async getToken(scope: string): Promise<string> {
+  /**
+   * An access token for `scope`; concurrent calls for the same scope share one broker flow.
+   * @throws {AuthChallenge} while the user has not completed the broker flow.
+   */
+  getToken(scope: string): Promise<string> {
+    return this.#flights.run(scope, () => this.#getToken(scope));
+  }
+
+  async #getToken(scope: string): Promise<string> {
     const now = (this.#opts.now ?? Date.now)();
     for (let attempt = 0; attempt < 2; attempt++) {
       const result = await this.#opts.connector.authenticate({ scope });

@@ -19,7 +19,13 @@
 import { ConfigError, McsError, UsageError } from "../../errors.ts";
 import type { FetchLike } from "../../net/types.ts";
 import type { HttpRelay } from "../types.ts";
-import { describeBrokerError, type ProxyWrapper, readBrokerError } from "./wire.ts";
+import {
+  apiKeyError,
+  brokerUnreachable,
+  describeBrokerError,
+  type ProxyWrapper,
+  readBrokerError,
+} from "./wire.ts";
 
 /** Options. */
 export interface LinkAuthRelayOptions {
@@ -85,12 +91,7 @@ export class LinkAuthRelay implements HttpRelay {
       });
     } catch (cause) {
       if (cause instanceof McsError) throw cause;
-      throw new McsError(
-        "linkauth_broker_unreachable",
-        `The LinkAuth broker at ${this.#broker} could not be reached; check the network and try again.`,
-        "runtime",
-        { retryable: true, cause },
-      );
+      throw brokerUnreachable(this.#broker, cause);
     }
     if (res.status !== 200) throw await this.#error(res, new URL(request.url).host);
     let wrapper: ProxyWrapper;
@@ -130,13 +131,7 @@ export class LinkAuthRelay implements HttpRelay {
     const err = await readBrokerError(res);
     const details = { status: res.status, title: err.title };
     if (err.shape === "api_key" || res.status === 401) {
-      return new ConfigError(
-        this.#opts.apiKey ? "linkauth_api_key_invalid" : "linkauth_api_key_missing",
-        this.#opts.apiKey
-          ? "The LinkAuth broker rejected the API key: check MCS_LINKAUTH_API_KEY."
-          : "The LinkAuth broker requires an API key: set MCS_LINKAUTH_API_KEY.",
-        { details },
-      );
+      return apiKeyError(!!this.#opts.apiKey, details);
     }
     if (res.status === 403 && err.title === "Proxy Disabled") {
       return new ConfigError(

@@ -11,6 +11,8 @@
  * @module
  */
 
+import { ConfigError, McsError, summarizeUpstream } from "../../errors.ts";
+
 /** `POST /v1/sessions` request body (only the fields mcs sends). */
 export interface CreateSessionBody {
   public_key: string;
@@ -112,8 +114,36 @@ export async function readBrokerError(res: Response): Promise<BrokerError> {
   return { status: res.status, shape: "unknown", detail: str(b.detail) };
 }
 
-/** One line describing a broker error (broker titles/details carry no secrets). */
+/** The broker did not answer at all (network, TLS, timeout): retryable. */
+export function brokerUnreachable(brokerUrl: string, cause: unknown): McsError {
+  return new McsError(
+    "linkauth_broker_unreachable",
+    `The LinkAuth broker at ${brokerUrl} could not be reached; check the network and try again.`,
+    "runtime",
+    { retryable: true, cause },
+  );
+}
+
+/**
+ * The broker refused the API key: `rejected` when a key was sent and refused, else missing.
+ * @param details non-secret facts (status, title) for the error's details.
+ */
+export function apiKeyError(rejected: boolean, details: Record<string, unknown>): ConfigError {
+  return rejected
+    ? new ConfigError(
+      "linkauth_api_key_invalid",
+      "The LinkAuth broker rejected the API key: check MCS_LINKAUTH_API_KEY.",
+      { details },
+    )
+    : new ConfigError(
+      "linkauth_api_key_missing",
+      "The LinkAuth broker requires an API key: set MCS_LINKAUTH_API_KEY.",
+      { details },
+    );
+}
+
+/** One line describing a broker error: its title and detail, redacted and shortened. */
 export function describeBrokerError(e: BrokerError): string {
-  const text = [e.title, e.detail].filter(Boolean).join(": ");
+  const text = summarizeUpstream([e.title, e.detail].filter(Boolean).join(": "));
   return text ? `HTTP ${e.status} ${text}` : `HTTP ${e.status}`;
 }

@@ -11,6 +11,7 @@
  * @module
  */
 import { exportJWK, generateKeyPair, type JWK, jwtVerify, SignJWT } from "jose";
+import { encodeBase64Url } from "../../encoding/base64.ts";
 import type { GoogleTokenRegistry } from "../google_tokens.ts";
 import type { TenantState } from "./state.ts";
 
@@ -208,6 +209,5 @@ export async function createSigner(
 /** Base64url SHA-256 of a PKCE verifier. */
 export async function s256(verifier: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
-  return btoa(String.fromCharCode(...new Uint8Array(digest)))
-    .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return encodeBase64Url(new Uint8Array(digest));
 }

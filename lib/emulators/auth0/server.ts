@@ -103,6 +103,11 @@ export interface Auth0Emulator {
   /** Forget the request log. */
   resetRequests(): void;
   /**
+   * Add an exact Allowed Callback URL at runtime (as editing the application's settings in the
+   * dashboard), e.g. a broker's callback known only once the broker listens.
+   */
+  addCallbackUrl(url: string): void;
+  /**
    * Approve an `/authorize` URL or a `connect_uri?ticket=` URL in one step, as if the user had
    * clicked the button; returns the callback location. Throws if the emulator refused it.
    */
@@ -145,7 +150,7 @@ export async function startAuth0Emulator(
     clientId: options.clientId ?? "mcs-emulator-client",
     clientSecret: options.clientSecret ?? "mcs-emulator-secret",
     name: "mcs",
-    allowedCallbackUrls: options.allowedCallbackUrls ?? [],
+    allowedCallbackUrls: [...(options.allowedCallbackUrls ?? [])],
     allowLoopbackCallbacks: options.allowLoopbackCallbacks ?? true,
   };
   const googleTokens = options.googleTokens ?? new GoogleTokenRegistry(now);
@@ -352,6 +357,9 @@ export async function startAuth0Emulator(
     },
     resetRequests() {
       state.requests.length = 0;
+    },
+    addCallbackUrl(url) {
+      if (!client.allowedCallbackUrls.includes(url)) client.allowedCallbackUrls.push(url);
     },
     approve,
     issueRefreshToken(opts = {}) {

@@ -12,6 +12,8 @@
  * @module
  */
 
+import { encodeBase64Url } from "../../encoding/base64.ts";
+
 /** The Token Vault grant URN. */
 export const TOKEN_VAULT_GRANT =
   "urn:auth0:params:oauth:grant-type:token-exchange:federated-connection-access-token";
@@ -177,7 +179,7 @@ export interface LoggedRequest {
 /** Random URL-safe identifier. */
 export function randomId(bytes = 24): string {
   const b = crypto.getRandomValues(new Uint8Array(bytes));
-  return btoa(String.fromCharCode(...b)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return encodeBase64Url(b);
 }
 
 /** Random alphanumeric identifier (for ids such as `cac_…`). */

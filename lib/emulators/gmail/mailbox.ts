@@ -16,24 +16,7 @@
 
 import { decodeCharset, decodeEncodedWords, utf8 } from "../../gmail/encoding.ts";
 import { headerValue, type MimePart, parseMime } from "../../gmail/mime_parse.ts";
-
-/** System label ids (name = id). */
-export const SYSTEM_LABEL_IDS = [
-  "INBOX",
-  "SENT",
-  "DRAFT",
-  "SPAM",
-  "TRASH",
-  "UNREAD",
-  "STARRED",
-  "IMPORTANT",
-  "CHAT",
-  "CATEGORY_PERSONAL",
-  "CATEGORY_SOCIAL",
-  "CATEGORY_PROMOTIONS",
-  "CATEGORY_UPDATES",
-  "CATEGORY_FORUMS",
-];
+import { SYSTEM_LABELS } from "../../gmail/system_labels.ts";
 
 /** A stored message. */
 export interface StoredMessage {
@@ -109,7 +92,7 @@ export class Mailbox {
   constructor(options: MailboxOptions = {}) {
     this.owner = options.owner ?? "ada@example.com";
     this.now = options.now ?? Date.now;
-    for (const id of SYSTEM_LABEL_IDS) this.labels.set(id, { id, name: id, type: "system" });
+    for (const id of SYSTEM_LABELS) this.labels.set(id, { id, name: id, type: "system" });
   }
 
   /** Next history id. */

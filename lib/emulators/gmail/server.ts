@@ -19,7 +19,7 @@
 import type { GoogleGrant, GoogleTokenRegistry } from "../google_tokens.ts";
 import { encodeBatchResponse, parseBatchRequest } from "../../gmail/batch_wire.ts";
 import { mimeToGmailPart } from "../../gmail/decode.ts";
-import { base64UrlDecode, base64UrlEncode } from "../../gmail/encoding.ts";
+import { decodeBase64Lenient, encodeBase64Url } from "../../encoding/base64.ts";
 import { parseHeaderParams, parseMime } from "../../gmail/mime_parse.ts";
 import { type ErrorResponse, googleError } from "./google_errors.ts";
 import { Mailbox, type StoredMessage } from "./mailbox.ts";
@@ -179,7 +179,7 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
 
   // ---- resource shapes -------------------------------------------------------------------
   const attachmentId = (m: StoredMessage, partId: string) =>
-    "ANGjdJ" + base64UrlEncode(new TextEncoder().encode(`${m.id}:${partId}`));
+    "ANGjdJ" + encodeBase64Url(new TextEncoder().encode(`${m.id}:${partId}`));
 
   function snippet(m: StoredMessage): string {
     return escapeSnippet(mailbox.view(m).text.replace(/\s+/g, " ").trim().slice(0, 200));
@@ -200,7 +200,7 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
       internalDate: String(m.internalDate),
     };
     if (format === "minimal") return base;
-    if (format === "raw") return { ...base, raw: base64UrlEncode(m.raw) };
+    if (format === "raw") return { ...base, raw: encodeBase64Url(m.raw) };
     const root = mailbox.parsed(m);
     const payload = mimeToGmailPart(
       root,
@@ -251,14 +251,14 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
     let offset = 0;
     const tok = q.get("pageToken");
     if (tok) {
-      offset = Number(new TextDecoder().decode(base64UrlDecode(tok)).replace(/^o:/, ""));
+      offset = Number(new TextDecoder().decode(decodeBase64Lenient(tok)).replace(/^o:/, ""));
       if (!Number.isInteger(offset) || offset < 0) {
         return googleError.invalidArgument("Invalid pageToken");
       }
     }
     const slice = items.slice(offset, offset + max);
     const next = offset + max < items.length
-      ? base64UrlEncode(new TextEncoder().encode(`o:${offset + max}`))
+      ? encodeBase64Url(new TextEncoder().encode(`o:${offset + max}`))
       : undefined;
     return { slice, next };
   }
@@ -301,7 +301,7 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
       );
     }
     try {
-      return base64UrlDecode(raw);
+      return decodeBase64Lenient(raw);
     } catch {
       return googleError.invalidArgument("Invalid value for ByteString");
     }
@@ -504,7 +504,7 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
       if (seg[2] === "attachments" && seg[3] && M === "GET") {
         let decoded = "";
         try {
-          decoded = new TextDecoder().decode(base64UrlDecode(seg[3].replace(/^ANGjdJ/, "")));
+          decoded = new TextDecoder().decode(decodeBase64Lenient(seg[3].replace(/^ANGjdJ/, "")));
         } catch { /* invalid id */ }
         const [mid, partId] = decoded.split(":");
         if (mid !== msg.id || partId === undefined) {
@@ -516,7 +516,7 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
         return ok({
           attachmentId: seg[3],
           size: part.body.length,
-          data: base64UrlEncode(part.body),
+          data: encodeBase64Url(part.body),
         });
       }
       return err(googleError.notFound());

@@ -25,7 +25,7 @@
  * @module
  */
 
-import { decodeBase64Strict, encodeBase64Url } from "../../auth/linkauth/base64.ts";
+import { decodeBase64Strict, encodeBase64Url } from "../../encoding/base64.ts";
 import { encryptEnvelope, ENVELOPE_ALGORITHM } from "../../auth/linkauth/crypto.ts";
 import type { FetchLike } from "../../net/types.ts";
 import { CONNECT_HTML, CONNECT_JS, PAGE_HEADERS } from "./page.ts";

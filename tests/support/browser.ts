@@ -1,0 +1,61 @@
+/**
+ * The person in a real browser, for end-to-end tests: whether headless Chromium is installed,
+ * and {@link browserPerson}, which runs `browser_person.ts` as its own `deno run -A` process
+ * (playwright-core needs more than the `test` permission set grants) and returns what it saw.
+ *
+ * Needs `apt-get install -y chromium` (Debian) and the playwright-core npm package; tests skip
+ * themselves when {@link hasChromium} is false.
+ *
+ * @example
+ * ```ts
+ * import { browserPerson, hasChromium } from "./browser.ts";
+ * Deno.test({ name: "sign in", ignore: !hasChromium, async fn() {
+ *   const seen = await browserPerson({ entry: "code", url: "https://127.0.0.1:1", code: "ABCD-1234" });
+ *   // seen.ok, seen.shown (the code on the page), seen.auth0Heading, seen.final
+ * } });
+ * ```
+ * @module
+ */
+import { runDenoJson } from "./process.ts";
+
+/** The Chromium binary ($CHROMIUM_PATH, default `/usr/bin/chromium`). */
+export const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
+/** Whether {@link CHROMIUM} exists. */
+export const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
+
+const PERSON = new URL("./browser_person.ts", import.meta.url).pathname;
+
+/** What the person does (read by `browser_person.ts` on stdin). */
+export interface PersonInput {
+  /**
+   * `link`: open `url` (the challenge's `/connect/{code}` link, which shows the code);
+   * `code`: open the broker's code-entry page (`/connect` on `url`'s origin) and type `code`.
+   */
+  entry: "link" | "code";
+  url: string;
+  code: string;
+  /** Save `<prefix>-broker.png` and `<prefix>-auth0.png` into `dir`. */
+  shots?: { dir: string; prefix: string };
+  /** The browser binary (default {@link CHROMIUM}). */
+  chromium?: string;
+}
+
+/** What the person saw: the code shown at the broker, the Auth0 page's heading, the last URL. */
+export interface PersonOutput {
+  ok: boolean;
+  error?: string;
+  shown?: string;
+  auth0Heading?: string;
+  final?: string;
+}
+
+/**
+ * The person confirms the code at the broker, continues to the Auth0 tenant, approves there
+ * (sign-in or Connected Accounts consent) and lands on the broker's success page.
+ */
+export function browserPerson(input: PersonInput): Promise<PersonOutput> {
+  return runDenoJson<PersonOutput>(PERSON, {
+    perms: ["-A"],
+    input: { chromium: CHROMIUM, ...input },
+  });
+}
