@@ -1,6 +1,7 @@
 /**
- * The dispatcher: parse argv with `node:util` parseArgs (strict; unknown flags and commands are
- * usage errors with a suggestion, exit 2), load the command module lazily, and print exactly one
+ * The dispatcher: parse argv strictly with {@link parseArgv} (`node:util` parseArgs semantics
+ * without loading Node compat; unknown flags and commands are usage errors with a suggestion,
+ * exit 2), load the command module lazily, and print exactly one
  * JSON document (`--json`, `exec`) or the human form. Returns the exit code.
  *
  * @example
@@ -11,10 +12,10 @@
  * @module
  */
 
-import { parseArgs } from "node:util";
 import { denoEnv } from "../lib/config/env.ts";
 import { UsageError } from "../lib/errors.ts";
 import { didYouMean } from "../lib/tools/suggest.ts";
+import { type ArgOption, ArgvError, parseArgv } from "./argv.ts";
 import type { Context, Io, OptionValues } from "./context.ts";
 import { commandHelp, groupHelp, mainHelp } from "./help.ts";
 import { EXIT, failure, jsonLine, success } from "./output.ts";
@@ -77,9 +78,7 @@ function scanWords(argv: string[]): string[] {
   return words;
 }
 
-type ParseOpts = Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>;
-
-function toParseOptions(specs: Record<string, OptionSpec>): ParseOpts {
+function toParseOptions(specs: Record<string, OptionSpec>): Record<string, ArgOption> {
   return Object.fromEntries(
     Object.entries(specs).map(([k, o]) => [k, {
       type: o.type,
@@ -89,18 +88,16 @@ function toParseOptions(specs: Record<string, OptionSpec>): ParseOpts {
   );
 }
 
-function parseError(e: unknown, known: string[]): UsageError {
-  const msg = e instanceof Error ? e.message : String(e);
-  const code = (e as { code?: string }).code;
-  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") {
-    const flag = /'(-[^']+)'/.exec(msg)?.[1] ?? "";
-    const name = flag.replace(/^--?/, "").split("=")[0];
+function parseError(e: unknown, known: string[]): unknown {
+  if (!(e instanceof ArgvError)) return e;
+  if (e.kind === "unknown") {
+    const name = e.flag.replace(/^--?/, "").split("=")[0];
     return new UsageError(
       "unknown_option",
-      `Unknown option ${flag}.${didYouMean(name, known, "--")} See --help.`,
+      `Unknown option ${e.flag}.${didYouMean(name, known, "--")} See --help.`,
     );
   }
-  return new UsageError("invalid_option", `${msg.split(".")[0]}. See --help.`);
+  return new UsageError("invalid_option", `${e.message.split(".")[0]}. See --help.`);
 }
 
 /**
@@ -160,12 +157,10 @@ export async function runCli(argv: string[], io: Io): Promise<number> {
     const specs = { ...GLOBAL_OPTIONS, ...(command.options ?? {}) };
     let parsed: { values: OptionValues; positionals: string[] };
     try {
-      parsed = parseArgs({
-        args: argv,
-        options: toParseOptions(specs),
-        allowPositionals: true,
-        strict: true,
-      }) as { values: OptionValues; positionals: string[] };
+      parsed = parseArgv(argv, toParseOptions(specs)) as {
+        values: OptionValues;
+        positionals: string[];
+      };
     } catch (e) {
       throw parseError(e, Object.keys(specs));
     }

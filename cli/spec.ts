@@ -14,7 +14,7 @@
 import { SETTINGS } from "../lib/config/settings.ts";
 import type { CommandModule } from "./context.ts";
 
-/** A `node:util` parseArgs option, plus help text. */
+/** An option as `cli/argv.ts` parses it (`node:util` parseArgs shape), plus help text. */
 export interface OptionSpec {
   type: "string" | "boolean";
   short?: string;

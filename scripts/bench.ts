@@ -14,7 +14,7 @@
  * The bundle is built fresh, scoped to the emulator, so it runs under exactly the least-privilege
  * set a deployment would get. Targets: `--version` ≤ 1.5× floor, a cached-token search ≤ 3× floor
  * plus the emulator round trips, peak memory < 80 MB. Also runs `scripts/bench_gmail.ts` when
- * present. Prints a Markdown table to paste in the README.
+ * present (its output follows the table). Prints a Markdown table to paste in the README.
  *
  * @example
  * ```sh
@@ -231,9 +231,15 @@ async function main(args: string[]): Promise<number> {
     const dist = join(tmp, "dist");
     let bundle: string[] | undefined;
     let bundleSize = 0;
+    let chunkSize = 0;
+    let chunkCount = 0;
     try {
       bundle = await bundleFor(dist, mcsVars);
       bundleSize = (await Deno.stat(join(dist, "mcs.js"))).size;
+      for await (const e of Deno.readDir(join(dist, "mcs-chunks"))) {
+        chunkSize += (await Deno.stat(join(dist, "mcs-chunks", e.name))).size;
+        chunkCount++;
+      }
     } catch (e) {
       notes.push(`bundle rows skipped: ${String(e).split("\n").slice(0, 3).join(" ")}`);
     }
@@ -293,7 +299,14 @@ async function main(args: string[]): Promise<number> {
       if (r.rssMb !== undefined && r.rssMb >= 80) r.note = `${r.note ?? ""} RSS ✗`;
     }
     if (values.json) {
-      console.log(JSON.stringify({ runs, floorMs: floor, bundleBytes: bundleSize, results }));
+      console.log(JSON.stringify({
+        runs,
+        floorMs: floor,
+        bundleBytes: bundleSize,
+        chunkBytes: chunkSize,
+        chunks: chunkCount,
+        results,
+      }));
     } else {
       const cpu = (await Deno.readTextFile("/proc/cpuinfo").catch(() => ""))
         .match(/model name\s*:\s*(.*)/)?.[1] ?? Deno.build.target;
@@ -303,9 +316,10 @@ async function main(args: string[]): Promise<number> {
       console.log(table(results));
       if (bundle) {
         console.log(
-          `\nBundle dist/mcs.js: ${
-            (bundleSize / 1024).toFixed(0)
-          } KiB (minified, npm deps inlined).`,
+          `\nBundle: dist/mcs.js ${(bundleSize / 1024).toFixed(0)} KiB (entry: argv, help, ` +
+            `--version, tools) + dist/mcs-chunks/ ${chunkCount} files, ${
+              (chunkSize / 1024).toFixed(0)
+            } KiB (minified, npm deps inlined, each loaded only by the commands that need it).`,
         );
       }
       if (typeof search !== "string") {

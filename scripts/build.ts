@@ -1,6 +1,7 @@
 /**
- * Build mcs for shipping: one least-privilege binary (`deno task compile`) or one JavaScript file
- * plus a launcher (`deno task bundle`), both under the same baked permission set.
+ * Build mcs for shipping: one least-privilege binary (`deno task compile`) or a JavaScript bundle
+ * (a small entry, its lazily loaded chunks and a launcher: `deno task bundle`), both under the
+ * same baked permission set.
  *
  * ```
  * deno task compile [scope options] [--target T] [--output dist/mcs]
@@ -17,7 +18,8 @@
  *   --dist DIR           output directory (default dist)
  * ```
  *
- * Outputs: `dist/mcs` (compile), `dist/mcs.js` + `dist/mcs.sh` (bundle), and for both
+ * Outputs: `dist/mcs` (compile), `dist/mcs.js` + `dist/mcs-chunks/` + `dist/mcs.sh` (bundle: a
+ * small entry plus the code each command loads lazily), and for both
  * `dist/mcs.permissions.json` (flags, the exact `deno run` command, why each grant exists) and
  * `dist/mcs.env` (non-secret defaults baked with `--env-file`: cache dir, config file, hosts).
  *
@@ -48,6 +50,12 @@ import {
   toDenoFlags,
 } from "../lib/build/permissions.ts";
 import { launcherScript, manifest } from "../lib/build/artifacts.ts";
+import {
+  assertChunksIndependent,
+  BUNDLER_ENTRY,
+  CHUNK_DIR,
+  relocateEntry,
+} from "../lib/build/layout.ts";
 import {
   denortMissingError,
   explainCompileFailure,
@@ -113,41 +121,78 @@ async function writeSidecars(dist: string, p: Plan, bundle: string): Promise<str
   return envFile;
 }
 
+/**
+ * `deno bundle --code-splitting` into a staging folder, then lay it out as `dist/mcs.js` (the
+ * small entry: argv, help, `--version`, `tools`) + `dist/mcs-chunks/` (everything a command
+ * loads lazily), replacing the previous chunks. See lib/build/layout.ts for why.
+ */
 async function bundle(dist: string, p: Plan): Promise<void> {
   await Deno.mkdir(dist, { recursive: true });
   const out = join(dist, "mcs.js");
-  const r = await run([
-    Deno.execPath(),
-    "bundle",
-    "--quiet",
-    "--platform",
-    "deno",
-    "--minify",
-    "-o",
-    out,
-    ENTRY,
-  ]);
-  if (r.code !== 0) {
-    // deno colours its output; strip ANSI codes.
-    // deno-lint-ignore no-control-regex
-    const text = r.stderr.replace(/\x1b\[[0-9;]*m/g, "").trim();
-    const hint = /esbuild|registry|npm/i.test(text)
-      ? " (deno bundle fetches @esbuild/<platform> from the npm registry on first use and caches it in $DENO_DIR/dl/esbuild-<version>)"
-      : "";
-    throw new McsError(
-      "bundle_failed",
-      `deno bundle failed${hint}:\n${
-        text.split("\n").filter((l) => !/Stack backtrace|^\s*\d+: <unknown>/.test(l))
-          .slice(-8).join("\n")
-      }`,
+  const stage = await Deno.makeTempDir({ dir: dist, prefix: ".mcs-bundle-" });
+  try {
+    const r = await run([
+      Deno.execPath(),
+      "bundle",
+      "--quiet",
+      "--platform",
+      "deno",
+      "--minify",
+      "--code-splitting",
+      "--outdir",
+      stage,
+      ENTRY,
+    ]);
+    if (r.code !== 0) {
+      // deno colours its output; strip ANSI codes.
+      // deno-lint-ignore no-control-regex
+      const text = r.stderr.replace(/\x1b\[[0-9;]*m/g, "").trim();
+      const hint = /esbuild|registry|npm/i.test(text)
+        ? " (deno bundle fetches @esbuild/<platform> from the npm registry on first use and caches it in $DENO_DIR/dl/esbuild-<version>)"
+        : "";
+      throw new McsError(
+        "bundle_failed",
+        `deno bundle failed${hint}:\n${
+          text.split("\n").filter((l) => !/Stack backtrace|^\s*\d+: <unknown>/.test(l))
+            .slice(-8).join("\n")
+        }`,
+      );
+    }
+    const chunks = new Map<string, string>();
+    for await (const e of Deno.readDir(stage)) {
+      if (e.isFile && e.name.endsWith(".js") && e.name !== BUNDLER_ENTRY) {
+        chunks.set(e.name, await Deno.readTextFile(join(stage, e.name)));
+      }
+    }
+    assertChunksIndependent(chunks);
+    const entry = relocateEntry(
+      await Deno.readTextFile(join(stage, BUNDLER_ENTRY)),
+      [...chunks.keys()],
     );
+    await Deno.remove(join(stage, BUNDLER_ENTRY));
+    const chunkDir = join(dist, CHUNK_DIR);
+    await Deno.remove(chunkDir, { recursive: true }).catch(() => {});
+    await Deno.rename(stage, chunkDir);
+    await Deno.writeTextFile(out, entry);
+  } finally {
+    await Deno.remove(stage, { recursive: true }).catch(() => {});
   }
   const envFile = await writeSidecars(dist, p, "mcs.js");
   const launcher = join(dist, "mcs.sh");
   await Deno.writeTextFile(launcher, launcherScript(p.set, envFile !== undefined));
   if (Deno.build.os !== "windows") await Deno.chmod(launcher, 0o755);
   const size = (await Deno.stat(out)).size;
-  console.log(`Wrote ${out} (${(size / 1024).toFixed(0)} KiB), ${launcher}.`);
+  let chunkBytes = 0;
+  let chunkCount = 0;
+  for await (const e of Deno.readDir(join(dist, CHUNK_DIR))) {
+    chunkBytes += (await Deno.stat(join(dist, CHUNK_DIR, e.name))).size;
+    chunkCount++;
+  }
+  console.log(
+    `Wrote ${out} (${(size / 1024).toFixed(0)} KiB) + ${chunkCount} chunks in ${
+      join(dist, CHUNK_DIR)
+    } (${(chunkBytes / 1024).toFixed(0)} KiB, loaded per command), ${launcher}.`,
+  );
   console.log(`Run it under the baked ${p.kind} permission set with:\n  ${launcher} --version`);
   console.log(`or (from ${dist}):\n  ${
     manifest(p.kind, p.set, p.env, {

@@ -17,7 +17,7 @@
  * @module
  */
 
-import { isAbsolute, join } from "node:path";
+import { isAbsolutePath as isAbsolute, joinPath as join } from "./path.ts";
 import { ConfigError } from "../errors.ts";
 
 /** Directory mode: owner only. */

@@ -34,7 +34,7 @@
  * @module
  */
 
-import { join } from "node:path";
+import { joinPath as join } from "./path.ts";
 import { McsError } from "../errors.ts";
 import type { CacheStore, UpdateResult, WriteOptions } from "./types.ts";
 import { type Clock, isLive, serializeValue } from "./entry.ts";

@@ -213,6 +213,18 @@ Deno.test("bundle: works under its baked permission set and everything else is d
       },
     );
 
+    await t.step("the entry is small: commands load their code from mcs-chunks/", async () => {
+      const entry = await Deno.readTextFile(bundle.bundle);
+      assert(!entry.includes("gmail/v1"), "the Gmail client is not inlined in mcs.js");
+      assertStringIncludes(entry, 'import("./mcs-chunks/');
+      const chunks = [...Deno.readDirSync(join(bundle.dist, "mcs-chunks"))].map((e) => e.name);
+      assert(chunks.length > 1, chunks.join());
+      const inChunks = await Promise.all(
+        chunks.map((c) => Deno.readTextFile(join(bundle.dist, "mcs-chunks", c))),
+      );
+      assert(inChunks.some((c) => c.includes("gmail/v1")), "the Gmail client is in a chunk");
+    });
+
     await t.step("the launcher runs the bundle with the same flags", async () => {
       const r = await exec([join(bundle.dist, "mcs.sh"), "--version"], {
         env: { PATH: `${Deno.execPath().replace(/\/[^/]+$/, "")}:/usr/bin:/bin` },
