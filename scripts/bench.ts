@@ -162,9 +162,21 @@ async function startSearchTarget(): Promise<SearchTarget | string> {
   };
 }
 
-async function bundleFor(dist: string, vars: Record<string, string>): Promise<string[]> {
+async function bundleFor(
+  dist: string,
+  vars: Record<string, string>,
+  split: boolean,
+): Promise<string[]> {
   const build = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", join(ROOT, "scripts", "build.ts"), "bundle", "--dist", dist],
+    args: [
+      "run",
+      "-A",
+      join(ROOT, "scripts", "build.ts"),
+      "bundle",
+      "--dist",
+      dist,
+      ...(split ? ["--split"] : []),
+    ],
     env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...vars },
     clearEnv: true,
     cwd: ROOT,
@@ -229,15 +241,20 @@ async function main(args: string[]): Promise<number> {
     } else notes.push(`mail search rows skipped: ${search}.`);
 
     const dist = join(tmp, "dist");
+    const splitDist = join(tmp, "dist-split");
     let bundle: string[] | undefined;
+    let split: string[] | undefined;
     let bundleSize = 0;
+    let splitEntrySize = 0;
     let chunkSize = 0;
     let chunkCount = 0;
     try {
-      bundle = await bundleFor(dist, mcsVars);
+      bundle = await bundleFor(dist, mcsVars, false);
       bundleSize = (await Deno.stat(join(dist, "mcs.js"))).size;
-      for await (const e of Deno.readDir(join(dist, "mcs-chunks"))) {
-        chunkSize += (await Deno.stat(join(dist, "mcs-chunks", e.name))).size;
+      split = await bundleFor(splitDist, mcsVars, true);
+      splitEntrySize = (await Deno.stat(join(splitDist, "mcs.js"))).size;
+      for await (const e of Deno.readDir(join(splitDist, "mcs-chunks"))) {
+        chunkSize += (await Deno.stat(join(splitDist, "mcs-chunks", e.name))).size;
         chunkCount++;
       }
     } catch (e) {
@@ -261,6 +278,7 @@ async function main(args: string[]): Promise<number> {
     ];
     const variants: [string, string[]][] = [["source", source]];
     if (bundle) variants.push(["bundle", bundle]);
+    if (split) variants.push(["bundle --split", split]);
     if (binary) variants.push(["binary", binary]);
     const env = { ...base, ...mcsVars };
     for (const [label, cmd] of variants) {
@@ -303,6 +321,7 @@ async function main(args: string[]): Promise<number> {
         runs,
         floorMs: floor,
         bundleBytes: bundleSize,
+        splitEntryBytes: splitEntrySize,
         chunkBytes: chunkSize,
         chunks: chunkCount,
         results,
@@ -316,10 +335,13 @@ async function main(args: string[]): Promise<number> {
       console.log(table(results));
       if (bundle) {
         console.log(
-          `\nBundle: dist/mcs.js ${(bundleSize / 1024).toFixed(0)} KiB (entry: argv, help, ` +
+          `\nBundle: dist/mcs.js ${(bundleSize / 1024).toFixed(0)} KiB, one file (minified, npm ` +
+            `deps inlined). --split: entry ${
+              (splitEntrySize / 1024).toFixed(0)
+            } KiB (argv, help, ` +
             `--version, tools) + dist/mcs-chunks/ ${chunkCount} files, ${
               (chunkSize / 1024).toFixed(0)
-            } KiB (minified, npm deps inlined, each loaded only by the commands that need it).`,
+            } KiB, each loaded only by the commands that need it.`,
         );
       }
       if (typeof search !== "string") {

@@ -1,11 +1,11 @@
 /**
  * Build mcs for shipping: one least-privilege binary (`deno task compile`) or a JavaScript bundle
- * (a small entry, its lazily loaded chunks and a launcher: `deno task bundle`), both under the
- * same baked permission set.
+ * (one file and a launcher: `deno task bundle`; `--split` for a small entry plus lazily loaded
+ * chunks), both under the same baked permission set.
  *
  * ```
  * deno task compile [scope options] [--target T] [--output dist/mcs]
- * deno task bundle  [scope options]
+ * deno task bundle  [scope options] [--split]
  * deno task compile --print            # show the permission set and baked env, build nothing
  *
  * scope options (default: scoped to this deployment's configuration: env, config file, profile):
@@ -18,8 +18,8 @@
  *   --dist DIR           output directory (default dist)
  * ```
  *
- * Outputs: `dist/mcs` (compile), `dist/mcs.js` + `dist/mcs-chunks/` + `dist/mcs.sh` (bundle: a
- * small entry plus the code each command loads lazily), and for both
+ * Outputs: `dist/mcs` (compile), `dist/mcs.js` + `dist/mcs.sh` (bundle; with `--split` also
+ * `dist/mcs-chunks/`, the code each command loads lazily), and for both
  * `dist/mcs.permissions.json` (flags, the exact `deno run` command, why each grant exists) and
  * `dist/mcs.env` (non-secret defaults baked with `--env-file`: cache dir, config file, hosts).
  *
@@ -122,11 +122,13 @@ async function writeSidecars(dist: string, p: Plan, bundle: string): Promise<str
 }
 
 /**
- * `deno bundle --code-splitting` into a staging folder, then lay it out as `dist/mcs.js` (the
- * small entry: argv, help, `--version`, `tools`) + `dist/mcs-chunks/` (everything a command
- * loads lazily), replacing the previous chunks. See lib/build/layout.ts for why.
+ * `deno bundle` into a staging folder, then into `dist/`. By default one self-contained file,
+ * `dist/mcs.js`. With `--split`, `deno bundle --code-splitting` and lay it out as `dist/mcs.js`
+ * (the small entry: argv, help, `--version`, `tools`) + `dist/mcs-chunks/` (everything a command
+ * loads lazily): a faster cold start for a few more files (figures in README.md; see
+ * lib/build/layout.ts). Either way the previous chunks are removed.
  */
-async function bundle(dist: string, p: Plan): Promise<void> {
+async function bundle(dist: string, p: Plan, split: boolean): Promise<void> {
   await Deno.mkdir(dist, { recursive: true });
   const out = join(dist, "mcs.js");
   const stage = await Deno.makeTempDir({ dir: dist, prefix: ".mcs-bundle-" });
@@ -138,9 +140,9 @@ async function bundle(dist: string, p: Plan): Promise<void> {
       "--platform",
       "deno",
       "--minify",
-      "--code-splitting",
-      "--outdir",
-      stage,
+      ...(split
+        ? ["--code-splitting", "--outdir", stage]
+        : ["--output", join(stage, BUNDLER_ENTRY)]),
       ENTRY,
     ]);
     if (r.code !== 0) {
@@ -158,22 +160,26 @@ async function bundle(dist: string, p: Plan): Promise<void> {
         }`,
       );
     }
-    const chunks = new Map<string, string>();
-    for await (const e of Deno.readDir(stage)) {
-      if (e.isFile && e.name.endsWith(".js") && e.name !== BUNDLER_ENTRY) {
-        chunks.set(e.name, await Deno.readTextFile(join(stage, e.name)));
-      }
-    }
-    assertChunksIndependent(chunks);
-    const entry = relocateEntry(
-      await Deno.readTextFile(join(stage, BUNDLER_ENTRY)),
-      [...chunks.keys()],
-    );
-    await Deno.remove(join(stage, BUNDLER_ENTRY));
     const chunkDir = join(dist, CHUNK_DIR);
     await Deno.remove(chunkDir, { recursive: true }).catch(() => {});
-    await Deno.rename(stage, chunkDir);
-    await Deno.writeTextFile(out, entry);
+    if (split) {
+      const chunks = new Map<string, string>();
+      for await (const e of Deno.readDir(stage)) {
+        if (e.isFile && e.name.endsWith(".js") && e.name !== BUNDLER_ENTRY) {
+          chunks.set(e.name, await Deno.readTextFile(join(stage, e.name)));
+        }
+      }
+      assertChunksIndependent(chunks);
+      const entry = relocateEntry(
+        await Deno.readTextFile(join(stage, BUNDLER_ENTRY)),
+        [...chunks.keys()],
+      );
+      await Deno.remove(join(stage, BUNDLER_ENTRY));
+      await Deno.rename(stage, chunkDir);
+      await Deno.writeTextFile(out, entry);
+    } else {
+      await Deno.rename(join(stage, BUNDLER_ENTRY), out);
+    }
   } finally {
     await Deno.remove(stage, { recursive: true }).catch(() => {});
   }
@@ -184,14 +190,20 @@ async function bundle(dist: string, p: Plan): Promise<void> {
   const size = (await Deno.stat(out)).size;
   let chunkBytes = 0;
   let chunkCount = 0;
-  for await (const e of Deno.readDir(join(dist, CHUNK_DIR))) {
-    chunkBytes += (await Deno.stat(join(dist, CHUNK_DIR, e.name))).size;
-    chunkCount++;
+  if (split) {
+    for await (const e of Deno.readDir(join(dist, CHUNK_DIR))) {
+      chunkBytes += (await Deno.stat(join(dist, CHUNK_DIR, e.name))).size;
+      chunkCount++;
+    }
   }
   console.log(
-    `Wrote ${out} (${(size / 1024).toFixed(0)} KiB) + ${chunkCount} chunks in ${
-      join(dist, CHUNK_DIR)
-    } (${(chunkBytes / 1024).toFixed(0)} KiB, loaded per command), ${launcher}.`,
+    `Wrote ${out} (${(size / 1024).toFixed(0)} KiB)${
+      split
+        ? ` + ${chunkCount} chunks in ${join(dist, CHUNK_DIR)} (${
+          (chunkBytes / 1024).toFixed(0)
+        } KiB, loaded per command)`
+        : ""
+    }, ${launcher}.`,
   );
   console.log(`Run it under the baked ${p.kind} permission set with:\n  ${launcher} --version`);
   console.log(`or (from ${dist}):\n  ${
@@ -269,6 +281,7 @@ export async function main(args: string[]): Promise<number> {
         output: { type: "string" },
         dist: { type: "string", default: "dist" },
         print: { type: "boolean", default: false },
+        split: { type: "boolean", default: false },
       },
     });
     const what = positionals[0];
@@ -281,7 +294,7 @@ export async function main(args: string[]): Promise<number> {
       console.log(JSON.stringify(manifest(p.kind, p.set, p.env, { bundle: "mcs.js" }), null, 2));
       return 0;
     }
-    if (what === "bundle") await bundle(dist, p);
+    if (what === "bundle") await bundle(dist, p, values.split);
     else await compile(dist, p, values.target, resolve(values.output ?? join(dist, "mcs")));
     return 0;
   } catch (e) {

@@ -180,6 +180,37 @@ async function withStack(
   }
 }
 
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
+
+Deno.test("bundle --split: a small entry; commands load their code from mcs-chunks/", async () => {
+  const bundle = await buildBundle({ MCS_AUTH: "static", MCS_CACHE_DIR: "/tmp/mcs-split-cache" }, [
+    "--split",
+  ]);
+  try {
+    const entry = await Deno.readTextFile(bundle.bundle);
+    assert(!entry.includes("gmail/v1"), "the Gmail client is not inlined in mcs.js");
+    assertStringIncludes(entry, 'import("./mcs-chunks/');
+    const chunks = [...Deno.readDirSync(join(bundle.dist, "mcs-chunks"))].map((e) => e.name);
+    assert(chunks.length > 1, chunks.join());
+    const inChunks = await Promise.all(
+      chunks.map((c) => Deno.readTextFile(join(bundle.dist, "mcs-chunks", c))),
+    );
+    assert(inChunks.some((c) => c.includes("gmail/v1")), "the Gmail client is in a chunk");
+    const v = await runUnder(bundle, bundle.bundle, ["--version"]);
+    assertEquals(v.code, 0, v.stderr);
+    const tools = await runUnder(bundle, bundle.bundle, ["tools", "--json"]);
+    assertEquals(JSON.parse(tools.stdout).ok, true, tools.stderr);
+    // A command that loads chunks runs under the same flags (static mode, no token: exit 3, missing_setting).
+    const search = await runUnder(bundle, bundle.bundle, ["mail", "search", "x", "--json"]);
+    assertEquals(JSON.parse(search.stdout).error?.code, "missing_setting", search.stdout);
+    assertEquals(search.code, 3);
+  } finally {
+    await bundle.cleanup();
+  }
+});
+
 Deno.test("bundle: works under its baked permission set and everything else is denied", async (t) => {
   await withStack(async ({ stack, bundle, dirs, runEnv }) => {
     assertEquals(bundle.manifest.kind, "scoped");
@@ -213,16 +244,11 @@ Deno.test("bundle: works under its baked permission set and everything else is d
       },
     );
 
-    await t.step("the entry is small: commands load their code from mcs-chunks/", async () => {
-      const entry = await Deno.readTextFile(bundle.bundle);
-      assert(!entry.includes("gmail/v1"), "the Gmail client is not inlined in mcs.js");
-      assertStringIncludes(entry, 'import("./mcs-chunks/');
-      const chunks = [...Deno.readDirSync(join(bundle.dist, "mcs-chunks"))].map((e) => e.name);
-      assert(chunks.length > 1, chunks.join());
-      const inChunks = await Promise.all(
-        chunks.map((c) => Deno.readTextFile(join(bundle.dist, "mcs-chunks", c))),
-      );
-      assert(inChunks.some((c) => c.includes("gmail/v1")), "the Gmail client is in a chunk");
+    await t.step("the bundle is one self-contained file", async () => {
+      const code = await Deno.readTextFile(bundle.bundle);
+      assert(code.includes("gmail/v1"), "the Gmail client is inlined in mcs.js");
+      assert(!/(?:from|import\()\s*["']\.\.?\//.test(code), "no imports of local files");
+      assert(!(await exists(join(bundle.dist, "mcs-chunks"))), "no chunk directory");
     });
 
     await t.step("the launcher runs the bundle with the same flags", async () => {
