@@ -104,7 +104,9 @@ function parseError(e: unknown, known: string[]): unknown {
  * Run the CLI. Never throws; returns the exit code.
  * @param argv arguments after the program name.
  */
-export async function runCli(argv: string[], io: Io): Promise<number> {
+export async function runCli(args: string[], io: Io): Promise<number> {
+  // `deno task mcs -- <command>` passes the `--` through: a leading one separates nothing.
+  const argv = args[0] === "--" ? args.slice(1) : args;
   const debug = io.env.get("MCS_DEBUG") === "1";
   // Decided before parsing (so parse errors honour --json), refined once the command is known.
   let wantsJson = argv.includes("--json") || argv[0] === "exec";

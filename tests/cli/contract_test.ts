@@ -142,3 +142,12 @@ Deno.test("tools and --version need no read or env permission beyond the program
   assertEquals(r.code, 0, r.stderr);
   assertEquals(doc(r).ok, true);
 });
+
+Deno.test("`deno task mcs -- <args>`: a leading -- is not a command", async () => {
+  const help = await mcs(["--", "--help"]);
+  assertEquals(help.code, 0, help.stderr);
+  assertStringIncludes(help.stdout, "Usage: mcs <command>");
+  const tools = await mcs(["--", "tools", "--json"]);
+  assertEquals(tools.code, 0, tools.stderr);
+  assertEquals(JSON.parse(tools.stdout).ok, true);
+});
