@@ -154,7 +154,8 @@ async function status(ctx: Context): Promise<CommandOutput> {
       }));
       connected = (await under(`${k.root}/connected/`)).map(({ key, value }) => ({
         scope: key,
-        offline: value?.offline ?? null,
+        // True once Token Vault handed out a refreshed Google token (offline access works).
+        refreshed: value?.refreshed ?? false,
         connected_at: iso(value?.connectedAt),
       }));
     }

@@ -54,7 +54,12 @@ async function codeOf(p: Promise<unknown>): Promise<McsError> {
   return err;
 }
 
-const cases: [string, Partial<TenantConfig>, string, { connected?: boolean }][] = [
+const cases: [
+  string,
+  Partial<TenantConfig>,
+  string,
+  { connected?: boolean; loginAgeMs?: number },
+][] = [
   ["Token Vault grant off", { tokenVaultGrant: false }, "token_vault_grant_not_enabled", {
     connected: true,
   }],
@@ -76,13 +81,16 @@ const cases: [string, Partial<TenantConfig>, string, { connected?: boolean }][] 
     "connection_not_enabled_for_connected_accounts",
     {},
   ],
-  ["My Account 2FA policy", { myAccountRequire2fa: true }, "my_account_mfa_required", {}],
+  // The Default Policy bites once the login is older than 15 minutes.
+  ["My Account 2FA policy", { myAccountRequire2fa: true }, "my_account_mfa_required", {
+    loginAgeMs: 16 * 60_000,
+  }],
 ];
 
 for (const [name, config, code, opts] of cases) {
   Deno.test(`misconfiguration: ${name} → ${code}`, async () => {
     await using s = await setup();
-    const rt = s.emu.issueRefreshToken();
+    const rt = s.emu.issueRefreshToken({ authTime: Date.now() - (opts.loginAgeMs ?? 0) });
     if (opts.connected) s.emu.connectAccount();
     Object.assign(s.emu.config, config);
     const err = await codeOf(s.provider({ refreshToken: rt }).getToken("gmail"));
@@ -96,7 +104,8 @@ for (const [name, config, code, opts] of cases) {
 
 Deno.test("misconfiguration: API offline access off → offline_access_disabled at login", async () => {
   await using s = await setup({ apiOfflineAccess: false });
-  const p = s.provider();
+  // The API's Allow Offline Access matters only for a login with a custom audience.
+  const p = s.provider({ audience: "https://api.example.com/" });
   const ch = await assertRejects(() => p.getToken("gmail"), AuthChallenge);
   const { params } = await s.emu.approve(ch.url!);
   await recordCallback(`${s.dir}/port.json`, params);

@@ -255,11 +255,10 @@ export function classify(
   const desc = f.description ?? "";
   if (f.status === -1) return "auth0_bad_response";
   if (f.status === 429 || e === "too_many_requests") return "rate_limited";
-  if (f.status === 0 || f.status >= 500) {
-    return e === "access_denied" && /global limit/i.test(desc)
-      ? "rate_limited"
-      : "auth0_unavailable";
-  }
+  // Old field reports: a global-limit hit as `access_denied` "Global limit has been reached"
+  // (seen as HTTP 500 through an SDK; matched at any status).
+  if (e === "access_denied" && /global limit/i.test(desc)) return "rate_limited";
+  if (f.status === 0 || f.status >= 500) return "auth0_unavailable";
   if (e === "invalid_client") return "invalid_client";
   if (e === "mfa_required") return "mfa_required";
   if (e === "invalid_grant") {

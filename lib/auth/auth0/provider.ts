@@ -276,12 +276,26 @@ export class Auth0Provider implements CredentialProvider {
     if (this.#o.loginHint) params.login_hint = this.#o.loginHint;
     const res = await this.#t.token("token_vault", TOKEN_VAULT_GRANT, params);
     const token = this.#toAccessToken(res);
+    await this.#noteVaultToken(scope, connection, token.value);
     const key = this.#k.accessToken(scope, connection);
     this.#memory.set(key, token);
     if (token.expiresAt - this.#skewMs > this.#now()) {
       await this.#o.cache.set(key, token, { expiresAt: token.expiresAt });
     }
     return token.value;
+  }
+
+  /** Track, for an account mcs connected, whether the vault ever refreshed its token. */
+  async #noteVaultToken(scope: string, connection: string, value: string): Promise<void> {
+    const key = this.#k.connected(scope, connection);
+    const record = await this.#o.cache.get<ConnectedRecord>(key);
+    if (!record || record.refreshed) return;
+    const fp = await fingerprint(value);
+    if (record.firstToken === fp) return;
+    await this.#o.cache.set(
+      key,
+      record.firstToken ? { ...record, refreshed: true } : { ...record, firstToken: fp },
+    );
   }
 
   // ---------------------------------------------------------------- refresh token
@@ -368,10 +382,16 @@ export class Auth0Provider implements CredentialProvider {
     const cache = this.#o.cache;
     const recordKey = this.#k.connected(scope, connection);
     const record = await cache.get<ConnectedRecord>(recordKey);
-    if (record && !record.offline) {
-      // Connected without a provider refresh token: the vault entry died with the access token.
+    if (record && !record.refreshed) {
+      // mcs connected this account, yet the vault lost it before ever refreshing the provider
+      // token: no provider refresh token was stored (the connection lacks Offline Access). The
+      // record goes, so the run after the fix reconnects.
       await cache.delete(recordKey);
-      throw auth0Error("connection_offline_access_disabled", { failure: notFound });
+      throw auth0Error("connection_offline_access_disabled", {
+        failure: notFound,
+        detail:
+          "Token Vault lost the connected account before its first token refresh (unless the account was disconnected meanwhile).",
+      });
     }
     const auth = this.#o.auth;
     if (!auth) throw auth0Error("connected_account_missing", { failure: notFound });
@@ -471,7 +491,6 @@ export class Auth0Provider implements CredentialProvider {
     await this.#o.cache.delete(pendingKey);
     const record: ConnectedRecord = {
       id: typeof res?.id === "string" ? res.id : undefined,
-      offline: res?.access_type === "offline",
       connectedAt: this.#now(),
     };
     await this.#o.cache.set(this.#k.connected(pending.scope, pending.connection), record);

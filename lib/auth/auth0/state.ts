@@ -43,12 +43,18 @@ export interface PendingConnect {
   expiresAt: number;
 }
 
-/** What mcs learnt when the account was connected. */
+/**
+ * What mcs learnt when the account was connected. `/complete` always says `access_type:
+ * "offline"`, so whether Auth0 really holds a provider refresh token (the connection's Offline
+ * Access, checklist #11) only shows once the vault hands out a second, refreshed token.
+ */
 export interface ConnectedRecord {
   id?: string;
-  /** Whether Auth0 stored a provider refresh token (`access_type: "offline"`). */
-  offline: boolean;
   connectedAt: number;
+  /** Fingerprint of the first provider token the vault returned after the connect. */
+  firstToken?: string;
+  /** Set once the vault returned a different token: a provider refresh token is stored. */
+  refreshed?: boolean;
 }
 
 function safe(part: string): string {

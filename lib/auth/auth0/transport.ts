@@ -19,6 +19,7 @@
  */
 import * as oauth from "oauth4webapi";
 import { McsError } from "../../errors.ts";
+import { parseRetryAfter } from "../../net/errors.ts";
 import type { HttpRelay } from "../types.ts";
 import type { FetchLike } from "../../net/types.ts";
 import { type Auth0Endpoint, Auth0Failure } from "./checklist.ts";
@@ -49,9 +50,13 @@ export interface TokenResponse {
   issued_token_type?: string;
 }
 
+/**
+ * Seconds to wait: `Retry-After` (delta-seconds or HTTP-date; required on My Account API 429s),
+ * else `x-ratelimit-reset` (UNIX seconds; generic `/oauth/token` 429s carry only that).
+ */
 function retryAfter(res: Response): number | undefined {
-  const ra = res.headers.get("retry-after");
-  if (ra && /^\d+$/.test(ra.trim())) return Number(ra.trim());
+  const ms = parseRetryAfter(res.headers.get("retry-after"));
+  if (ms !== undefined) return Math.ceil(ms / 1000);
   const reset = res.headers.get("x-ratelimit-reset");
   if (reset && /^\d+$/.test(reset.trim())) {
     return Math.max(0, Number(reset.trim()) - Math.floor(Date.now() / 1000));

@@ -58,22 +58,27 @@ export function oauthError(
   return json(status, { error, error_description: description, ...extra });
 }
 
-/** RFC 7807 problem+json, as the My Account API answers. */
+/**
+ * RFC 7807 problem+json, as the My Account API answers: `type`, `status`, `title`, `detail` and
+ * optional `validation_errors[] {detail, field, pointer, source}` (auth0.md 2).
+ */
 export function problem(
   status: number,
   title: string,
   detail: string,
   extra: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
 ): Response {
   return new Response(
     JSON.stringify({
+      // Not in the reference: the exact `type` URIs; this one names the status.
       type: `https://auth0.com/api/myaccount/errors/${status}`,
       status,
       title,
       detail,
       ...extra,
     }),
-    { status, headers: { "content-type": "application/problem+json" } },
+    { status, headers: { "content-type": "application/problem+json", ...headers } },
   );
 }
 

@@ -35,6 +35,11 @@ const AUTH_PARAM_KEYS = new Set([
   "prompt",
 ]);
 
+const ENUMS: Record<string, readonly string[]> = {
+  display: ["page", "popup", "touch", "wap"],
+  prompt: ["none", "login", "consent", "select_account"],
+};
+
 interface Caller {
   userId: string;
   scopes: string[];
@@ -42,6 +47,7 @@ interface Caller {
 
 async function bearer(ctx: Ctx, req: Request): Promise<Caller | Response> {
   const h = req.headers.get("authorization") ?? "";
+  // DPoP-bound tokens are accepted (scheme `Bearer-DPoP`); the emulator does not check proofs.
   const m = /^(?:Bearer|DPoP)\s+(\S+)$/i.exec(h);
   if (!m) return problem(401, "Unauthorized", "Missing or malformed Authorization header.");
   const claims = await ctx.signer.verify(m[1], ctx.meAudience);
@@ -88,7 +94,7 @@ export async function handleMyAccount(
   if (rest === "/connect" && req.method === "POST") return connect(ctx, req, caller);
   if (rest === "/complete" && req.method === "POST") return complete(ctx, req, caller);
   if (rest === "/accounts" && req.method === "GET") return listAccounts(ctx, req, caller);
-  if (rest === "/connections" && req.method === "GET") return listConnections(ctx, caller);
+  if (rest === "/connections" && req.method === "GET") return listConnections(ctx, req, caller);
   const del = /^\/accounts\/([^/]+)$/.exec(rest);
   if (del && req.method === "DELETE") return deleteAccount(ctx, caller, decodeURIComponent(del[1]));
   return problem(404, "Not Found", "The requested resource does not exist.");
@@ -104,6 +110,8 @@ async function connect(ctx: Ctx, req: Request, caller: Caller): Promise<Response
     if (!CONNECT_KEYS.has(k)) return invalid(`Additional property '${k}' is not allowed.`, k);
   }
   const { connection, redirect_uri, state, code_challenge, code_challenge_method, scopes } = body;
+  // Not in the reference: the order of these checks (scope before body) and the wording of
+  // `detail`; statuses and the problem+json shape are documented.
   if (typeof connection !== "string" || connection.length < 1 || connection.length > 128) {
     return invalid("connection is required (1-128 characters).", "connection");
   }
@@ -112,6 +120,9 @@ async function connect(ctx: Ctx, req: Request, caller: Caller): Promise<Response
   }
   if (state !== undefined && (typeof state !== "string" || !state.length || state.length > 4096)) {
     return invalid("state must be 1-4096 characters.", "state");
+  }
+  if (code_challenge_method !== undefined && code_challenge_method !== "S256") {
+    return invalid("code_challenge_method must be S256.", "code_challenge_method");
   }
   if (code_challenge !== undefined) {
     if (
@@ -127,18 +138,23 @@ async function connect(ctx: Ctx, req: Request, caller: Caller): Promise<Response
   if (
     scopes !== undefined &&
     (!Array.isArray(scopes) || !scopes.length || scopes.length > 100 ||
-      !scopes.every((s) => typeof s === "string" && s.length && s.length <= 255))
+      !scopes.every((s) => typeof s === "string" && s.length && s.length <= 255) ||
+      new Set(scopes).size !== scopes.length)
   ) {
-    return invalid("scopes must be an array of 1-100 strings.", "scopes");
+    return invalid("scopes must be an array of 1-100 unique strings (1-255 characters).", "scopes");
   }
   const ap = body.authorization_params;
   if (ap !== undefined) {
     if (!ap || typeof ap !== "object" || Array.isArray(ap)) {
       return invalid("authorization_params must be an object.", "authorization_params");
     }
-    for (const k of Object.keys(ap)) {
+    for (const [k, v] of Object.entries(ap)) {
       if (!AUTH_PARAM_KEYS.has(k)) {
         return invalid(`Additional property '${k}' is not allowed.`, `authorization_params/${k}`);
+      }
+      const allowed = ENUMS[k];
+      if (allowed && !allowed.includes(v as string)) {
+        return invalid(`${k} must be one of ${allowed.join(", ")}.`, `authorization_params/${k}`);
       }
     }
   }
@@ -164,6 +180,8 @@ async function connect(ctx: Ctx, req: Request, caller: Caller): Promise<Response
     redirectUri: redirect_uri,
     state: state as string | undefined,
     codeChallenge: code_challenge as string | undefined,
+    // Not in the reference: without `scopes` the connection's configured scopes apply; the
+    // emulated connection's are `openid profile`.
     scopes: (scopes as string[] | undefined) ?? ["openid", "profile"],
     expiresAt: ctx.state.now() + ttl * 1000,
     completed: false,
@@ -191,6 +209,14 @@ async function complete(ctx: Ctx, req: Request, caller: Caller): Promise<Respons
     return invalid("connect_code is required (1-46 characters).", "connect_code");
   }
   if (typeof redirect_uri !== "string") return invalid("redirect_uri is required.", "redirect_uri");
+  if (
+    code_verifier !== undefined &&
+    (typeof code_verifier !== "string" || code_verifier.length < 43 || code_verifier.length > 128)
+  ) {
+    return invalid("code_verifier must be 43-128 characters.", "code_verifier");
+  }
+  // Not in the reference: which status each dead-flow case gets; 409 (documented "conflict with
+  // current state") for a completed session, 400 for the rest.
   const now = ctx.state.now();
   const s = ctx.state.connectSessions.get(auth_session);
   if (!s || s.userId !== caller.userId || s.expiresAt <= now) {
@@ -209,6 +235,8 @@ async function complete(ctx: Ctx, req: Request, caller: Caller): Promise<Respons
     }
   }
   s.completed = true;
+  // Whether a provider refresh token was stored (connection Offline Access, checklist #11). The
+  // response does not tell: `access_type` is always "offline" (auth0.md 2.4).
   const offline = ctx.state.config.connectionOfflineAccess;
   ctx.state.accounts = ctx.state.accounts.filter((a) =>
     !(a.userId === s.userId && a.connection === s.connection)
@@ -226,11 +254,36 @@ async function complete(ctx: Ctx, req: Request, caller: Caller): Promise<Respons
   return json(201, {
     id: account.id,
     connection: account.connection,
-    // [infer] "offline" only when a provider refresh token was stored (auth0.md checklist #11).
-    access_type: offline ? "offline" : "online",
+    access_type: "offline",
     scopes: account.scopes,
     created_at: new Date(now).toISOString(),
   });
+}
+
+/**
+ * `from` (an opaque cursor: here an offset) and `take` (1-20, default 10). Not in the
+ * reference: the answer to an out-of-range `take` or a bad cursor (a 400 validation error).
+ */
+function paging<T>(
+  q: URLSearchParams,
+  all: T[],
+): { items: T[]; next?: string } | Response {
+  const rawTake = q.get("take");
+  const take = rawTake === null ? 10 : Number(rawTake);
+  if (!Number.isInteger(take) || take < 1 || take > 20) {
+    return problem(400, "Bad Request", "take must be an integer from 1 to 20.", {
+      validation_errors: [{ detail: "take must be 1-20.", field: "take", source: "query" }],
+    });
+  }
+  const rawFrom = q.get("from");
+  const from = rawFrom === null ? 0 : Number(rawFrom);
+  if (!Number.isInteger(from) || from < 0) {
+    return problem(400, "Bad Request", "from is not a valid cursor.", {
+      validation_errors: [{ detail: "Invalid cursor.", field: "from", source: "query" }],
+    });
+  }
+  const items = all.slice(from, from + take);
+  return from + take < all.length ? { items, next: String(from + take) } : { items };
 }
 
 function listAccounts(ctx: Ctx, req: Request, caller: Caller): Response {
@@ -239,33 +292,33 @@ function listAccounts(ctx: Ctx, req: Request, caller: Caller): Response {
   }
   const q = new URL(req.url).searchParams;
   const connections = q.getAll("connection");
-  const take = Math.min(20, Math.max(1, Number(q.get("take") ?? 10) || 10));
-  const from = Number(q.get("from") ?? 0) || 0;
   const all = ctx.state.accounts.filter((a) =>
     a.userId === caller.userId && (!connections.length || connections.includes(a.connection))
   );
-  const page = all.slice(from, from + take);
+  const page = paging(q, all);
+  if (page instanceof Response) return page;
   return json(200, {
-    accounts: page.map((a) => ({
+    accounts: page.items.map((a) => ({
       id: a.id,
       connection: a.connection,
-      access_type: a.offline ? "offline" : "online",
+      access_type: "offline",
       scopes: a.scopes,
       created_at: new Date(a.createdAt).toISOString(),
     })),
-    ...(from + take < all.length ? { next: String(from + take) } : {}),
+    ...(page.next ? { next: page.next } : {}),
   });
 }
 
-function listConnections(ctx: Ctx, caller: Caller): Response {
+function listConnections(ctx: Ctx, req: Request, caller: Caller): Response {
   if (!caller.scopes.includes("read:me:connected_accounts")) {
     return insufficientScope("read:me:connected_accounts");
   }
+  const page = paging(new URL(req.url).searchParams, ctx.state.config.connectedAccountsConnections);
+  if (page instanceof Response) return page;
   return json(200, {
-    connections: ctx.state.config.connectedAccountsConnections.map((name) => ({
-      name,
-      strategy: name === "google-oauth2" ? "google-oauth2" : name,
-    })),
+    // Not in the reference: `strategy` of a custom connection name; the emulator echoes the name.
+    connections: page.items.map((name) => ({ name, strategy: name })),
+    ...(page.next ? { next: page.next } : {}),
   });
 }
 
@@ -275,6 +328,7 @@ function deleteAccount(ctx: Ctx, caller: Caller, id: string): Response {
   }
   if (!/^cac_[A-Za-z0-9]+$/.test(id)) return invalid("id must match ^cac_[A-Za-z0-9]+$.", "id");
   const account = ctx.state.accounts.find((a) => a.id === id && a.userId === caller.userId);
+  // Not in the reference: the status for an unknown id.
   if (!account) return problem(404, "Not Found", "The connected account does not exist.");
   ctx.state.accounts = ctx.state.accounts.filter((a) => a !== account);
   // Deleting removes the tokens from the Vault; it does not revoke them at the provider.
@@ -312,6 +366,7 @@ export function connectApprove(ctx: Ctx, url: URL): Response {
   }
   const back = new URL(s.redirectUri);
   if (url.searchParams.get("deny")) {
+    // Not in the reference: what a denied consent sends back; OAuth's `error=access_denied`.
     back.searchParams.set("error", "access_denied");
     back.searchParams.set("error_description", "The user denied the connection.");
   } else {

@@ -22,10 +22,12 @@ import {
   type Ctx,
   type EmulatedClient,
   json,
+  problem,
   readParams,
 } from "./context.ts";
 import { connectApprove, connectPage, handleMyAccount, html } from "./my_account.ts";
 import { errorPage, loginPage } from "./pages.ts";
+import { TokenBucket } from "./rate_limit.ts";
 import {
   ADA,
   type ConnectedAccount,
@@ -38,8 +40,7 @@ import {
   TenantState,
   TOKEN_VAULT_GRANT,
 } from "./state.ts";
-import { mintGoogle } from "./token.ts";
-import { handleToken } from "./token.ts";
+import { handleRevoke, handleToken, mintGoogle } from "./token.ts";
 
 export { ADA, defaultTenantConfig, TOKEN_VAULT_GRANT };
 export type { ConnectedAccount, EmulatedUser, LoggedRequest, TenantConfig };
@@ -112,8 +113,11 @@ export interface Auth0Emulator {
    * clicked the button; returns the callback location. Throws if the emulator refused it.
    */
   approve(url: string, options?: { deny?: boolean }): Promise<ApproveResult>;
-  /** Mint a refresh token for the seeded user directly (the `auth0` pre-stored token path). */
-  issueRefreshToken(options?: { scopes?: string[]; audience?: string }): string;
+  /**
+   * Mint a refresh token for the seeded user directly (the `auth0` pre-stored token path).
+   * `authTime` (epoch ms, default now) is when the user logged in.
+   */
+  issueRefreshToken(options?: { scopes?: string[]; audience?: string; authTime?: number }): string;
   /** Create a connected account directly (skips /connect and consent). */
   connectAccount(
     options?: { connection?: string; scopes?: string[]; offline?: boolean },
@@ -158,6 +162,8 @@ export async function startAuth0Emulator(
     string,
     { status: number; body?: unknown; headers?: Record<string, string>; times: number }
   >();
+  const authBucket = new TokenBucket(() => state.config.rateLimit, now);
+  const meBucket = new TokenBucket(() => state.config.myAccountRateLimit, now);
   let issuerValue = "";
   const signer = await createSigner(() => issuerValue, now);
   // deno-lint-ignore prefer-const
@@ -170,9 +176,27 @@ export async function startAuth0Emulator(
     let grantType: string | undefined;
     let res: Response;
     const inj = injected.get(path);
+    const bucket = path === "/oauth/token" || path === "/oauth/revoke"
+      ? authBucket
+      : path.startsWith("/me/")
+      ? meBucket
+      : undefined;
+    const limit = inj && inj.times > 0 ? undefined : bucket?.take();
     if (inj && inj.times > 0) {
       inj.times--;
       res = json(inj.status, inj.body ?? {}, inj.headers);
+    } else if (limit && !limit.allowed) {
+      res = bucket === meBucket
+        // The My Account API's 429 carries a required `retry-after` (auth0.md 6; OAS).
+        ? problem(429, "Too Many Requests", "Rate limit exceeded.", {}, {
+          "retry-after": String(limit.retryAfterS),
+        })
+        // Generic /oauth/token 429s are not documented to carry Retry-After: clients fall back
+        // to x-ratelimit-reset.
+        : json(429, {
+          error: "too_many_requests",
+          error_description: "Rate limit exceeded. Please retry after some time.",
+        });
     } else {
       try {
         [res, grantType] = await route(req, url, path);
@@ -180,12 +204,14 @@ export async function startAuth0Emulator(
         res = json(500, { error: "server_error", error_description: "Internal emulator error." });
       }
     }
+    for (const [k, v] of Object.entries(limit?.headers ?? {})) res.headers.set(k, v);
     state.requests.push({ method: req.method, path, grantType, status: res.status, at: now() });
     return res;
   };
 
   const route = async (req: Request, url: URL, path: string): Promise<[Response, string?]> => {
     if (path === "/oauth/token" && req.method === "POST") return await handleToken(ctx, req);
+    if (path === "/oauth/revoke" && req.method === "POST") return [await handleRevoke(ctx, req)];
     if (path === "/authorize" && req.method === "GET") return [authorizePage(url)];
     if (path === "/authorize/approve") return [await authorizeApprove(req, url)];
     if (path === "/connect" && req.method === "GET") return [connectPage(ctx, url)];
@@ -194,6 +220,8 @@ export async function startAuth0Emulator(
     if (path === "/.well-known/openid-configuration") return [json(200, discovery())];
     const me = await handleMyAccount(ctx, req, path);
     if (me) return [me];
+    // Not in the reference: the device flow (/oauth/device/code), CIBA (/bc-authorize) and the
+    // Management API are not emulated (mcs uses none of them); the body shape is a guess.
     return [json(404, { error: "not_found", error_description: "Not found" })];
   };
 
@@ -201,6 +229,7 @@ export async function startAuth0Emulator(
     issuer: ctx.issuer,
     authorization_endpoint: `${ctx.base}/authorize`,
     token_endpoint: `${ctx.base}/oauth/token`,
+    revocation_endpoint: `${ctx.base}/oauth/revoke`,
     jwks_uri: `${ctx.base}/.well-known/jwks.json`,
     response_types_supported: ["code"],
     code_challenge_methods_supported: ["S256"],
@@ -368,6 +397,7 @@ export async function startAuth0Emulator(
         userId: user.userId,
         scopes: opts.scopes ?? ["openid", "profile", "email", "offline_access"],
         audience: opts.audience,
+        authTime: opts.authTime,
       });
     },
     connectAccount(opts = {}) {

@@ -42,7 +42,21 @@ export interface TenantConfig {
   refreshTokenGrant: boolean;
   /** #3: refresh token rotation. On → refresh grant rotates; Token Vault exchange refused. */
   refreshTokenRotation: boolean;
-  /** #4: the API's "Allow Offline Access". Off → no refresh token at the code exchange. */
+  /**
+   * Rotation Overlap Period (`leeway`), seconds; 0 = off (the default). Within it only the
+   * immediately previous refresh token may be reused (auth0.md 3.3).
+   */
+  rotationLeewayS: number;
+  /**
+   * Absolute lifetime of rotating refresh tokens (`token_lifetime`), seconds; default 30 days.
+   * It does not extend when tokens rotate (auth0.md 3.3). Non-rotating tokens never expire here
+   * (the docs' MRRT example uses `non-expiring`).
+   */
+  refreshTokenLifetimeS: number;
+  /**
+   * #4: the custom API's "Allow Offline Access". Off → no refresh token at a code exchange for
+   * a login with an `audience` (logins without one still get a refresh token).
+   */
   apiOfflineAccess: boolean;
   /** #5: the My Account API is activated. Off → MRRT 403 `access_denied` (service not enabled). */
   myAccountApi: boolean;
@@ -68,6 +82,22 @@ export interface TenantConfig {
   codeTtlS: number;
   /** Added latency per request, ms (0 = none). */
   latencyMs: number;
+  /**
+   * Token bucket of the Authentication API (`/oauth/token`): `burst` requests, refilled at
+   * `perSecond`. Default: the Enterprise global limit, 100 burst / 100 per s (auth0.md 6).
+   */
+  rateLimit: RateLimit;
+  /**
+   * Token bucket of the My Account API. Not in the reference: connected-accounts limits are not
+   * published; the default mirrors {@link TenantConfig.rateLimit}.
+   */
+  myAccountRateLimit: RateLimit;
+}
+
+/** A token bucket: `burst` requests, refilled at `perSecond`. */
+export interface RateLimit {
+  burst: number;
+  perSecond: number;
 }
 
 /** Defaults: a correctly configured tenant. */
@@ -76,6 +106,8 @@ export function defaultTenantConfig(): TenantConfig {
     tokenVaultGrant: true,
     refreshTokenGrant: true,
     refreshTokenRotation: false,
+    rotationLeewayS: 0,
+    refreshTokenLifetimeS: 2_592_000,
     apiOfflineAccess: true,
     myAccountApi: true,
     myAccountClientGrant: true,
@@ -89,6 +121,8 @@ export function defaultTenantConfig(): TenantConfig {
     connectTicketTtlS: 300,
     codeTtlS: 120,
     latencyMs: 0,
+    rateLimit: { burst: 100, perSecond: 100 },
+    myAccountRateLimit: { burst: 100, perSecond: 100 },
   };
 }
 
@@ -130,8 +164,16 @@ export interface RefreshRecord {
   /** Rotation family id: reuse of a rotated token revokes the whole family. */
   family: string;
   revoked: boolean;
-  /** Set when the token was rotated (used once under rotation). */
+  /** Issued while rotation was on (a rotating token). */
+  rotating: boolean;
+  /** Set when the token was rotated (used once under rotation), with the time and successor. */
   rotated: boolean;
+  rotatedAt?: number;
+  successor?: string;
+  /** Epoch ms of the login behind the token (inherited by rotated successors). */
+  authTime: number;
+  /** Absolute expiry in epoch ms (rotating tokens; inherited, never extended). */
+  expiresAt?: number;
 }
 
 /** A Connected Accounts session started by `/connect`. */
@@ -210,18 +252,28 @@ export class TenantState {
     return this.users.find((u) => u.userId === userId);
   }
 
-  /** Mint and record a refresh token. */
+  /**
+   * Mint and record a refresh token: rotating (with an absolute expiry) when rotation is on.
+   * A rotated successor passes its parent's `family`, `authTime` and `expiresAt`.
+   */
   issueRefreshToken(
-    rec: Omit<RefreshRecord, "revoked" | "rotated" | "family"> & {
+    rec: Omit<RefreshRecord, "revoked" | "rotated" | "family" | "rotating" | "authTime"> & {
       family?: string;
+      authTime?: number;
     },
   ): string {
     const token = "v1.emu-rt." + randomId(32);
+    const rotating = this.config.refreshTokenRotation;
+    const now = this.now();
     this.refreshTokens.set(token, {
       ...rec,
       family: rec.family ?? randomId(8),
+      authTime: rec.authTime ?? now,
       revoked: false,
       rotated: false,
+      rotating,
+      expiresAt: rec.expiresAt ??
+        (rotating ? now + this.config.refreshTokenLifetimeS * 1000 : undefined),
     });
     return token;
   }

@@ -15,6 +15,7 @@ import {
   AT_TOKEN_TYPE,
   type ConnectedAccount,
   FEDERATED_TOKEN_TYPE,
+  type RefreshRecord,
   RT_TOKEN_TYPE,
   TOKEN_VAULT_GRANT,
 } from "./state.ts";
@@ -103,10 +104,11 @@ async function authorizationCode(
   }
   const body = await issueTokens(ctx, code.userId, code.scopes, code.audience);
   const cfg = state.config;
-  // Auth0 never issues refresh tokens to a browser-originated code exchange (auth0.md 3.1).
+  // A refresh token needs offline_access, the Refresh Token grant and, for a custom audience,
+  // the API's Allow Offline Access; never for a browser-originated code exchange (auth0.md 3.1).
   if (
-    code.scopes.includes("offline_access") && cfg.refreshTokenGrant && cfg.apiOfflineAccess &&
-    !req.headers.has("origin")
+    code.scopes.includes("offline_access") && cfg.refreshTokenGrant &&
+    (!code.audience || cfg.apiOfflineAccess) && !req.headers.has("origin")
   ) {
     body.refresh_token = state.issueRefreshToken({
       clientId: code.clientId,
@@ -116,6 +118,42 @@ async function authorizationCode(
     });
   }
   return json(200, body);
+}
+
+/** A refresh token that may be presented now, or the error response (auth0.md 3.2–3.3). */
+function usableRefreshToken(
+  ctx: Ctx,
+  token: string,
+): { rec: RefreshRecord } | { response: Response } {
+  const { state } = ctx;
+  const cfg = state.config;
+  const now = state.now();
+  const invalid = () => ({
+    response: oauthError(403, "invalid_grant", "Unknown or invalid refresh token."),
+  });
+  const rec = state.refreshTokens.get(token);
+  if (!rec || rec.revoked || rec.clientId !== ctx.client.clientId) return invalid();
+  // Rotating lifetime (`token_lifetime`) is absolute: successors inherit it.
+  if (rec.expiresAt !== undefined && rec.expiresAt <= now) return invalid();
+  if (rec.rotated) {
+    // Within the Rotation Overlap Period only the immediately previous token may be reused.
+    const next = rec.successor ? state.refreshTokens.get(rec.successor) : undefined;
+    const overlap = cfg.rotationLeewayS > 0 &&
+      now - (rec.rotatedAt ?? 0) <= cfg.rotationLeewayS * 1000 && next !== undefined &&
+      !next.rotated && !next.revoked;
+    if (!overlap) {
+      // Reuse detection: revoke the whole family and the grant (tenant log `ferrt`).
+      state.revokeFamily(rec.family);
+      return invalid();
+    }
+  }
+  if (rec.rotating && !cfg.refreshTokenRotation) {
+    // Rotation was turned off: exchanging a rotating token revokes the rotating family
+    // (auth0.md 3.3). Not in the reference: whether that exchange itself fails; here it does.
+    state.revokeFamily(rec.family);
+    return invalid();
+  }
+  return { rec };
 }
 
 async function refreshToken(ctx: Ctx, p: Record<string, string>): Promise<Response> {
@@ -131,20 +169,15 @@ async function refreshToken(ctx: Ctx, p: Record<string, string>): Promise<Respon
   if (!p.refresh_token) {
     return oauthError(400, "invalid_request", "Missing required parameter: refresh_token");
   }
-  const rec = state.refreshTokens.get(p.refresh_token);
-  if (!rec || rec.revoked || rec.clientId !== ctx.client.clientId) {
-    return oauthError(403, "invalid_grant", "Unknown or invalid refresh token.");
-  }
-  if (rec.rotated) {
-    // Reuse detection: revoke the whole family (log event `ferrt`).
-    state.revokeFamily(rec.family);
-    return oauthError(403, "invalid_grant", "Unknown or invalid refresh token.");
-  }
+  const usable = usableRefreshToken(ctx, p.refresh_token);
+  if ("response" in usable) return usable.response;
+  const { rec } = usable;
   const audience = p.audience || rec.audience;
-  let requested = p.scope ? p.scope.split(" ").filter(Boolean) : rec.scopes;
+  const requested = p.scope ? p.scope.split(" ").filter(Boolean) : rec.scopes;
   let granted: string[];
   if (audience === ctx.meAudience && audience !== rec.audience) {
     if (!cfg.myAccountApi) {
+      // Not in the reference: the status of this error (the message is the field-observed one).
       return oauthError(
         403,
         "access_denied",
@@ -158,33 +191,77 @@ async function refreshToken(ctx: Ctx, p: Record<string, string>): Promise<Respon
         `Client "${ctx.client.clientId}" is not authorized to access resource server "${ctx.meAudience}"`,
       );
     }
-    if (cfg.myAccountRequire2fa) {
+    // The Default Policy (Early Access) refuses /me/ refreshes once the login is older than
+    // 15 minutes for users without an enrollable second factor (auth0.md 1.5, checklist #16).
+    // Not in the reference: the status and description.
+    if (cfg.myAccountRequire2fa && state.now() - rec.authTime > 15 * 60_000) {
       return oauthError(
         403,
         "unmet_authentication_requirements",
         "The user must complete multi-factor authentication to access this resource.",
       );
     }
-    // MRRT: scopes outside the policy are silently dropped (auth0.md 2.1).
-    granted = requested.filter((s) => OIDC_SCOPES.has(s) || cfg.mrrtPolicyScopes.includes(s));
+    // MRRT: scopes outside the policy are silently dropped (auth0.md 2.1). Not in the
+    // reference: OIDC scopes are kept only when the login granted them.
+    granted = requested.filter((s) =>
+      OIDC_SCOPES.has(s) ? rec.scopes.includes(s) : cfg.mrrtPolicyScopes.includes(s)
+    );
   } else if (audience !== rec.audience) {
+    // Not in the reference: an audience outside the MRRT policies; this is the standard
+    // unknown-audience answer.
     return oauthError(403, "access_denied", `Service not enabled within domain: ${audience}`);
   } else {
-    requested = requested.filter((s) => rec.scopes.includes(s) || !OIDC_SCOPES.has(s));
-    granted = requested;
+    // A narrower `scope` is honoured. Not in the reference: what a wider one does; here the
+    // extra scopes are dropped.
+    granted = requested.filter((s) => rec.scopes.includes(s));
   }
   const body = await issueTokens(ctx, rec.userId, granted, audience);
   if (cfg.refreshTokenRotation) {
-    rec.rotated = true;
-    body.refresh_token = state.issueRefreshToken({
+    if (!rec.rotating) {
+      // Rotation was turned on: the first exchange of a non-rotating token deletes all
+      // non-rotating tokens of this client, resource server and user (auth0.md 3.3).
+      for (const r of state.refreshTokens.values()) {
+        if (
+          !r.rotating && r.clientId === rec.clientId && r.userId === rec.userId &&
+          r.audience === rec.audience
+        ) r.revoked = true;
+      }
+    }
+    const next = state.issueRefreshToken({
       clientId: rec.clientId,
       userId: rec.userId,
       scopes: rec.scopes,
       audience: rec.audience,
       family: rec.family,
+      authTime: rec.authTime,
+      expiresAt: rec.rotating ? rec.expiresAt : undefined,
     });
+    if (!rec.rotated) {
+      // A reuse within the overlap period gets a token too, but `rec` stays the predecessor of
+      // its first successor: once that one rotates, `rec` is no longer reusable.
+      rec.rotated = true;
+      rec.rotatedAt = state.now();
+      rec.successor = next;
+    }
+    body.refresh_token = next;
   }
   return json(200, body);
+}
+
+/**
+ * `POST /oauth/revoke` (auth0.md 7 lists the endpoint only). Not in the reference: the answers
+ * follow RFC 7009 (200 with an empty body, also for an unknown token; 400/401 as at the token
+ * endpoint), and revoking a refresh token revokes its rotation family.
+ */
+export async function handleRevoke(ctx: Ctx, req: Request): Promise<Response> {
+  const params = await readParams(req);
+  if (!params) return oauthError(400, "invalid_request", "Unsupported or malformed request body.");
+  const auth = authenticateClient(ctx, req, params);
+  if (!auth.ok) return auth.response;
+  if (!params.token) return oauthError(400, "invalid_request", "Missing required parameter: token");
+  const rec = ctx.state.refreshTokens.get(params.token);
+  if (rec && rec.clientId === auth.clientId) ctx.state.revokeFamily(rec.family);
+  return new Response(null, { status: 200, headers: { "cache-control": "no-store" } });
 }
 
 function tokenVault(ctx: Ctx, p: Record<string, string>): Response {
@@ -197,29 +274,35 @@ function tokenVault(ctx: Ctx, p: Record<string, string>): Response {
       `Grant type '${TOKEN_VAULT_GRANT}' not allowed for the client.`,
     );
   }
+  // Not in the reference: the wording (and 400 status) of missing-parameter errors.
   for (
     const name of ["subject_token", "subject_token_type", "requested_token_type", "connection"]
   ) {
     if (!p[name]) return oauthError(400, "invalid_request", `Missing required parameter: ${name}`);
   }
   if (p.subject_token_type === AT_TOKEN_TYPE) {
+    // The emulated client is a Regular Web App, never a Custom API Client: the docs give
+    // "401/403 when the access token's aud does not match the calling client's linked API".
     return oauthError(
       403,
       "unauthorized_client",
       "The client is not a Custom API Client linked to the token's audience.",
     );
   }
+  // Not in the reference: the answer to the Privileged Worker (`…:jwt`, Early Access) and other
+  // subject/requested token types; the emulator supports the refresh-token variant only.
   if (p.subject_token_type !== RT_TOKEN_TYPE) {
     return oauthError(400, "invalid_request", "Unsupported subject_token_type.");
   }
   if (p.requested_token_type !== FEDERATED_TOKEN_TYPE) {
     return oauthError(400, "invalid_request", "Unsupported requested_token_type.");
   }
-  const rec = state.refreshTokens.get(p.subject_token);
-  if (!rec || rec.revoked || rec.rotated || rec.clientId !== ctx.client.clientId) {
-    if (rec?.rotated) state.revokeFamily(rec.family);
-    return oauthError(403, "invalid_grant", "Unknown or invalid refresh token.");
-  }
+  // An invalid subject token: the docs list 401, the field reports 400/403 `invalid_grant`
+  // "Unknown or invalid refresh token." (auth0.md 1.5); the emulator answers 403 as the
+  // refresh grant does.
+  const usable = usableRefreshToken(ctx, p.subject_token);
+  if ("response" in usable) return usable.response;
+  const { rec } = usable;
   if (cfg.refreshTokenRotation) {
     // [infer] the docs say only "Token Vault does not support refresh token rotation".
     return oauthError(
@@ -228,12 +311,15 @@ function tokenVault(ctx: Ctx, p: Record<string, string>): Response {
       "Token Vault does not support refresh token rotation. Disable Refresh Token Rotation for the application.",
     );
   }
+  // The docs say an Always MFA policy makes Token Vault retrieval fail; not in the reference: the
+  // exact error (401/403 `mfa_required` with an `mfa_token` is the generic form).
   if (cfg.mfaPolicy === "always") {
     return oauthError(403, "mfa_required", "Multifactor authentication required", {
       mfa_token: "emu-mfa-" + crypto.randomUUID(),
     });
   }
   const user = state.user(rec.userId)!;
+  // `login_hint` is the provider-side user id in the SDKs; the emulator also accepts the email.
   const account = state.accounts.find((a) =>
     a.userId === rec.userId && a.connection === p.connection &&
     (!p.login_hint || p.login_hint === user.email || p.login_hint === user.googleSub)
@@ -248,12 +334,15 @@ function tokenVault(ctx: Ctx, p: Record<string, string>): Response {
   const now = state.now();
   if (!account.googleAccessToken || (account.googleExpiresAt ?? 0) <= now) {
     if (!account.offline) {
-      // No provider refresh token stored: the tokenset is gone once the access token expired.
+      // No provider refresh token stored (checklist #11): the tokenset is gone once the access
+      // token expired, and the exchange answers 401 not-found.
       state.accounts = state.accounts.filter((a) => a !== account);
       return notFound();
     }
     mintGoogle(ctx, account);
   }
+  // `scope` is documented as present when it differs from what was granted; the emulator always
+  // sends it (auth0-ai compares it with the scopes a tool needs).
   return json(200, {
     access_token: account.googleAccessToken,
     expires_in: Math.max(0, Math.floor(((account.googleExpiresAt ?? now) - now) / 1000)),
