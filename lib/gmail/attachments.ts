@@ -106,6 +106,25 @@ export async function writeUnique(
   throw new McsError("download_write_failed", `Too many files named like ${name} in ${dir}.`);
 }
 
+/** attachments.get; `undefined` when Gmail does not know the id (404 / invalid id). */
+async function fetchAttachment(
+  ctx: GmailContext,
+  messageId: string,
+  attachmentId: string,
+): Promise<string | undefined> {
+  try {
+    return (await ctx.http.call<{ data?: string }>({
+      path: `messages/${messageId}/attachments/${encodeURIComponent(attachmentId)}`,
+      op: OPS.attachment,
+    })).data ?? "";
+  } catch (err) {
+    if (err instanceof McsError && /^(not_found|gmail_bad_request)$/.test(err.code)) {
+      return undefined;
+    }
+    throw err;
+  }
+}
+
 /** Download one attachment of a message into `dir`. */
 export async function downloadAttachment(
   ctx: GmailContext,
@@ -136,7 +155,7 @@ export async function downloadAttachment(
   const m = await getRawMessage(ctx, messageId);
   const decoded = await decodeMessage(m, { labelNames: [], attachmentsOnly: true });
   const atts = decoded.attachments;
-  const pick: AttachmentInfo | undefined = selector.partId !== undefined
+  let pick: AttachmentInfo | undefined = selector.partId !== undefined
     ? atts.find((a) => a.partId === selector.partId)
     : selector.filename !== undefined
     ? atts.find((a) => a.filename === selector.filename) ??
@@ -146,6 +165,24 @@ export async function downloadAttachment(
     : atts.length === 1
     ? atts[0]
     : undefined;
+  let data: string | undefined;
+  if (!pick && selector.attachmentId !== undefined) {
+    // Gmail mints a new attachment id on every fetch, so an id from an earlier read never
+    // matches the fresh tree; it still works with attachments.get. Fetch by it, then tell
+    // which part it was by size (unique) to name the file.
+    data = await fetchAttachment(ctx, messageId, selector.attachmentId);
+    if (data !== undefined) {
+      const size = decodeBase64Lenient(data).length;
+      const bySize = atts.filter((a) => a.size === size);
+      pick = bySize.length === 1 ? bySize[0] : {
+        filename: "attachment",
+        mimeType: "application/octet-stream",
+        size,
+        partId: "",
+        inline: false,
+      };
+    }
+  }
   if (!pick) {
     throw new UsageError(
       "attachment_not_found",
@@ -154,15 +191,14 @@ export async function downloadAttachment(
       }.`,
     );
   }
-  const part = findPart(m.payload, pick.partId);
-  let data = part?.body?.data;
-  if (!data) {
-    const attId = part?.body?.attachmentId ?? pick.attachmentId;
-    if (!attId) throw new McsError("attachment_empty", "The attachment has no content.");
-    data = (await ctx.http.call<{ data?: string }>({
-      path: `messages/${messageId}/attachments/${encodeURIComponent(attId)}`,
-      op: OPS.attachment,
-    })).data ?? "";
+  if (data === undefined) {
+    const part = findPart(m.payload, pick.partId);
+    data = part?.body?.data;
+    if (!data) {
+      const attId = part?.body?.attachmentId ?? pick.attachmentId;
+      if (!attId) throw new McsError("attachment_empty", "The attachment has no content.");
+      data = await fetchAttachment(ctx, messageId, attId) ?? "";
+    }
   }
   const bytes = decodeBase64Lenient(data);
   const filename = safeFileName(pick.filename);

@@ -33,6 +33,7 @@ import {
   searchMessages,
   type SearchOptions,
 } from "./read.ts";
+import { listThreads } from "./thread_list.ts";
 import { createDraft, listDrafts, sendDraft, sendMessage } from "./send.ts";
 import type {
   Draft,
@@ -43,6 +44,7 @@ import type {
   SendInput,
   SentMessage,
   Thread,
+  ThreadSummary,
 } from "./types.ts";
 
 /** Options of {@link GmailClient}. */
@@ -85,6 +87,14 @@ export class GmailClient {
   /** Read one message. */
   getMessage(id: string, options?: ReadOptions): Promise<Message> {
     return getMessage(this.#ctx, id, options);
+  }
+
+  /**
+   * List threads (Gmail query syntax, label names, `limit` 1..100, `pageToken`): subject,
+   * participants, message count, snippet. Metadata comes in one batch call, not N requests.
+   */
+  listThreads(options: SearchOptions = {}): Promise<Page<ThreadSummary>> {
+    return listThreads(this.#ctx, options);
   }
 
   /** Read a thread. */

@@ -51,7 +51,7 @@ export function summarize(m: GmailMessage, labelNames: string[]): MessageSummary
 }
 
 /** Gmail snippets are HTML-escaped. */
-function decodeHtmlEntities(s: string): string {
+export function decodeHtmlEntities(s: string): string {
   return s.replace(/&(#\d+|#x[0-9a-f]+|amp|lt|gt|quot|apos|nbsp);/gi, (_m, e: string) => {
     const k = e.toLowerCase();
     if (k.startsWith("#x")) return String.fromCodePoint(parseInt(k.slice(2), 16));

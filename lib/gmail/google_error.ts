@@ -110,7 +110,11 @@ export function mapGoogleError(status: number, body: unknown, op: OperationInfo)
   }
   if (
     status === 403 &&
-    reasons.some((r) => r === "insufficientPermissions" || r === "ACCESS_TOKEN_SCOPE_INSUFFICIENT")
+    (reasons.some((r) =>
+      r === "insufficientPermissions" || r === "ACCESS_TOKEN_SCOPE_INSUFFICIENT"
+    ) ||
+      // gmail.metadata grants are refused `q` and format=full/raw with reason `forbidden`.
+      (reasons.includes("forbidden") && /metadata scope/i.test(e.message ?? "")))
   ) {
     const needed = op.scopes.map(fullScope);
     return new McsError(

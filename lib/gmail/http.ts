@@ -201,12 +201,16 @@ export class GmailHttp {
     op: OperationInfo,
   ): Promise<BatchResult<T>[]> {
     const results: BatchResult<T>[] = new Array(requests.length);
+    // The batch endpoint authorises each part on its own, so an expired token comes back as a
+    // 401 inside every part: refresh once per batch() call (shared by the chunks), then retry.
+    let refresh: Promise<void> | undefined;
     const chunks: number[][] = [];
     for (let i = 0; i < requests.length; i += this.#o.batchSize) {
       chunks.push(requests.slice(i, i + this.#o.batchSize).map((_, j) => i + j));
     }
     await Promise.all(chunks.map(async (indices) => {
       let pending = indices;
+      let authRetried = false;
       for (let attempt = 0;; attempt++) {
         const items: BatchRequestItem[] = pending.map((i) => ({
           id: `item${i}`,
@@ -229,6 +233,7 @@ export class GmailHttp {
         const byId = new Map(parsed.map((p) => [p.id, p]));
         const retryLater: number[] = [];
         let wait: number | undefined;
+        let unauthorized = false;
         for (const i of pending) {
           const r = byId.get(`item${i}`);
           let json: unknown;
@@ -242,6 +247,12 @@ export class GmailHttp {
             continue;
           }
           const status = r?.status ?? 500;
+          if (status === 401 && !authRetried) {
+            refresh ??= this.#o.credentials.invalidate(this.#o.scope);
+            retryLater.push(i);
+            unauthorized = true;
+            continue;
+          }
           if (isRetryable(status, googleErrorOf(json)) && attempt < this.#o.maxRetries) {
             retryLater.push(i);
             const ra = retryAfterMs(r?.headers["retry-after"]);
@@ -251,7 +262,10 @@ export class GmailHttp {
           results[i] = { ok: false, error: mapGoogleError(status, json, op) };
         }
         if (!retryLater.length) return;
-        await this.#o.sleep(this.delayMs(attempt, wait));
+        if (unauthorized) {
+          authRetried = true;
+          await refresh;
+        } else await this.#o.sleep(this.delayMs(attempt, wait));
         pending = retryLater;
       }
     }));

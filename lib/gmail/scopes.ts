@@ -24,6 +24,7 @@ export const OPS = {
   search: { description: "search messages", scopes: READ },
   read: { description: "read a message", scopes: READ },
   readThread: { description: "read a thread", scopes: READ },
+  listThreads: { description: "list threads", scopes: READ },
   profile: { description: "read the mailbox profile", scopes: [...READ, "gmail.compose"] },
   listLabels: { description: "list labels", scopes: [...READ, "gmail.labels"] },
   createLabel: { description: "create a label", scopes: LABELS },

@@ -177,6 +177,12 @@ function multipartRelated(
 /**
  * POST a message as JSON `raw`, or through `/upload/…?uploadType=media|multipart` when the JSON
  * body would exceed `ctx.maxJsonBytes`. `metadata` wraps the message (drafts nest it).
+ *
+ * No `uploadType=resumable`: media/multipart accept a message up to Gmail's 35 MB cap in one
+ * request, and resuming only pays off when a session outlives a broken connection — but every
+ * mcs invocation is a fresh process and a failed send is retried as a whole by the caller, so
+ * the extra round trip (session POST, then PUT) would buy nothing. The emulator serves the
+ * resumable protocol anyway, so a client that uses it can be tested.
  */
 async function postMessage<T>(
   ctx: GmailContext,

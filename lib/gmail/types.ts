@@ -70,6 +70,26 @@ export interface Thread {
   messages: Message[];
 }
 
+/** A thread list row (from `threads.get format=metadata`). */
+export interface ThreadSummary {
+  id: string;
+  /** Subject of the first message. */
+  subject: string;
+  /** Distinct senders (`From` values), in order of first appearance. */
+  participants: string[];
+  messageCount: number;
+  /** Id of the newest message (reply to it to continue the thread). */
+  lastMessageId: string;
+  /** ISO 8601 date of the newest message. */
+  date: string;
+  /** Gmail's snippet of the thread. */
+  snippet: string;
+  /** Union of the messages' label names. */
+  labels: string[];
+  /** Whether any message is unread. */
+  unread: boolean;
+}
+
 /** A label. */
 export interface Label {
   id: string;

@@ -46,9 +46,10 @@ Deno.test("emulator: scopes — metadata allows list without q, not full format"
     200,
   );
   const full = await api(`${f.emu.url}/gmail/v1/users/me/messages/${id}`, token);
+  // The metadata scope is valid for messages.get, but not for format=full (403 forbidden).
   assert.equal(full.status, 403);
-  assert.equal(full.json.error.details[0].reason, "ACCESS_TOKEN_SCOPE_INSUFFICIENT");
-  assert.equal(full.json.error.errors[0].reason, "insufficientPermissions");
+  assert.equal(full.json.error.errors[0].reason, "forbidden");
+  assert.equal(full.json.error.message, "Metadata scope doesn't allow format FULL");
   assert.equal((await api(`${f.emu.url}/gmail/v1/users/me/messages?q=hello`, token)).status, 403);
 });
 

@@ -10,6 +10,8 @@
  * @module
  */
 
+import { RPC_PREFIX } from "./access.ts";
+
 /** An error response: status, JSON body, extra headers. */
 export interface ErrorResponse {
   status: number;
@@ -32,35 +34,64 @@ function simple(
 
 /** Builders for every error the emulator produces. */
 export const googleError = {
-  unauthenticated(): ErrorResponse {
+  /**
+   * 401. `missing`: no bearer token at all (Google answers "Login Required" / reason `required`
+   * with an ErrorInfo `CREDENTIALS_MISSING`; the reference only documents the `authError`
+   * variant, so this shape is from observed responses). `invalid`: unknown, expired or revoked
+   * token — reference §4.3 `authError` "Invalid Credentials".
+   */
+  unauthenticated(kind: "missing" | "invalid" = "invalid", rpc = "Unknown"): ErrorResponse {
+    const missing = kind === "missing";
     return {
       status: 401,
       headers: {
-        "www-authenticate": 'Bearer realm="https://accounts.google.com/", error="invalid_token"',
+        "www-authenticate": missing
+          ? 'Bearer realm="https://accounts.google.com/"'
+          : 'Bearer realm="https://accounts.google.com/", error="invalid_token"',
       },
       body: {
         error: {
           code: 401,
-          message:
-            "Request had invalid authentication credentials. Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.",
+          message: `${
+            missing
+              ? "Request is missing required authentication credential."
+              : "Request had invalid authentication credentials."
+          } Expected OAuth 2 access token, login cookie or other valid authentication credential. See https://developers.google.com/identity/sign-in/web/devconsole-project.`,
           errors: [{
-            message: "Invalid Credentials",
+            message: missing ? "Login Required." : "Invalid Credentials",
             domain: "global",
-            reason: "authError",
+            reason: missing ? "required" : "authError",
             location: "Authorization",
             locationType: "header",
           }],
           status: "UNAUTHENTICATED",
+          ...(missing
+            ? {
+              details: [{
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                reason: "CREDENTIALS_MISSING",
+                domain: "googleapis.com",
+                metadata: { method: RPC_PREFIX + rpc, service: "gmail.googleapis.com" },
+              }],
+            }
+            : {}),
         },
       },
     };
   },
-  insufficientScope(method: string): ErrorResponse {
+  /**
+   * 403 insufficient scope (reference §4.3: `insufficientPermissions` +
+   * `ACCESS_TOKEN_SCOPE_INSUFFICIENT`). `WWW-Authenticate` lists the scopes that would do,
+   * space-separated, as RFC 6750 §3 asks.
+   */
+  insufficientScope(rpc: string, scopes: readonly string[]): ErrorResponse {
     return {
       status: 403,
       headers: {
         "www-authenticate":
-          'Bearer realm="https://accounts.google.com/", error="insufficient_scope", scope="https://mail.google.com/"',
+          `Bearer realm="https://accounts.google.com/", error="insufficient_scope", scope="${
+            scopes.join(" ")
+          }"`,
       },
       body: {
         error: {
@@ -76,11 +107,20 @@ export const googleError = {
             "@type": "type.googleapis.com/google.rpc.ErrorInfo",
             reason: "ACCESS_TOKEN_SCOPE_INSUFFICIENT",
             domain: "googleapis.com",
-            metadata: { service: "gmail.googleapis.com", method },
+            metadata: { service: "gmail.googleapis.com", method: RPC_PREFIX + rpc },
           }],
         },
       },
     };
+  },
+  /**
+   * 403 `forbidden`: a valid token that may not do this (metadata scope with `q` or
+   * `format=full|raw`; another user's mailbox: "Delegation denied for <token's user>"). The
+   * reference says only that these are forbidden; reason and message are from observed
+   * responses.
+   */
+  forbidden(message: string): ErrorResponse {
+    return simple(403, "PERMISSION_DENIED", "forbidden", message);
   },
   serviceDisabled(project: string): ErrorResponse {
     const url =
@@ -100,11 +140,9 @@ export const googleError = {
             extendedHelp: "https://console.developers.google.com",
           }],
           status: "PERMISSION_DENIED",
+          // Reference §4.3 marks the exact shape unverified; newer bodies put the ErrorInfo
+          // first, then a LocalizedMessage, then the Help link.
           details: [
-            {
-              "@type": "type.googleapis.com/google.rpc.Help",
-              links: [{ description: "Google developers console API activation", url }],
-            },
             {
               "@type": "type.googleapis.com/google.rpc.ErrorInfo",
               reason: "SERVICE_DISABLED",
@@ -117,6 +155,15 @@ export const googleError = {
                 containerInfo: project,
               },
             },
+            {
+              "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+              locale: "en-US",
+              message,
+            },
+            {
+              "@type": "type.googleapis.com/google.rpc.Help",
+              links: [{ description: "Google developers console API activation", url }],
+            },
           ],
         },
       },
@@ -128,7 +175,7 @@ export const googleError = {
         429,
         "RESOURCE_EXHAUSTED",
         "rateLimitExceeded",
-        "Too many concurrent requests for user.",
+        "Too many concurrent requests for user",
         "global",
       )
       : simple(
@@ -139,6 +186,17 @@ export const googleError = {
         "usageLimits",
       );
     if (retryAfterS !== undefined) r.headers = { "retry-after": String(retryAfterS) };
+    return r;
+  },
+  /**
+   * 429 for the per-user quota (15,000 units/min, reference §4.3). Google names the time in the
+   * message; the `Retry-After` header is the emulator's addition (the reference says to honour
+   * it "if present").
+   */
+  userQuota(retryAt: number): ErrorResponse {
+    const message = `User-rate limit exceeded.  Retry after ${new Date(retryAt).toISOString()}`;
+    const r = simple(429, "RESOURCE_EXHAUSTED", "rateLimitExceeded", message, "usageLimits");
+    r.headers = { "retry-after": String(Math.max(1, Math.ceil((retryAt - Date.now()) / 1000))) };
     return r;
   },
   backend(status: 500 | 503): ErrorResponse {
@@ -158,6 +216,7 @@ export const googleError = {
   conflict(message: string): ErrorResponse {
     return simple(409, "ALREADY_EXISTS", "duplicate", message);
   },
+  /** 413 (reference §4.1 quotes "Request payload size exceeds the limit: 1048576 bytes"). */
   tooLarge(limit: number): ErrorResponse {
     return simple(
       413,

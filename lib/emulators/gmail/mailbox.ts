@@ -34,6 +34,9 @@ export interface StoredLabel {
   id: string;
   name: string;
   type: "system" | "user";
+  messageListVisibility?: string;
+  labelListVisibility?: string;
+  color?: { textColor?: string; backgroundColor?: string };
 }
 
 /** Who a sent message went to (Bcc included). */

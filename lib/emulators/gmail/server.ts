@@ -21,6 +21,7 @@ import { encodeBatchResponse, parseBatchRequest } from "../../gmail/batch_wire.t
 import { mimeToGmailPart } from "../../gmail/decode.ts";
 import { decodeBase64Lenient, encodeBase64Url } from "../../encoding/base64.ts";
 import { parseHeaderParams, parseMime } from "../../gmail/mime_parse.ts";
+import { classify, METADATA_SCOPE, type MethodInfo } from "./access.ts";
 import { type ErrorResponse, googleError } from "./google_errors.ts";
 import { Mailbox, type StoredMessage } from "./mailbox.ts";
 import { compileQuery } from "./query.ts";
@@ -42,6 +43,11 @@ export interface GmailEmulatorOptions {
   maxJsonBytes?: number;
   /** Clock for the mailbox and relative queries. */
   now?: () => number;
+  /**
+   * Per-user quota in units per rolling minute (default 15 000, Gmail's per-user limit;
+   * reference §4.3), or `false` to turn metering off.
+   */
+  userUnitsPerMinute?: number | false;
 }
 
 /** One logged API call. */
@@ -84,29 +90,6 @@ export interface GmailEmulator {
   resetCounters(): void;
 }
 
-type Access =
-  | "read"
-  | "metadata"
-  | "send"
-  | "compose"
-  | "modify"
-  | "labels"
-  | "labelsWrite"
-  | "full";
-
-const S = (s: string) => `https://www.googleapis.com/auth/${s}`;
-const FULL = "https://mail.google.com/";
-const ALLOWED: Record<Access, string[]> = {
-  read: [S("gmail.readonly"), S("gmail.modify"), FULL],
-  metadata: [S("gmail.readonly"), S("gmail.modify"), S("gmail.metadata"), FULL],
-  send: [S("gmail.send"), S("gmail.compose"), S("gmail.modify"), FULL],
-  compose: [S("gmail.compose"), S("gmail.modify"), FULL],
-  modify: [S("gmail.modify"), FULL],
-  labels: [S("gmail.readonly"), S("gmail.modify"), S("gmail.labels"), S("gmail.metadata"), FULL],
-  labelsWrite: [S("gmail.labels"), S("gmail.modify"), FULL],
-  full: [FULL],
-};
-
 interface ApiRequest {
   method: string;
   path: string;
@@ -118,6 +101,8 @@ interface ApiRequest {
 
 interface ApiResponse {
   status: number;
+  /** `prettyPrint=false` was asked for. */
+  compact?: boolean;
   headers?: Record<string, string>;
   body?: unknown;
 }
@@ -153,6 +138,8 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
   /** Pending faults; `match` limits one to API paths (path + query) it matches. */
   let faultQueue: { error: ErrorResponse; match?: RegExp }[] = [];
   let disabledProject: string | undefined;
+  /** The emulator's origin, for resumable session URIs (set once listening). */
+  let baseUrl = "";
 
   const faults: GmailFaults = {
     rateLimit(count, o = {}) {
@@ -178,8 +165,13 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
   };
 
   // ---- resource shapes -------------------------------------------------------------------
+  // Reference §4.1: "Attachment IDs are not stable across fetches" — so each fetch mints a new
+  // id (a nonce in it), and every id minted stays valid, so clients that cache one still work
+  // within a session but clients that compare ids across fetches fail like they would on Gmail.
   const attachmentId = (m: StoredMessage, partId: string) =>
-    "ANGjdJ" + encodeBase64Url(new TextEncoder().encode(`${m.id}:${partId}`));
+    "ANGjdJ" + encodeBase64Url(
+      new TextEncoder().encode(`${m.id}:${partId}:${crypto.randomUUID().slice(0, 8)}`),
+    );
 
   function snippet(m: StoredMessage): string {
     return escapeSnippet(mailbox.view(m).text.replace(/\s+/g, " ").trim().slice(0, 200));
@@ -190,10 +182,11 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
     format: string,
     metadataHeaders: string[],
   ): Record<string, unknown> {
+    // Google's JSON omits empty repeated fields: a message with no labels has no `labelIds`.
     const base: Record<string, unknown> = {
       id: m.id,
       threadId: m.threadId,
-      labelIds: [...m.labelIds],
+      ...(m.labelIds.size ? { labelIds: [...m.labelIds] } : {}),
       snippet: snippet(m),
       sizeEstimate: m.raw.length,
       historyId: String(m.historyId),
@@ -207,6 +200,8 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
       (partId, part) => part.filename ? attachmentId(m, partId) : undefined,
     );
     if (format === "metadata") {
+      // The reference lists no exact fields for the metadata payload; this is the top-level
+      // part without body data or children, headers filtered by `metadataHeaders`.
       const want = metadataHeaders.map((h) => h.toLowerCase());
       return {
         ...base,
@@ -222,6 +217,23 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
       };
     }
     return { ...base, payload };
+  }
+
+  /**
+   * What modify/trash/untrash answer with: the reference says only "a Message"; Gmail returns
+   * just `id`, `threadId` and `labelIds` (observed), so that is what the emulator sends.
+   */
+  function labelsOnly(m: StoredMessage): Record<string, unknown> {
+    return {
+      id: m.id,
+      threadId: m.threadId,
+      ...(m.labelIds.size ? { labelIds: [...m.labelIds] } : {}),
+    };
+  }
+
+  /** A thread's messages, oldest first. */
+  function threadMessages(threadId: string): StoredMessage[] {
+    return mailbox.list().filter((x) => x.threadId === threadId).reverse();
   }
 
   function findMessage(id: string): StoredMessage | undefined {
@@ -243,11 +255,18 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
     items: T[],
     q: URLSearchParams,
     def = 100,
-  ): { slice: T[]; next?: string } | ErrorResponse {
-    const max = Number(q.get("maxResults") ?? def);
-    if (!Number.isInteger(max) || max < 1 || max > 500) {
-      return googleError.invalidArgument("Invalid maxResults value");
+  ): { slice: T[]; next?: string; total: number } | ErrorResponse {
+    // Reference: default 100, max 500. Gmail silently caps larger values at 500 and treats 0
+    // as the default (observed behaviour; the reference does not say); junk is a 400.
+    const rawMax = q.get("maxResults");
+    let max = Number(rawMax ?? def);
+    if (!Number.isInteger(max) || max < 0) {
+      return googleError.invalidArgument(
+        `Invalid value at 'max_results' (TYPE_UINT32), "${rawMax}"`,
+      );
     }
+    if (max === 0) max = def;
+    max = Math.min(max, 500);
     let offset = 0;
     const tok = q.get("pageToken");
     if (tok) {
@@ -260,15 +279,16 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
     const next = offset + max < items.length
       ? encodeBase64Url(new TextEncoder().encode(`o:${offset + max}`))
       : undefined;
-    return { slice, next };
+    return { slice, next, total: items.length };
   }
 
   function labelResource(id: string, withCounts: boolean): Record<string, unknown> {
     const l = mailbox.labels.get(id)!;
     const out: Record<string, unknown> = { id: l.id, name: l.name, type: l.type };
     if (l.type === "user") {
-      out.messageListVisibility = "show";
-      out.labelListVisibility = "labelShow";
+      out.messageListVisibility = l.messageListVisibility ?? "show";
+      out.labelListVisibility = l.labelListVisibility ?? "labelShow";
+      if (l.color) out.color = l.color;
     }
     if (withCounts) {
       const msgs = mailbox.list().filter((m) => m.labelIds.has(id));
@@ -315,15 +335,62 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
     return any ? undefined : googleError.invalidArgument("Recipient address required");
   }
 
-  /** Upload bodies: media (raw) or multipart/related (JSON metadata + message/rfc822). */
+  /** Largest message accepted through `/upload/` (reference §4.1: 35 MB, `message/*`). */
+  const MAX_UPLOAD = 35 * 1024 * 1024;
+  /** Open resumable sessions: upload_id → metadata and bytes received so far. */
+  const sessions = new Map<
+    string,
+    { target: string; meta: Record<string, unknown>; chunks: Uint8Array[]; received: number }
+  >();
+
+  function isMessageType(ct: string | null): boolean {
+    return /^message\//i.test((ct ?? "").trim());
+  }
+
+  function unsupportedMedia(ct: string | null): ErrorResponse {
+    return googleError.invalidArgument(
+      `Media type '${ct ?? ""}' is not supported. Valid media types: [message/*]`,
+    );
+  }
+
+  function parseMeta(
+    bytes: Uint8Array,
+  ): { meta: Record<string, unknown> } | { error: ErrorResponse } {
+    try {
+      return { meta: JSON.parse(new TextDecoder().decode(bytes) || "{}") };
+    } catch {
+      return { error: googleError.invalidArgument("Invalid JSON payload received.") };
+    }
+  }
+
+  /**
+   * Upload bodies (reference §4.1: `uploadType=media|multipart|resumable`): media is the raw
+   * message; multipart is `multipart/related` with JSON metadata then the `message/rfc822`
+   * part; resumable follows Google's generic resumable protocol (the reference names it but
+   * does not spell it out): POST metadata → 200 + `Location` session URI, then PUT the bytes
+   * (optionally in `Content-Range` chunks, answered 308 + `Range` until complete). Returns
+   * `undefined` body when the upload is not complete yet (`pending` response).
+   */
   function uploadBody(
     req: ApiRequest,
-  ): { raw: Uint8Array; meta: Record<string, unknown> } | ErrorResponse {
+    target: string,
+  ):
+    | { raw: Uint8Array; meta: Record<string, unknown> }
+    | { pending: ApiResponse }
+    | ErrorResponse {
     const type = req.query.get("uploadType");
-    if (type === "media") return { raw: req.body, meta: {} };
+    if (req.body.length > MAX_UPLOAD) return googleError.tooLarge(MAX_UPLOAD);
+    if (type === "media") {
+      const ct = req.headers.get("content-type");
+      if (!isMessageType(ct)) return unsupportedMedia(ct);
+      return { raw: req.body, meta: {} };
+    }
     if (type === "multipart") {
       const ct = req.headers.get("content-type") ?? "";
-      const { params } = parseHeaderParams(ct);
+      const { value, params } = parseHeaderParams(ct);
+      if (value.toLowerCase() !== "multipart/related" || !params.boundary) {
+        return googleError.invalidArgument("Invalid multipart request with 0 mime parts.");
+      }
       const head = new TextEncoder().encode(
         `Content-Type: multipart/related; boundary="${params.boundary}"\r\n\r\n`,
       );
@@ -331,58 +398,127 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
       all.set(head);
       all.set(req.body, head.length);
       const parts = parseMime(all).parts;
-      if (parts.length !== 2) return googleError.invalidArgument("Invalid multipart upload");
-      let meta: Record<string, unknown> = {};
-      try {
-        meta = JSON.parse(new TextDecoder().decode(parts[0].body) || "{}");
-      } catch {
-        return googleError.invalidArgument("Invalid JSON metadata");
+      if (parts.length !== 2) {
+        return googleError.invalidArgument(
+          `Invalid multipart request with ${parts.length} mime parts.`,
+        );
       }
-      return { raw: parts[1].body, meta };
+      if (!isMessageType(parts[1].mimeType)) return unsupportedMedia(parts[1].mimeType);
+      const j = parseMeta(parts[0].body);
+      if ("error" in j) return j.error;
+      return { raw: parts[1].body, meta: j.meta };
+    }
+    if (type === "resumable") {
+      const uploadId = req.query.get("upload_id");
+      if (!uploadId) {
+        if (req.method !== "POST") return googleError.methodNotAllowed();
+        const declared = req.headers.get("x-upload-content-type");
+        if (declared && !isMessageType(declared)) return unsupportedMedia(declared);
+        const len = Number(req.headers.get("x-upload-content-length") ?? 0);
+        if (len > MAX_UPLOAD) return googleError.tooLarge(MAX_UPLOAD);
+        const j = parseMeta(req.body);
+        if ("error" in j) return j.error;
+        const id = "ADPycd" + crypto.randomUUID().replace(/-/g, "");
+        sessions.set(id, {
+          target,
+          meta: j.meta,
+          chunks: [],
+          received: 0,
+        });
+        const loc = `${baseUrl}${target}?uploadType=resumable&upload_id=${id}`;
+        return { pending: { status: 200, headers: { location: loc, "x-guploader-uploadid": id } } };
+      }
+      const session = sessions.get(uploadId);
+      if (!session || session.target !== target) return googleError.notFound();
+      if (req.method !== "PUT" && req.method !== "POST") return googleError.methodNotAllowed();
+      const range = /^bytes (?:(\d+)-(\d+)|\*)\/(\d+|\*)$/.exec(
+        req.headers.get("content-range") ?? "",
+      );
+      if (range && range[1] !== undefined && Number(range[1]) !== session.received) {
+        return googleError.invalidArgument("Invalid request. Content-Range offset mismatch.");
+      }
+      session.chunks.push(req.body);
+      session.received += req.body.length;
+      if (session.received > MAX_UPLOAD) {
+        sessions.delete(uploadId);
+        return googleError.tooLarge(MAX_UPLOAD);
+      }
+      const total = range?.[3] && range[3] !== "*" ? Number(range[3]) : undefined;
+      if (range && (total === undefined || session.received < total)) {
+        return {
+          pending: {
+            status: 308,
+            headers: session.received ? { range: `bytes=0-${session.received - 1}` } : {},
+          },
+        };
+      }
+      sessions.delete(uploadId);
+      const raw = new Uint8Array(session.received);
+      let o = 0;
+      for (const c of session.chunks) raw.set(c, (o += c.length) - c.length);
+      return { raw, meta: session.meta };
     }
     return googleError.invalidArgument(
-      `Unsupported uploadType ${type ?? "(none)"}; use media or multipart`,
+      type
+        ? `Invalid upload type: ${type}`
+        : "Upload requests must include an uploadType URL parameter and a URL path beginning with /upload/",
     );
   }
 
   // ---- routing -----------------------------------------------------------------------------
-  function access(method: string, rest: string, query: URLSearchParams): Access {
-    if (rest === "profile") return "metadata";
-    if (rest.startsWith("labels")) return method === "GET" ? "labels" : "labelsWrite";
-    if (rest.startsWith("drafts")) return "compose";
-    if (rest === "messages/send") return "send";
-    if (method === "DELETE") return "full";
-    if (method === "POST") return "modify";
-    if (rest.startsWith("messages") || rest.startsWith("threads")) {
-      const fmt = query.get("format");
-      const isList = rest === "messages" || rest === "threads";
-      if (isList && !query.get("q")) return "metadata";
-      if (!isList && (fmt === "metadata" || fmt === "minimal")) return "metadata";
+  /** Quota use per user: [epoch ms, units] within the last minute. */
+  const usage = new Map<string, [number, number][]>();
+  const unitsPerMinute = options.userUnitsPerMinute ?? 15_000;
+
+  function charge(user: string, units: number): ErrorResponse | undefined {
+    if (unitsPerMinute === false) return undefined;
+    const t = Date.now();
+    const log = (usage.get(user) ?? []).filter(([at]) => at > t - 60_000);
+    usage.set(user, log);
+    const used = log.reduce((n, [, u]) => n + u, 0);
+    if (used + units > unitsPerMinute) return googleError.userQuota(log[0][0] + 60_000);
+    log.push([t, units]);
+    return undefined;
+  }
+
+  function authorize(req: ApiRequest, info: MethodInfo, user: string): ErrorResponse | undefined {
+    const email = req.grant.email.toLowerCase();
+    const owner = mailbox.owner.toLowerCase();
+    if (user !== "me" && user.toLowerCase() !== email) {
+      // Someone else's mailbox named explicitly: Gmail refuses (no domain-wide delegation).
+      return googleError.forbidden(`Delegation denied for ${req.grant.email}`);
     }
-    return "read";
+    if (email !== owner) {
+      // A valid token of another Google account: this emulator hosts one mailbox, so for it
+      // the account has no Gmail here — Gmail's answer for an account without Gmail
+      // (reference §4.3: 400 failedPrecondition "Mail service not enabled").
+      return googleError.failedPrecondition("Mail service not enabled");
+    }
+    if (disabledProject) return googleError.serviceDisabled(disabledProject);
+    const scopes = req.grant.scopes;
+    if (!info.scopes.some((s) => scopes.includes(s))) {
+      return googleError.insufficientScope(info.rpc, info.scopes);
+    }
+    if (
+      info.metadataForbidden && scopes.includes(METADATA_SCOPE) &&
+      !info.scopes.some((s) => s !== METADATA_SCOPE && scopes.includes(s))
+    ) {
+      return googleError.forbidden(info.metadataForbidden);
+    }
+    return charge(email, info.units);
   }
 
   function route(req: ApiRequest): ApiResponse {
-    const upload = /^\/upload\/gmail\/v1\/users\/([^/]+)\/(messages\/send|drafts)$/.exec(req.path);
+    const upload = /^\/upload\/gmail\/v1\/users\/([^/]+)\/(messages\/send|drafts)$/.exec(
+      req.path,
+    );
     const m = upload ?? /^\/gmail\/v1\/users\/([^/]+)\/(.+)$/.exec(req.path);
     if (!m) return err(googleError.notFound());
     const user = decodeURIComponent(m[1]);
-    if (user !== "me" && user.toLowerCase() !== mailbox.owner.toLowerCase()) {
-      return err({
-        ...googleError.invalidArgument("Delegation denied for " + mailbox.owner),
-        status: 403,
-      });
-    }
     const rest = m[2];
-    if (disabledProject) return err(googleError.serviceDisabled(disabledProject));
-    const need = access(req.method, rest, req.query);
-    if (!ALLOWED[need].some((s) => req.grant.scopes.includes(s))) {
-      return err(
-        googleError.insufficientScope(
-          `caribou.api.proto.MailboxService.${req.method}:${rest.split("/")[0]}`,
-        ),
-      );
-    }
+    const info = classify(upload ? "POST" : req.method, rest, req.query);
+    const denied = authorize(req, info, user);
+    if (denied) return err(denied);
     const target = req.path + (req.query.size ? `?${req.query}` : "");
     const fi = faultQueue.findIndex((f) => !f.match || f.match.test(target));
     if (fi >= 0) return err(faultQueue.splice(fi, 1)[0].error);
@@ -391,7 +527,11 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
     const M = req.method;
 
     if (upload) {
-      const u = uploadBody(req);
+      if (M !== "POST" && !(M === "PUT" && q.get("upload_id"))) {
+        return err(googleError.methodNotAllowed());
+      }
+      const u = uploadBody(req, req.path);
+      if ("pending" in u) return u.pending;
       if ("status" in u) return err(u);
       const bad = checkRecipients(u.raw);
       if (rest === "messages/send") {
@@ -428,7 +568,8 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
             ? { messages: p.slice.map((x) => ({ id: x.id, threadId: x.threadId })) }
             : {}),
           ...(p.next ? { nextPageToken: p.next } : {}),
-          resultSizeEstimate: p.slice.length,
+          // "Estimated total number of results" — of the whole query, not of this page.
+          resultSizeEstimate: p.total,
         });
       }
       if (seg[1] === "send" && seg.length === 2 && M === "POST") {
@@ -448,6 +589,10 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
           string,
           string[]
         >;
+        // Reference §4.1: ids ≤ 1000. The message text is the emulator's guess.
+        if (ids.length > 1000) {
+          return err(googleError.invalidArgument("Too many ids: at most 1000 are allowed."));
+        }
         for (const l of [...addLabelIds, ...removeLabelIds]) {
           if (!mailbox.labels.has(l)) {
             return err(googleError.invalidArgument(`Invalid label: ${l}`));
@@ -460,6 +605,16 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
           removeLabelIds.forEach((l) => msg.labelIds.delete(l));
           msg.historyId = mailbox.nextHistoryId();
         }
+        return { status: 204 };
+      }
+      if (seg[1] === "batchDelete" && M === "POST") {
+        const j = parseJson(req);
+        if (j.error) return err(j.error);
+        const ids = (j.value!.ids ?? []) as string[];
+        if (ids.length > 1000) {
+          return err(googleError.invalidArgument("Too many ids: at most 1000 are allowed."));
+        }
+        for (const id of ids) mailbox.messages.delete(id);
         return { status: 204 };
       }
       const msg = seg[1] ? findMessage(seg[1]) : undefined;
@@ -493,20 +648,20 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
         addLabelIds.forEach((l) => msg.labelIds.add(l));
         removeLabelIds.forEach((l) => msg.labelIds.delete(l));
         msg.historyId = mailbox.nextHistoryId();
-        return ok(messageResource(msg, "minimal", []));
+        return ok(labelsOnly(msg));
       }
       if ((seg[2] === "trash" || seg[2] === "untrash") && M === "POST") {
         if (seg[2] === "trash") msg.labelIds.add("TRASH");
         else msg.labelIds.delete("TRASH");
         msg.historyId = mailbox.nextHistoryId();
-        return ok(messageResource(msg, "minimal", []));
+        return ok(labelsOnly(msg));
       }
       if (seg[2] === "attachments" && seg[3] && M === "GET") {
         let decoded = "";
         try {
           decoded = new TextDecoder().decode(decodeBase64Lenient(seg[3].replace(/^ANGjdJ/, "")));
         } catch { /* invalid id */ }
-        const [mid, partId] = decoded.split(":");
+        const [mid, partId] = decoded.split(":"); // `${messageId}:${partId}:${nonce}`
         if (mid !== msg.id || partId === undefined) {
           return err(googleError.invalidArgument("Invalid attachment token"));
         }
@@ -535,17 +690,52 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
               threads: p.slice.map((x) => ({
                 id: x.threadId,
                 snippet: snippet(x),
-                historyId: String(x.historyId),
+                historyId: String(
+                  Math.max(...threadMessages(x.threadId).map((y) => y.historyId)),
+                ),
               })),
             }
             : {}),
           ...(p.next ? { nextPageToken: p.next } : {}),
-          resultSizeEstimate: p.slice.length,
+          // "Estimated total number of results" — of the whole query, not of this page.
+          resultSizeEstimate: p.total,
         });
       }
+      const msgs = threadMessages(seg[1] ?? "");
+      if (!msgs.length) return err(googleError.notFound());
+      if (seg.length === 2 && M === "DELETE") {
+        for (const x of msgs) mailbox.messages.delete(x.id);
+        return { status: 204 };
+      }
+      const threadResult = () => ({
+        id: seg[1],
+        messages: msgs.map((x) => labelsOnly(x)),
+      });
+      if (seg[2] === "modify" && M === "POST") {
+        const j = parseJson(req);
+        if (j.error) return err(j.error);
+        const { addLabelIds = [], removeLabelIds = [] } = j.value as Record<string, string[]>;
+        for (const l of [...addLabelIds, ...removeLabelIds]) {
+          if (!mailbox.labels.has(l)) {
+            return err(googleError.invalidArgument(`Invalid label: ${l}`));
+          }
+        }
+        for (const x of msgs) {
+          addLabelIds.forEach((l) => x.labelIds.add(l));
+          removeLabelIds.forEach((l) => x.labelIds.delete(l));
+          x.historyId = mailbox.nextHistoryId();
+        }
+        return ok(threadResult());
+      }
+      if ((seg[2] === "trash" || seg[2] === "untrash") && M === "POST") {
+        for (const x of msgs) {
+          if (seg[2] === "trash") x.labelIds.add("TRASH");
+          else x.labelIds.delete("TRASH");
+          x.historyId = mailbox.nextHistoryId();
+        }
+        return ok(threadResult());
+      }
       if (seg.length === 2 && M === "GET") {
-        const msgs = mailbox.list().filter((x) => x.threadId === seg[1]).reverse();
-        if (!msgs.length) return err(googleError.notFound());
         const format = q.get("format") ?? "full";
         if (format === "raw") {
           return err(googleError.invalidArgument("Invalid value at 'format' (raw)"));
@@ -572,7 +762,12 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
         if (mailbox.findLabel(name)) {
           return err(googleError.conflict("Label name exists or conflicts"));
         }
-        return ok(labelResource(mailbox.addLabel(name), false));
+        const id = mailbox.addLabel(name);
+        const l = mailbox.labels.get(id)!;
+        for (const k of ["messageListVisibility", "labelListVisibility", "color"] as const) {
+          if (j.value![k] !== undefined) Object.assign(l, { [k]: j.value![k] });
+        }
+        return ok(labelResource(id, false));
       }
       if (seg.length === 2 && M === "GET") {
         if (!mailbox.labels.has(seg[1])) return err(googleError.notFound());
@@ -597,7 +792,8 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
             }
             : {}),
           ...(p.next ? { nextPageToken: p.next } : {}),
-          resultSizeEstimate: p.slice.length,
+          // "Estimated total number of results" — of the whole query, not of this page.
+          resultSizeEstimate: p.total,
         });
       }
       if (seg.length === 1 && M === "POST") {
@@ -651,12 +847,22 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
     return err(googleError.notFound());
   }
 
-  function authenticate(headers: Headers): GoogleGrant | ErrorResponse {
+  function authenticate(
+    headers: Headers,
+    method: string,
+    path: string,
+  ): GoogleGrant | ErrorResponse {
     const auth = headers.get("authorization") ?? "";
     const m = /^Bearer\s+(\S+)$/i.exec(auth);
-    if (!m) return googleError.unauthenticated();
+    if (!m) {
+      const rest = /\/users\/[^/]+\/(.+)$/.exec(path)?.[1] ?? "";
+      return googleError.unauthenticated(
+        "missing",
+        classify(method, rest, new URLSearchParams()).rpc,
+      );
+    }
     const check = options.googleTokens.validate(m[1]);
-    return check.ok ? check.grant : googleError.unauthenticated();
+    return check.ok ? check.grant : googleError.unauthenticated("invalid");
   }
 
   function handleApi(
@@ -667,7 +873,7 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
     batched: boolean,
   ): ApiResponse {
     const url = new URL(target, "http://emulator");
-    const grant = authenticate(headers);
+    const grant = authenticate(headers, method, url.pathname);
     let res: ApiResponse;
     if ("status" in grant) res = err(grant);
     else {
@@ -679,14 +885,20 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
       }
     }
     calls.push({ method, path: url.pathname + url.search, batched, status: res.status });
+    // Standard parameter `prettyPrint` (default true): Google indents JSON unless it is false.
+    if (url.searchParams.get("prettyPrint") === "false") res.compact = true;
     return res;
+  }
+
+  function jsonText(r: ApiResponse): string {
+    return r.compact ? JSON.stringify(r.body) : JSON.stringify(r.body, null, 2);
   }
 
   function toResponse(r: ApiResponse): Response {
     const headers = new Headers({ ...(r.headers ?? {}) });
     if (r.body === undefined) return new Response(null, { status: r.status, headers });
     headers.set("content-type", "application/json; charset=UTF-8");
-    return new Response(JSON.stringify(r.body), { status: r.status, headers });
+    return new Response(jsonText(r), { status: r.status, headers });
   }
 
   async function handler(request: Request): Promise<Response> {
@@ -694,10 +906,12 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
     const body = new Uint8Array(await request.arrayBuffer());
     if (latency > 0) await new Promise((r) => setTimeout(r, latency));
     const url = new URL(request.url);
-    if (url.pathname === "/batch/gmail/v1" || url.pathname === "/batch") {
+    // Only the API-specific batch path: Google turned the global `/batch` endpoint down (2020).
+    if (url.pathname === "/batch/gmail/v1") {
       if (request.method !== "POST") return toResponse(err(googleError.methodNotAllowed()));
-      const outerAuth = authenticate(request.headers);
-      if ("status" in outerAuth) return toResponse(err(outerAuth));
+      // No outer authentication: each part is authorised on its own (outer headers, except
+      // Content-*, apply to every part and a part's own headers override them — reference
+      // §4.2), so a bad token yields 200 with a 401 in every part.
       const items = parseBatchRequest(request.headers.get("content-type") ?? "", body);
       if (items.length > 100) {
         return toResponse(
@@ -705,9 +919,8 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
         );
       }
       const out = items.map((it) => {
-        const h = new Headers(request.headers);
-        h.delete("content-type");
-        h.delete("content-length");
+        const h = new Headers();
+        for (const [k, v] of request.headers) if (!k.startsWith("content-")) h.set(k, v);
         for (const [k, v] of Object.entries(it.headers ?? {})) h.set(k, v);
         const r = handleApi(it.method, it.path, h, new TextEncoder().encode(it.body ?? ""), true);
         const rh: Record<string, string> = { ...(r.headers ?? {}) };
@@ -716,7 +929,7 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
           id: it.id,
           status: r.status,
           headers: rh,
-          body: r.body === undefined ? "" : JSON.stringify(r.body),
+          body: r.body === undefined ? "" : jsonText(r),
         };
       });
       const enc = encodeBatchResponse(out);
@@ -738,6 +951,7 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
   }, handler);
   const addr = server.addr as Deno.NetAddr;
   const url = `${options.tls ? "https" : "http"}://127.0.0.1:${addr.port}`;
+  baseUrl = url;
   return Promise.resolve({
     url,
     async close() {

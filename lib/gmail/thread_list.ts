@@ -1,0 +1,141 @@
+/**
+ * List threads: one `threads.list` call, then every thread's metadata (`threads.get
+ * format=metadata`) through the batch endpoint (or a bounded pool) — never one request after
+ * another — summarised as subject, participants, message count, last date, labels, unread.
+ *
+ * @example
+ * ```ts
+ * import { listThreads } from "./thread_list.ts";
+ * declare const ctx: import("./context.ts").GmailContext;
+ * const page = await listThreads(ctx, { query: "is:unread", limit: 10 });
+ * page.items[0]?.messageCount;
+ * ```
+ * @module
+ */
+
+import { McsError } from "../errors.ts";
+import { type GmailContext, mapPool } from "./context.ts";
+import { decodeHtmlEntities, header } from "./decode.ts";
+import { checkLimit, type SearchOptions } from "./read.ts";
+import { OPS } from "./scopes.ts";
+import type { GmailMessage, Page, ThreadSummary } from "./types.ts";
+
+type ThreadJson = { id: string; historyId?: string; messages?: GmailMessage[] };
+type Result = { ok: true; value: ThreadJson } | { ok: false; error: McsError };
+
+const HEADERS = ["From", "To", "Subject", "Date"];
+
+/** Fetch many threads in `format=metadata` with the context's strategy (batch by default). */
+async function fetchThreads(ctx: GmailContext, ids: readonly string[]): Promise<Result[]> {
+  const req = (id: string) => ({
+    path: `threads/${encodeURIComponent(id)}`,
+    query: { format: "metadata", metadataHeaders: HEADERS },
+  });
+  if (ctx.metadataStrategy === "batch" && ids.length > 1) {
+    return await ctx.http.batch<ThreadJson>(ids.map(req), OPS.readThread);
+  }
+  const limit = ctx.metadataStrategy === "sequential" ? 1 : ctx.concurrency;
+  return await mapPool(ids, limit, async (id): Promise<Result> => {
+    try {
+      return {
+        ok: true,
+        value: await ctx.http.call<ThreadJson>({ ...req(id), op: OPS.readThread }),
+      };
+    } catch (error) {
+      if (error instanceof McsError) return { ok: false, error };
+      throw error;
+    }
+  });
+}
+
+function isoDate(m: GmailMessage | undefined): string {
+  const ms = Number(m?.internalDate);
+  return m?.internalDate && Number.isFinite(ms) ? new Date(ms).toISOString() : "";
+}
+
+/** Distinct senders, in order of first message, as they appear in `From`. */
+function participants(messages: readonly GmailMessage[]): string[] {
+  const seen = new Map<string, string>();
+  for (const m of messages) {
+    const from = header(m.payload, "from");
+    const key = (/<([^>]+)>/.exec(from)?.[1] ?? from).trim().toLowerCase();
+    if (key && !seen.has(key)) seen.set(key, from);
+  }
+  return [...seen.values()];
+}
+
+/** Summarise a `format=metadata` thread (messages oldest first, as Gmail returns them). */
+export function summarizeThread(
+  t: ThreadJson,
+  snippet: string,
+  labelNames: (ids: string[]) => Promise<string[]>,
+): Promise<ThreadSummary> {
+  const msgs = t.messages ?? [];
+  const first = msgs[0];
+  const last = msgs[msgs.length - 1];
+  const labelIds = [...new Set(msgs.flatMap((m) => m.labelIds ?? []))];
+  return labelNames(labelIds).then((labels) => ({
+    id: t.id,
+    subject: header(first?.payload, "subject"),
+    participants: participants(msgs),
+    messageCount: msgs.length,
+    lastMessageId: last?.id ?? "",
+    date: isoDate(last),
+    snippet,
+    labels,
+    unread: labelIds.includes("UNREAD"),
+  }));
+}
+
+/**
+ * List threads matching a Gmail query (or labels), newest activity first. Threads deleted
+ * between the list and the metadata fetch are dropped; other failures throw.
+ */
+export async function listThreads(
+  ctx: GmailContext,
+  o: SearchOptions = {},
+): Promise<Page<ThreadSummary>> {
+  const limit = checkLimit(o.limit);
+  const labelIds = o.labels?.length ? await ctx.labels.idsFor(o.labels) : undefined;
+  const [list] = await Promise.all([
+    ctx.http.call<{
+      threads?: { id: string; snippet?: string; historyId?: string }[];
+      nextPageToken?: string;
+      resultSizeEstimate?: number;
+    }>({
+      path: "threads",
+      query: {
+        q: o.query?.trim() || undefined,
+        labelIds,
+        maxResults: limit,
+        pageToken: o.pageToken,
+        includeSpamTrash: o.includeSpamTrash || undefined,
+      },
+      op: OPS.listThreads,
+    }),
+    ctx.labels.list(), // warm the label cache in parallel with the list call
+  ]);
+  const rows = list.threads ?? [];
+  const results = await fetchThreads(ctx, rows.map((t) => t.id));
+  const items: ThreadSummary[] = [];
+  for (const [i, r] of results.entries()) {
+    if (!r.ok) {
+      if (r.error.code === "not_found") continue; // deleted since the list
+      throw r.error;
+    }
+    items.push(
+      await summarizeThread(
+        r.value,
+        decodeHtmlEntities(rows[i].snippet ?? ""),
+        (ids) => ctx.labels.namesFor(ids),
+      ),
+    );
+  }
+  return {
+    items,
+    ...(list.nextPageToken ? { nextPageToken: list.nextPageToken } : {}),
+    ...(list.resultSizeEstimate !== undefined
+      ? { resultSizeEstimate: list.resultSizeEstimate }
+      : {}),
+  };
+}
