@@ -151,6 +151,14 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: mail,
   },
   {
+    path: ["mail", "threads"],
+    summary: "Search conversations (Gmail query syntax), one line per thread",
+    args: "[query...]",
+    positionals: { min: 0 },
+    options: page,
+    load: mail,
+  },
+  {
     path: ["mail", "thread"],
     summary: "Read a whole conversation",
     args: "<thread-id>",

@@ -92,6 +92,26 @@ function renderList(messages: Msg[], next: string | null): string {
   return lines.join("\n") + "\n";
 }
 
+interface ThreadRow {
+  id: string;
+  subject: string;
+  participants: string[];
+  message_count: number;
+  date: string;
+  unread: boolean;
+}
+
+function renderThreads(threads: ThreadRow[], next: string | null): string {
+  if (threads.length === 0) return "No conversations.\n";
+  const lines = threads.map((t) =>
+    `${t.unread ? "●" : " "} ${t.id}  ${t.date.slice(0, 16).replace("T", " ")}  ${
+      clip(t.participants.join(", "), 28).padEnd(28)
+    }  ${clip(t.subject || "(no subject)", 54)} (${t.message_count})`
+  );
+  if (next) lines.push(`More: --page-token ${next}`);
+  return lines.join("\n") + "\n";
+}
+
 function renderMessage(m: Msg): string {
   const head = [
     `From:    ${m.from}`,
@@ -140,6 +160,12 @@ async function plan(
         tool: "search_emails",
         args: { query: p.join(" "), ...page },
         render: (r) => renderList(r.messages as Msg[], r.next_page_token as string | null),
+      };
+    case "threads":
+      return {
+        tool: "search_threads",
+        args: { query: p.join(" "), ...page },
+        render: (r) => renderThreads(r.threads as ThreadRow[], r.next_page_token as string | null),
       };
     case "read":
       return {

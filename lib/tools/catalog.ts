@@ -84,9 +84,9 @@ const strList = (description: string): JsonSchema => ({
   items: { type: "string" },
   description: `${description} A list, or one string with comma-separated values.`,
 });
-const limit = (def: number): JsonSchema => ({
+const limit = (def: number, what = "messages"): JsonSchema => ({
   type: "integer",
-  description: `Maximum number of messages to return, 1-100 (default: ${def}).`,
+  description: `Maximum number of ${what} to return, 1-100 (default: ${def}).`,
   default: def,
   minimum: 1,
   maximum: 100,
@@ -134,6 +134,20 @@ export const TOOLS: readonly ToolSpec[] = [
         minimum: 1,
       },
     }, ["id"]),
+  },
+  {
+    name: "search_threads",
+    title: "Search conversations",
+    description:
+      `Search conversations (threads) with ${GMAIL_QUERY}; newest first. Returns {threads: [{id, subject, participants: [string], message_count, last_message_id, date (ISO 8601), snippet, labels: [name], unread}], next_page_token} — use get_thread to read one, reply_email with last_message_id to answer it.`,
+    parameters: obj({
+      query: str(
+        `Search query (${GMAIL_QUERY}). Empty matches everything except spam and trash.`,
+        { default: "" },
+      ),
+      limit: limit(20, "conversations"),
+      page_token: str("Cursor from a previous result's next_page_token."),
+    }),
   },
   {
     name: "get_thread",

@@ -30,6 +30,7 @@ export type MailClient = Pick<
   | "search"
   | "getMessage"
   | "getThread"
+  | "listThreads"
   | "send"
   | "createDraft"
   | "listDrafts"
@@ -120,6 +121,27 @@ const HANDLERS: Record<string, Handler> = {
     return messageOut(
       await gmail.getMessage(String(a.id), { maxBodyChars: a.max_body_chars as number }),
     );
+  },
+  async search_threads(a, { gmail }) {
+    const page = await gmail.listThreads({
+      query: String(a.query ?? ""),
+      limit: a.limit as number,
+      pageToken: opt(a.page_token),
+    });
+    return {
+      threads: page.items.map((t) => ({
+        id: t.id,
+        subject: t.subject,
+        participants: t.participants,
+        message_count: t.messageCount,
+        last_message_id: t.lastMessageId,
+        date: t.date,
+        snippet: t.snippet,
+        labels: t.labels,
+        unread: t.unread,
+      })),
+      next_page_token: page.nextPageToken ?? null,
+    };
   },
   async get_thread(a, { gmail }) {
     const t = await gmail.getThread(String(a.id), { maxBodyChars: a.max_body_chars as number });

@@ -56,6 +56,20 @@ function fake() {
     search: rec("search", { items: [SUMMARY] }),
     getMessage: rec("getMessage", message),
     getThread: rec("getThread", { id: "t1", messages: [message] }),
+    listThreads: rec("listThreads", {
+      items: [{
+        id: "t1",
+        subject: "Hi",
+        participants: ["Alice <alice@example.com>"],
+        messageCount: 2,
+        lastMessageId: "m2",
+        date: "2026-01-02T00:00:00.000Z",
+        snippet: "s",
+        labels: ["INBOX"],
+        unread: true,
+      }],
+      nextPageToken: "p2",
+    }),
     send: rec("send", { id: "s1", threadId: "t9", labels: ["SENT"] }),
     createDraft: rec("createDraft", { id: "d1", messageId: "m9", threadId: "t9" }),
     listDrafts: rec("listDrafts", { items: [] }),
@@ -130,6 +144,30 @@ Deno.test("validation coerces strictly and names the problem", () => {
     'missing required parameter "to"',
   );
   assertThrows(() => validateArgs(send, { to: [], subject: "s" }), UsageError, "must not be empty");
+});
+
+Deno.test("search_threads returns the documented snake_case shape", async () => {
+  const { gmail, calls } = fake();
+  const r = await runTool("search_threads", { query: "from:alice", limit: 3 }, { gmail });
+  assertEquals(calls[0], ["listThreads", [{
+    query: "from:alice",
+    limit: 3,
+    pageToken: undefined,
+  }]]);
+  assertEquals(r, {
+    threads: [{
+      id: "t1",
+      subject: "Hi",
+      participants: ["Alice <alice@example.com>"],
+      message_count: 2,
+      last_message_id: "m2",
+      date: "2026-01-02T00:00:00.000Z",
+      snippet: "s",
+      labels: ["INBOX"],
+      unread: true,
+    }],
+    next_page_token: "p2",
+  });
 });
 
 Deno.test("search_emails returns the documented snake_case shape", async () => {

@@ -143,6 +143,13 @@ export class LinkAuthConnector implements AuthPort {
         "The LinkAuth broker URL must be http(s).",
       );
     }
+    if (options.ttlS !== undefined && (!Number.isInteger(options.ttlS) || options.ttlS <= 0)) {
+      // The real broker accepts a negative TTL and creates an already-expired session.
+      throw new ConfigError(
+        "linkauth_ttl_invalid",
+        "The LinkAuth session TTL must be a positive whole number of seconds.",
+      );
+    }
     this.#broker = options.brokerUrl.replace(/\/+$/, "");
     this.callbackUrl = `${this.#broker}/v1/oauth/callback`;
     this.#opts = options;

@@ -11,6 +11,8 @@
  * @module
  */
 
+import type { Issue } from "./validate.ts";
+
 /** Compact JSON response. */
 export function json(status: number, body: unknown, headers: HeadersInit = {}): Response {
   return new Response(JSON.stringify(body), {
@@ -52,9 +54,17 @@ export function apiKeyProblem(missing: boolean): Response {
   return json(detail.status, { detail });
 }
 
-/** FastAPI's request-validation 422. */
-export function validation(loc: (string | number)[], msg: string, input: unknown = null): Response {
-  return json(422, { detail: [{ type: "value_error", loc, msg, input }] });
+/** FastAPI's request-validation 422: `{"detail": [issue, ...]}` (see `validate.ts`). */
+export function validation(issues: readonly Issue[]): Response {
+  return json(422, { detail: issues });
+}
+
+/** Starlette's answer to an unhandled exception: plain text, not JSON. */
+export function internalError(): Response {
+  return new Response("Internal Server Error", {
+    status: 500,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
 }
 
 /** Python `datetime.isoformat()` of a UTC instant: microseconds and `+00:00`. */
