@@ -118,7 +118,14 @@ async function measure(row: Row, runs: number, rssFile?: string): Promise<Omit<R
 interface SearchTarget {
   apiBase: string;
   token: string;
+  /** One plain list request from this warm process (the bare round trip). */
   rttMs: number;
+  /**
+   * The same search `mcs mail search in:inbox` makes (list, batch metadata, labels), run warm
+   * in this process through the real Gmail client: the emulator's round trips including its own
+   * service time, without any process start-up. The search target is 3 × floor + this.
+   */
+  searchTripsMs: number;
   /** HTTP requests the emulator has received so far. */
   requests(): number;
   close(): Promise<void>;
@@ -153,10 +160,27 @@ async function startSearchTarget(): Promise<SearchTarget | string> {
     await res.body?.cancel();
     rtt.push(performance.now() - t0);
   }
+  const { GmailClient } = await import("../lib/gmail/mod.ts");
+  const gmail = new GmailClient({
+    apiBase: emu.url,
+    credentials: { getToken: () => Promise.resolve(token), invalidate: () => Promise.resolve() },
+  });
+  const trips: number[] = [];
+  for (let i = 0; i < 16; i++) {
+    // A fresh client per run would re-list labels: the CLI does too (one process per call).
+    const fresh = i === 0 ? gmail : new GmailClient({
+      apiBase: emu.url,
+      credentials: { getToken: () => Promise.resolve(token), invalidate: () => Promise.resolve() },
+    });
+    const t0 = performance.now();
+    await fresh.search({ query: "in:inbox", limit: 20 });
+    if (i > 0) trips.push(performance.now() - t0);
+  }
   return {
     apiBase: emu.url,
     token,
     rttMs: quantile(rtt, 0.5),
+    searchTripsMs: quantile(trips, 0.5),
     requests: () => emu.requestCount,
     close: () => emu.close(),
   };
@@ -312,7 +336,7 @@ async function main(args: string[]): Promise<number> {
     for (const r of results) {
       if (r.target === "≤ 1.5×") r.note = r.ratio <= 1.5 ? "✓" : "✗";
       if (r.target === "≤ 3× + RTT" && typeof search !== "string") {
-        r.note = r.medianMs <= 3 * floor + tripsPerSearch * search.rttMs ? "✓" : "✗";
+        r.note = r.medianMs <= 3 * floor + search.searchTripsMs ? "✓" : "✗";
       }
       if (r.rssMb !== undefined && r.rssMb >= 80) r.note = `${r.note ?? ""} RSS ✗`;
     }
@@ -320,6 +344,7 @@ async function main(args: string[]): Promise<number> {
       console.log(JSON.stringify({
         runs,
         floorMs: floor,
+        searchTripsMs: typeof search !== "string" ? search.searchTripsMs : null,
         bundleBytes: bundleSize,
         splitEntryBytes: splitEntrySize,
         chunkBytes: chunkSize,
@@ -346,9 +371,13 @@ async function main(args: string[]): Promise<number> {
       }
       if (typeof search !== "string") {
         console.log(
-          `Gmail emulator: ${tripsPerSearch.toFixed(1)} HTTP requests per search, ${
-            search.rttMs.toFixed(1)
-          } ms per round trip (warm, in-process); search target = 3 × floor + requests × RTT.`,
+          `Gmail emulator: ${tripsPerSearch.toFixed(1)} HTTP requests per search; one bare round ` +
+            `trip ${search.rttMs.toFixed(1)} ms; the search's round trips (same client calls, ` +
+            `warm, in-process, incl. the emulator's service time) ${
+              search.searchTripsMs.toFixed(1)
+            } ms; search target = 3 × floor + that = ${
+              (3 * floor + search.searchTripsMs).toFixed(1)
+            } ms.`,
         );
       }
       console.log(
