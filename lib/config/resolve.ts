@@ -25,6 +25,7 @@
 import { parse as parseToml } from "smol-toml";
 import { ConfigError } from "../errors.ts";
 import { denoEnv, type EnvSource } from "./env.ts";
+import { parseOrigin } from "./origin.ts";
 import { AUTH_MODES, type AuthMode, type Setting, type SettingName, SETTINGS } from "./settings.ts";
 
 /** Where a resolved value came from. */
@@ -50,6 +51,8 @@ export interface ResolveOptions {
   configPath?: string;
   /** Reads a file as text; `undefined` when it does not exist. Injectable for tests. */
   readFile?: (path: string) => Promise<string | undefined>;
+  /** The file's permission bits (null when unknown, e.g. Windows). Injectable for tests. */
+  fileMode?: (path: string) => Promise<number | null>;
 }
 
 /** A resolved configuration. */
@@ -79,13 +82,20 @@ async function defaultReadFile(path: string): Promise<string | undefined> {
     return await Deno.readTextFile(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
-    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
-      return undefined;
-    }
-    throw new ConfigError(
-      "config_file_unreadable",
-      `Cannot read config file ${path}: ${(e as Error).message}`,
-    );
+    const why = e instanceof Deno.errors.NotCapable
+      ? "this build's permissions do not allow reading it (--allow-read; see docs/packaging.md)"
+      : (e as Error).message;
+    throw new ConfigError("config_file_unreadable", `Cannot read config file ${path}: ${why}.`, {
+      details: { path, denied: e instanceof Deno.errors.NotCapable },
+    });
+  }
+}
+
+async function defaultFileMode(path: string): Promise<number | null> {
+  try {
+    return (await Deno.stat(path)).mode;
+  } catch {
+    return null;
   }
 }
 
@@ -132,6 +142,11 @@ function validate(setting: Setting, raw: string, where: string): string {
       }
       return String(n);
     }
+    case "origin": {
+      const parsed = parseOrigin(value);
+      if (!parsed.ok) throw bad(parsed.message);
+      return value.replace(/\/+$/, "");
+    }
     case "url": {
       let u: URL;
       try {
@@ -162,6 +177,7 @@ function tableOf(v: unknown): Record<string, unknown> | undefined {
 export async function resolveConfig(options: ResolveOptions = {}): Promise<Config> {
   const env = options.env ?? denoEnv;
   const readFile = options.readFile ?? defaultReadFile;
+  const fileMode = options.fileMode ?? defaultFileMode;
   const profile = options.profile ?? env.get("MCS_PROFILE") ?? "default";
   if (!PROFILE_RE.test(profile)) {
     throw new ConfigError(
@@ -176,7 +192,15 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Confi
   let hasProfiles = false;
   let profileNames: string[] = [];
   if (path) {
-    const text = await readFile(path);
+    let text: string | undefined;
+    try {
+      text = await readFile(path);
+    } catch (e) {
+      // The implicit default path may lie outside a least-privilege build's read grant: that is
+      // "no config file". A file the user named (MCS_CONFIG, --config) must be read or reported.
+      const implicit = options.configPath === undefined && env.get("MCS_CONFIG") === undefined;
+      if (!(implicit && e instanceof ConfigError && e.details?.denied === true)) throw e;
+    }
     if (text !== undefined) {
       exists = true;
       let doc: Record<string, unknown>;
@@ -217,6 +241,19 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Confi
             );
           }
         }
+      }
+      // Like ssh with private keys: secrets in a file others can read are refused, not used.
+      const secrets = SETTINGS.filter((x) =>
+        x.secret && (x.name in fileTop || (fileProfile !== undefined && x.name in fileProfile))
+      ).map((x) => x.name);
+      const mode = secrets.length ? await fileMode(path) : null;
+      if (mode !== null && (mode & 0o077) !== 0) {
+        throw new ConfigError(
+          "config_file_insecure",
+          `Config file ${path} holds secrets (${secrets.join(", ")}) but other users can read it ` +
+            `(mode ${(mode & 0o777).toString(8).padStart(4, "0")}). Run: chmod 600 ${path}`,
+          { details: { path, settings: secrets } },
+        );
       }
     }
   }
@@ -302,14 +339,17 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Confi
       const how = [
         `set ${s.env}${s.aliases?.length ? ` (or ${s.aliases.join(", ")})` : ""}`,
         s.flag ? `pass --${s.flag}` : undefined,
-        `add ${s.name} = "..." to ${path ?? "~/.config/mcs/config.toml"}${
+        `add the key ${s.name} to ${path ?? "~/.config/mcs/config.toml"}${
           profile !== "default" ? ` under [profiles.${profile}]` : ""
         }`,
         s.secret ? "or pipe it with --secrets-stdin" : undefined,
       ].filter(Boolean).join(", ");
       throw new ConfigError(
         "missing_setting",
-        `Missing setting ${s.name}${why ? ` (${why})` : ""}: ${how}. ${s.description}.`,
+        // "name. Set ..." rather than "name: set ...": `name: value` reads like a secret to redact().
+        `Missing setting ${s.name}${why ? ` (${why})` : ""}. ${how[0].toUpperCase()}${
+          how.slice(1)
+        }. ${s.description}.`,
         { details: { setting: s.name, env: s.env, key: s.name } },
       );
     },

@@ -41,7 +41,15 @@ export type SettingName =
   | "proxy_bypass";
 
 /** How a value is parsed and validated. */
-export type SettingType = "string" | "url" | "boolean" | "port" | "enum" | "path" | "list";
+export type SettingType =
+  | "string"
+  | "url"
+  | "origin"
+  | "boolean"
+  | "port"
+  | "enum"
+  | "path"
+  | "list";
 
 /** One row of the catalogue. */
 export interface Setting {
@@ -82,7 +90,7 @@ export const SETTINGS: readonly Setting[] = [
     aliases: ["MCS_GMAIL_AUTH0_DOMAIN"],
     flag: "auth0-domain",
     secret: false,
-    type: "string",
+    type: "origin",
     description:
       "Auth0 tenant host (tenant.us.auth0.com) or a full https URL (custom domain, emulator)",
   },
@@ -152,8 +160,9 @@ export const SETTINGS: readonly Setting[] = [
     flag: "callback-port",
     secret: false,
     type: "port",
-    default: "0",
-    description: "Loopback port for the auth0-oauth callback (0 = ephemeral)",
+    default: "3000",
+    description:
+      "Loopback port of the auth0-oauth callback, http://127.0.0.1:PORT/callback (register it as an Allowed Callback URL; 0 = ephemeral, sign-in only)",
   },
   {
     name: "linkauth_broker_url",
@@ -241,6 +250,7 @@ export const OTHER_ENV = [
   "HOME",
   "NO_COLOR",
   "MCS_DEBUG",
+  "REQUEST_METHOD",
   "HTTP_PROXY",
   "HTTPS_PROXY",
   "ALL_PROXY",

@@ -52,13 +52,20 @@ Deno.test("auth0 via the broker reaches the broker instead of the Auth0 domain",
   assertEquals(set.net, ["gmail.googleapis.com", "broker.example"]);
 });
 
-Deno.test("auth0-oauth adds the loopback callback listener (any port, or the configured one)", async () => {
+Deno.test("auth0-oauth adds the loopback callback listener (default 3000, ephemeral, or the configured one)", async () => {
   const a = await scoped({
     MCS_AUTH: "auth0-oauth",
     MCS_AUTH0_DOMAIN: "t.eu.auth0.com",
     MCS_CACHE_DIR: "/c",
   });
-  assertEquals(a.set.net, ["gmail.googleapis.com", "t.eu.auth0.com", "127.0.0.1"]);
+  assertEquals(a.set.net, ["gmail.googleapis.com", "t.eu.auth0.com", "127.0.0.1:3000"]);
+  const any = await scoped({
+    MCS_AUTH: "auth0-oauth",
+    MCS_AUTH0_DOMAIN: "t.eu.auth0.com",
+    MCS_AUTH0_CALLBACK_PORT: "0",
+    MCS_CACHE_DIR: "/c",
+  });
+  assertEquals(any.set.net, ["gmail.googleapis.com", "t.eu.auth0.com", "127.0.0.1"]);
   const b = await scoped({
     MCS_AUTH: "auth0-oauth",
     MCS_AUTH0_DOMAIN: "t.eu.auth0.com",

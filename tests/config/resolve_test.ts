@@ -187,3 +187,81 @@ Deno.test("list settings and the env allow-list cover every setting and alias", 
   }
   assert(names.includes("HTTPS_PROXY") && names.includes("MCS_TOKEN_*"));
 });
+
+Deno.test("auth0_domain: a host or an origin URL; anything else is a configuration error", async () => {
+  const ok = async (v: string) =>
+    (await resolveConfig({ env: mapEnv({ MCS_AUTH0_DOMAIN: v }), readFile: files({}) })).get(
+      "auth0_domain",
+    );
+  assertEquals(await ok("tenant.us.auth0.com"), "tenant.us.auth0.com");
+  assertEquals(await ok("https://login.example.com/"), "https://login.example.com");
+  assertEquals(await ok("http://127.0.0.1:4711"), "http://127.0.0.1:4711");
+  for (const bad of ["bad domain", "https://t.example.com/path", "http://tenant.example.com"]) {
+    const err = await assertRejects(
+      () => resolveConfig({ env: mapEnv({ MCS_AUTH0_DOMAIN: bad }), readFile: files({}) }),
+      ConfigError,
+    );
+    assertEquals(err.code, "invalid_setting", bad);
+    assert(err.message.includes("MCS_AUTH0_DOMAIN"), err.message);
+  }
+});
+
+Deno.test("config file: a named file that cannot be read is an error; the implicit one is optional", async () => {
+  const denied = (path: string) =>
+    Promise.reject(
+      new ConfigError("config_file_unreadable", `Cannot read config file ${path}: denied.`, {
+        details: { path, denied: true },
+      }),
+    );
+  const named = await assertRejects(
+    () => resolveConfig({ env: mapEnv({ MCS_CONFIG: "/etc/mcs.toml" }), readFile: denied }),
+    ConfigError,
+  );
+  assertEquals(named.code, "config_file_unreadable");
+  assert(named.message.includes("/etc/mcs.toml"));
+  await assertRejects(
+    () => resolveConfig({ env: mapEnv({}), configPath: "/x.toml", readFile: denied }),
+    ConfigError,
+  );
+  // The default location outside a least-privilege build's read grant reads as "no file".
+  const implicit = await resolveConfig({ env: mapEnv({ HOME: "/h" }), readFile: denied });
+  assertEquals(implicit.file.exists, false);
+});
+
+Deno.test("config file: secrets in a file other users can read are refused with the fix", async () => {
+  const readFile = files({ "/c.toml": 'auth0_client_secret = "s3cret-value-123"\n' });
+  const err = await assertRejects(
+    () =>
+      resolveConfig({
+        env: mapEnv({ MCS_CONFIG: "/c.toml" }),
+        readFile,
+        fileMode: () => Promise.resolve(0o100644),
+      }),
+    ConfigError,
+  );
+  assertEquals(err.code, "config_file_insecure");
+  assert(err.message.includes("chmod 600 /c.toml"), err.message);
+  assert(err.message.includes("0644"));
+  assert(!err.message.includes("s3cret-value-123"));
+  const safe = await resolveConfig({
+    env: mapEnv({ MCS_CONFIG: "/c.toml" }),
+    readFile,
+    fileMode: () => Promise.resolve(0o100600),
+  });
+  assertEquals(safe.get("auth0_client_secret"), "s3cret-value-123");
+  // Without secrets, a readable file is fine.
+  const plain = await resolveConfig({
+    env: mapEnv({ MCS_CONFIG: "/p.toml" }),
+    readFile: files({ "/p.toml": 'auth = "static"\n' }),
+    fileMode: () => Promise.resolve(0o100644),
+  });
+  assertEquals(plain.get("auth"), "static");
+});
+
+Deno.test("the missing-secret message survives redaction intact", async () => {
+  const { redact } = await import("../../lib/errors.ts");
+  const cfg = await resolveConfig({ env: mapEnv({ HOME: "/h" }), readFile: files({}) });
+  const err = assertThrows(() => cfg.require("auth0_client_secret"), ConfigError);
+  assertEquals(redact(err.message), err.message);
+  assert(err.message.includes("add the key auth0_client_secret to /h/.config/mcs/config.toml"));
+});

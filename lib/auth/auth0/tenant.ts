@@ -11,6 +11,7 @@
  * @module
  */
 import { ConfigError } from "../../errors.ts";
+import { parseOrigin } from "../../config/origin.ts";
 
 /** The tenant's endpoints. */
 export interface Tenant {
@@ -30,45 +31,22 @@ export interface Tenant {
   insecure: boolean;
 }
 
-const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
-
 /** Parse and validate the `domain` setting. */
 export function resolveTenant(domain: string): Tenant {
-  const raw = domain.trim().replace(/\/+$/, "");
-  if (!raw) {
+  const parsed = parseOrigin(domain);
+  if (!parsed.ok) {
+    const code = parsed.reason === "empty"
+      ? "auth0_domain_missing"
+      : parsed.reason === "insecure"
+      ? "auth0_domain_insecure"
+      : "auth0_domain_invalid";
     throw new ConfigError(
-      "auth0_domain_missing",
-      "Set MCS_AUTH0_DOMAIN to your Auth0 tenant host (tenant.us.auth0.com) or a full https URL.",
+      code,
+      `MCS_AUTH0_DOMAIN is not usable: ${parsed.message}. Set it to your Auth0 tenant host (tenant.us.auth0.com) or a full https URL.`,
     );
   }
-  let url: URL;
-  try {
-    url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`);
-  } catch {
-    throw new ConfigError(
-      "auth0_domain_invalid",
-      "MCS_AUTH0_DOMAIN is not a valid host or URL; use e.g. tenant.us.auth0.com or https://login.example.com.",
-    );
-  }
-  if (url.pathname !== "/" || url.search || url.hash || url.username || url.password) {
-    throw new ConfigError(
-      "auth0_domain_invalid",
-      "MCS_AUTH0_DOMAIN must be a host or an origin URL without a path, query or credentials.",
-    );
-  }
+  const url = parsed.url;
   const insecure = url.protocol === "http:";
-  if (insecure && !LOOPBACK.has(url.hostname)) {
-    throw new ConfigError(
-      "auth0_domain_insecure",
-      "MCS_AUTH0_DOMAIN must use https (plain http is accepted only for a loopback emulator).",
-    );
-  }
-  if (url.protocol !== "https:" && !insecure) {
-    throw new ConfigError(
-      "auth0_domain_invalid",
-      "MCS_AUTH0_DOMAIN must be an https URL or a host name.",
-    );
-  }
   const base = url.origin;
   return {
     base,
