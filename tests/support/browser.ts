@@ -20,8 +20,12 @@ import { runDenoJson } from "./process.ts";
 
 /** The Chromium binary ($CHROMIUM_PATH, default `/usr/bin/chromium`). */
 export const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
-/** Whether {@link CHROMIUM} exists. */
-export const hasChromium = await Deno.stat(CHROMIUM).then(() => true, () => false);
+/**
+ * Whether the browser tests run: {@link CHROMIUM} exists, or `MCS_REQUIRE_BROWSER=1` (set by
+ * `.ci/run`), so that in CI a missing browser fails the tests instead of skipping them.
+ */
+export const hasChromium = Deno.env.get("MCS_REQUIRE_BROWSER") === "1" ||
+  await Deno.stat(CHROMIUM).then(() => true, () => false);
 
 const PERSON = new URL("./browser_person.ts", import.meta.url).pathname;
 
