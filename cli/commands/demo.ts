@@ -11,6 +11,11 @@
  * 4. `mcs auth login` → authorized; then a search, a read and a send against the demo mailbox,
  *    and the agent's view (`mcs exec`, one JSON document).
  *
+ * Every step is checked against the CLI's own output, not just its exit code: the search must
+ * list messages (the agent's first result among the rows), the read must show the sender's
+ * `From:` block, and the `in:sent` search must find the message the send reported. Otherwise the
+ * demo fails with `demo_step_failed` (exit 1) naming the step.
+ *
  * Needs `--allow-run` (it spawns the CLI): `deno task demo` uses the `demo` permission set.
  *
  * @example
@@ -20,6 +25,7 @@
  * @module
  */
 
+import { McsError } from "../../lib/errors.ts";
 import type { CommandOutput, Context } from "../context.ts";
 
 const ROOT = new URL("../../", import.meta.url);
@@ -28,6 +34,79 @@ interface Ran {
   code: number;
   stdout: string;
   stderr: string;
+}
+
+/** A demo step that ran but did not produce its expected result. */
+function stepFailed(step: string, message: string): McsError {
+  return new McsError("demo_step_failed", `demo step "${step}" failed: ${message}`, "runtime");
+}
+
+/** A message row as the agent contract gives it. */
+export interface DemoMessage {
+  id: string;
+  from: string;
+  subject: string;
+}
+
+function parseResult(step: string, stdout: string): Record<string, unknown> {
+  try {
+    const doc = JSON.parse(stdout);
+    if (doc?.ok === true && doc.result && typeof doc.result === "object") return doc.result;
+  } catch {
+    // reported below
+  }
+  throw stepFailed(step, `expected one {"ok":true,"result":...} document, got ${stdout.trim()}`);
+}
+
+/**
+ * The search step: the agent's `search_emails` document must hold at least one message, and the
+ * human search (same query) must list it as a row.
+ * @throws {McsError} `demo_step_failed`
+ */
+export function checkSearch(humanStdout: string, agentStdout: string): DemoMessage {
+  const result = parseResult("search", agentStdout);
+  const messages = Array.isArray(result.messages) ? result.messages as DemoMessage[] : [];
+  const first = messages[0];
+  if (!first || typeof first.id !== "string") {
+    throw stepFailed("search", "the search found no messages in the demo mailbox");
+  }
+  if (!humanStdout.includes(first.id)) {
+    throw stepFailed("search", `the human search lists no row for message ${first.id}`);
+  }
+  return first;
+}
+
+/**
+ * The read step: a `From:` block naming the message's sender.
+ * @throws {McsError} `demo_step_failed`
+ */
+export function checkRead(stdout: string, message: DemoMessage): void {
+  const from = /^From:\s+(.+)$/m.exec(stdout)?.[1];
+  if (!from) throw stepFailed("read", `no From: block in the output of message ${message.id}`);
+  const address = /<([^>]+)>/.exec(message.from)?.[1] ?? message.from;
+  if (!from.includes(address)) {
+    throw stepFailed("read", `From: shows "${from}", the search said "${message.from}"`);
+  }
+}
+
+/**
+ * The send step: the id of the sent message from the `--json` document.
+ * @throws {McsError} `demo_step_failed`
+ */
+export function checkSent(stdout: string): string {
+  const id = parseResult("send", stdout).id;
+  if (typeof id !== "string" || !id) throw stepFailed("send", "the send reported no message id");
+  return id;
+}
+
+/**
+ * The `in:sent` search must list the sent message.
+ * @throws {McsError} `demo_step_failed`
+ */
+export function checkFoundInSent(stdout: string, sentId: string): void {
+  if (!stdout.includes(sentId)) {
+    throw stepFailed("search sent", `the in:sent search did not find the sent message ${sentId}`);
+  }
 }
 
 function indent(text: string, prefix = "  "): string {
@@ -94,7 +173,7 @@ export async function run(ctx: Context): Promise<CommandOutput> {
       return ran;
     };
     const fail = (what: string, r: Ran): never => {
-      throw new Error(`demo step failed: ${what} (exit ${r.code}): ${r.stdout}${r.stderr}`);
+      throw stepFailed(what, `exit ${r.code}: ${(r.stdout + r.stderr).trim()}`);
     };
 
     // Sign-in: repeat `mcs auth login --json` until authorized, acting as the user in between.
@@ -131,11 +210,10 @@ export async function run(ctx: Context): Promise<CommandOutput> {
     if (found.code !== 0) fail("mail search", found);
     const agent = await mcs(["exec", "search_emails", '{"query":"is:unread","limit":1}']);
     if (agent.code !== 0) fail("exec search_emails", agent);
-    const first = (JSON.parse(agent.stdout).result.messages as { id: string }[])[0];
-    if (first) {
-      const read = await mcs(["mail", "read", first.id, "--max-chars", "600"]);
-      if (read.code !== 0) fail("mail read", read);
-    }
+    const first = checkSearch(found.stdout, agent.stdout);
+    const read = await mcs(["mail", "read", first.id, "--max-chars", "600"]);
+    if (read.code !== 0) fail("mail read", read);
+    checkRead(read.stdout, first);
     const sent = await mcs([
       "mail",
       "send",
@@ -145,12 +223,16 @@ export async function run(ctx: Context): Promise<CommandOutput> {
       "Hello from mcs",
       "--body",
       "Sent by the mcs demo through Auth0 Token Vault.",
+      "--json",
     ]);
     if (sent.code !== 0) fail("mail send", sent);
-    const check = await mcs(["mail", "search", "in:sent subject:mcs", "--limit", "1"]);
+    const sentId = checkSent(sent.stdout);
+    const check = await mcs(["mail", "search", "in:sent subject:mcs", "--limit", "5"]);
     if (check.code !== 0) fail("search sent", check);
+    checkFoundInSent(check.stdout, sentId);
     say(
-      "\n✓ Demo complete: login via LinkAuth + Auth0, Connected Accounts consent, search, read, send.",
+      "\n✓ Demo complete: login via LinkAuth + Auth0, Connected Accounts consent, search, read, " +
+        `send (message ${sentId} found in Sent).`,
     );
     say("  Run `deno task mcs dev` to keep the stack running and try it yourself.");
     return { result: { ok: true }, printed: true };

@@ -7,9 +7,18 @@
  * route (proxy or direct, and why) to every host the configuration will call.
  *
  * Live part (skipped with `--offline`): reachability of each host, and when Auth0 credentials
- * exist, the Token Vault probe naming the first missing tenant setting (checklist entry).
+ * exist, the Token Vault probe naming the first missing tenant setting (checklist entry), with
+ * warnings for what a probe cannot verify up front (the API's and the connection's Offline
+ * Access, My Account settings that only a reconnect needs). A probe step that could not run is
+ * labelled `skipped` with the reason; a failed step is always a problem.
  *
- * Exit 0 with `result.healthy` telling whether problems were found.
+ * Exit codes (like `gh auth status`, non-zero when something is wrong): 0 no problems (warnings
+ * allowed), 3 a configuration problem (missing setting, no auth path, unusable cache directory,
+ * bad proxy setting, a tenant setting from the checklist), 1 only runtime problems (a host
+ * unreachable, Auth0 unavailable or rate limited). `--json` always prints the full report as one
+ * `{"ok": true, "result": {...}}` document, whatever the exit code: `result.healthy`,
+ * `result.exit_code`, `result.problems`, `result.warnings` and `result.issues` (each with
+ * severity, category and a stable code) say what is wrong.
  *
  * @example
  * ```sh
@@ -23,7 +32,26 @@ import type { Config } from "../../lib/config/resolve.ts";
 import { SETTINGS } from "../../lib/config/settings.ts";
 import { McsError } from "../../lib/errors.ts";
 import { auth0BaseUrl, hostsToCall, REQUIRED_SETTINGS } from "../../lib/app/modes.ts";
+import type { DiagnoseReport } from "../../lib/auth/auth0/diagnose.ts";
 import type { CommandOutput, Context } from "../context.ts";
+import { EXIT } from "../output.ts";
+
+/** One finding: a problem (non-zero exit) or a warning (exit 0, but not a clean bill). */
+export interface DoctorIssue {
+  severity: "problem" | "warning";
+  /** `config` problems exit 3; `runtime` ones (unreachable, unavailable) exit 1. */
+  category: "config" | "runtime";
+  /** Stable snake_case code (a checklist code for Auth0 findings). */
+  code: string;
+  message: string;
+}
+
+/** Exit code for a list of findings: 3 if any configuration problem, 1 if any other, else 0. */
+export function exitCodeFor(issues: readonly DoctorIssue[]): number {
+  const problems = issues.filter((i) => i.severity === "problem");
+  if (problems.some((i) => i.category === "config")) return EXIT.config;
+  return problems.length ? EXIT.runtime : EXIT.ok;
+}
 
 function describeSource(config: Config, name: (typeof SETTINGS)[number]["name"]): string {
   const s = config.source(name);
@@ -77,14 +105,22 @@ async function reach(
 export async function run(ctx: Context): Promise<CommandOutput> {
   const config = await ctx.config();
   const mode = config.authMode() ?? null;
-  const problems: string[] = [];
+  const issues: DoctorIssue[] = [];
+  const problem = (category: DoctorIssue["category"], code: string, message: string) =>
+    issues.push({ severity: "problem", category, code, message });
+  const warning = (code: string, message: string) =>
+    issues.push({ severity: "warning", category: "config", code, message });
   const required = new Set<string>(mode ? REQUIRED_SETTINGS[mode] : []);
   const settings = SETTINGS.map((s) => {
     const present = config.get(s.name) !== undefined;
     const needed = required.has(s.name);
     const staticAlt = s.name === "gmail_token" && config.env.get("MCS_TOKEN_GMAIL") !== undefined;
     if (needed && !present && !staticAlt) {
-      problems.push(`Missing ${s.name} (${s.env}), needed by auth path ${mode}.`);
+      problem(
+        "config",
+        "missing_setting",
+        `Missing ${s.name} (${s.env}), needed by auth path ${mode}.`,
+      );
     }
     return {
       name: s.name,
@@ -96,9 +132,17 @@ export async function run(ctx: Context): Promise<CommandOutput> {
       ...(present && !s.secret ? { value: config.get(s.name) } : {}),
     };
   });
-  if (!mode) problems.push("No auth path selected: set MCS_AUTH (or --auth0-linkauth, ...).");
+  if (!mode) {
+    problem(
+      "config",
+      "no_auth_path",
+      "No auth path selected: set MCS_AUTH (or --auth0-linkauth, ...).",
+    );
+  }
   const cache = await cacheCheck(config);
-  if (!cache.writable) problems.push(`Cache directory not usable: ${cache.error}`);
+  if (!cache.writable) {
+    problem("config", "cache_dir_not_writable", `Cache directory not usable: ${cache.error}`);
+  }
 
   const { explainRoute, readProxySettings } = await import("../../lib/net/proxy.ts");
   const { snapshotProxyEnv } = await import("../../lib/net/http.ts");
@@ -109,65 +153,57 @@ export async function run(ctx: Context): Promise<CommandOutput> {
   const proxySettings = readProxySettings(env);
   const routes = hostsToCall(config).map((h) => {
     const d = explainRoute(h.url, proxySettings);
-    if (d.error) problems.push(`Route to ${h.url}: ${d.error}`);
+    if (d.error) problem("config", "route_invalid", `Route to ${h.url}: ${d.error}`);
     return { role: h.role, url: h.url, ...d };
   });
 
   let reachability: unknown[] | null = null;
-  let auth0: unknown = null;
-  if (!ctx.options.offline) {
+  let auth0: DiagnoseReport | null = null;
+  let auth0Skipped: string | null = null;
+  const usesAuth0 = mode !== null && mode.startsWith("auth0");
+  const auth0Settings = ["auth0_domain", "auth0_client_id", "auth0_client_secret"] as const;
+  if (ctx.options.offline) {
+    if (usesAuth0) auth0Skipped = "--offline";
+  } else {
     const { buildNet } = await import("../../lib/app/mod.ts");
     const net = await buildNet(config);
     try {
       reachability = await Promise.all(routes.map(async (r) => {
         const x = await reach(r.url, net);
-        if (!x.ok) problems.push(`Cannot reach ${r.url}: ${x.error}`);
+        if (!x.ok) problem("runtime", "host_unreachable", `Cannot reach ${r.url}: ${x.error}`);
         return { role: r.role, url: r.url, ...x };
       }));
-      const canProbe = mode !== null && mode.startsWith("auth0") &&
-        ["auth0_domain", "auth0_client_id", "auth0_client_secret"].every((n) =>
-          config.get(n as "auth0_domain") !== undefined
-        );
-      if (canProbe && cache.dir) {
-        const { diagnose } = await import("../../lib/auth/auth0/mod.ts");
-        const { FileCacheStore, namespaced } = await import("../../lib/cache/mod.ts");
-        const host = new URL(auth0BaseUrl(config.get("auth0_domain")!)).host;
-        const store = namespaced(
-          new FileCacheStore(cache.dir),
-          config.profile,
-          host,
-          config.get("auth0_client_id")!,
-        );
-        const report = await diagnose({
-          domain: config.get("auth0_domain")!,
-          clientId: config.get("auth0_client_id")!,
-          clientSecret: config.get("auth0_client_secret")!,
-          refreshToken: config.get("auth0_refresh_token"),
-          audience: config.get("auth0_audience"),
-          connections: { gmail: config.get("auth0_connection") ?? "google-oauth2" },
-          loginHint: config.get("auth0_login_hint"),
-          cache: store,
-          fetch: net,
-        });
-        auth0 = report;
-        if (!report.ok && report.failure && report.failure.code !== "refresh_token_missing") {
-          problems.push(
-            `Auth0: ${report.failure.setting} — ${report.failure.fix}${
-              report.failure.items.length
-                ? ` (checklist item ${report.failure.items.join(", ")})`
-                : ""
-            }`,
-          );
-        }
+      const missing = auth0Settings.filter((n) => config.get(n) === undefined);
+      if (usesAuth0 && missing.length) {
+        auth0Skipped = `missing ${missing.join(", ")}`;
+      } else if (usesAuth0 && !cache.dir) {
+        auth0Skipped = "no cache directory";
+      } else if (usesAuth0) {
+        auth0 = await probeAuth0(config, cache.dir!, net);
+        collectAuth0(auth0, mode!, problem, warning);
       }
+    } catch (e) {
+      problem(
+        "runtime",
+        "auth0_probe_failed",
+        `The Auth0 probe failed: ${e instanceof Error ? e.message : String(e)}`,
+      );
     } finally {
       net.close();
     }
   }
+  if (auth0Skipped && auth0Skipped !== "--offline") {
+    warning("auth0_probe_skipped", `Auth0 Token Vault probe skipped: ${auth0Skipped}.`);
+  }
 
+  const exitCode = exitCodeFor(issues);
   const result = {
-    healthy: problems.length === 0,
-    problems,
+    healthy: !issues.some((i) => i.severity === "problem"),
+    exit_code: exitCode,
+    problems: issues.filter((i) => i.severity === "problem").map((i) => i.message),
+    warnings: issues.filter((i) => i.severity === "warning").map((i) => i.message),
+    issues,
+    offline: ctx.options.offline === true,
     profile: config.profile,
     config_file: config.file,
     mode,
@@ -176,13 +212,80 @@ export async function run(ctx: Context): Promise<CommandOutput> {
     routes,
     reachability,
     auth0,
+    auth0_skipped: auth0Skipped,
   };
-  return { result, human: render(result) };
+  return { result, human: render(result), exitCode };
+}
+
+async function probeAuth0(
+  config: Config,
+  cacheDir: string,
+  net: Awaited<ReturnType<typeof import("../../lib/app/mod.ts")["buildNet"]>>,
+): Promise<DiagnoseReport> {
+  const { diagnose } = await import("../../lib/auth/auth0/mod.ts");
+  const { FileCacheStore, namespaced } = await import("../../lib/cache/mod.ts");
+  const host = new URL(auth0BaseUrl(config.get("auth0_domain")!)).host;
+  // The same namespace as the provider's store (lib/app/mod.ts): profile, tenant host, client.
+  const store = namespaced(
+    new FileCacheStore(cacheDir),
+    config.profile,
+    host,
+    config.get("auth0_client_id")!,
+  );
+  return await diagnose({
+    domain: config.get("auth0_domain")!,
+    clientId: config.get("auth0_client_id")!,
+    clientSecret: config.get("auth0_client_secret")!,
+    refreshToken: config.get("auth0_refresh_token"),
+    audience: config.get("auth0_audience"),
+    connections: { gmail: config.get("auth0_connection") ?? "google-oauth2" },
+    loginHint: config.get("auth0_login_hint"),
+    cache: store,
+    fetch: net,
+  });
+}
+
+/** Turn the probe's report into findings: every failed step is a problem. */
+function collectAuth0(
+  report: DiagnoseReport,
+  mode: string,
+  problem: (category: DoctorIssue["category"], code: string, message: string) => void,
+  warning: (code: string, message: string) => void,
+): void {
+  const f = report.failure;
+  const skipped = report.steps.find((s) => s.status === "skipped");
+  if (skipped && f?.code === "refresh_token_missing") {
+    // `auth0` needs the setting (already a missing-setting problem); the interactive paths
+    // get a refresh token at their first login.
+    if (mode !== "auth0") {
+      warning(
+        "auth0_probe_skipped",
+        "Auth0 Token Vault probe skipped: not logged in yet. Run `mcs auth login`, then " +
+          "`mcs doctor` again to check the tenant.",
+      );
+    }
+  } else if (f) {
+    const items = f.items.length ? ` (checklist item ${f.items.join(", ")})` : "";
+    const detail = f.message && f.message !== f.fix ? ` [${f.message}]` : "";
+    problem(f.category, f.code, `Auth0: ${f.setting} — ${f.fix}${items}${detail}`);
+  }
+  for (const s of report.steps) {
+    if (s.status === "failed" && !f) {
+      problem("runtime", s.code ?? "auth0_probe_failed", `Auth0 probe step ${s.name} failed.`);
+    }
+  }
+  for (const w of report.warnings) {
+    const items = w.items.length ? ` (checklist item ${w.items.join(", ")})` : "";
+    warning(w.code, `Auth0: ${w.setting} — ${w.message}${items}`);
+  }
 }
 
 function render(r: {
   healthy: boolean;
+  exit_code: number;
   problems: string[];
+  warnings: string[];
+  offline: boolean;
   mode: string | null;
   config_file: { path?: string; exists: boolean };
   settings: {
@@ -197,9 +300,11 @@ function render(r: {
   cache: { dir?: string; writable: boolean; error?: string };
   routes: { role: string; url: string; route: string; proxy?: string; reason: string }[];
   reachability: unknown[] | null;
-  auth0: unknown;
+  auth0: DiagnoseReport | null;
+  auth0_skipped: string | null;
 }): string {
   const mark = (ok: boolean) => (ok ? "✓" : "✗");
+  const stepMark = { ok: "✓", failed: "✗", skipped: "–", warning: "!" } as const;
   const lines = [
     `Auth path:   ${r.mode ?? "(not set)"}`,
     `Config file: ${r.config_file.path ?? "(none)"}${r.config_file.exists ? "" : " (absent)"}`,
@@ -228,19 +333,36 @@ function render(r: {
     }
   }
   if (r.auth0) {
-    const a = r.auth0 as {
-      steps: { name: string; ok: boolean; code?: string; message?: string }[];
-    };
     lines.push("", "Auth0 Token Vault probe:");
-    for (const s of a.steps) {
+    for (const s of r.auth0.steps) {
       lines.push(
-        `  ${mark(s.ok)} ${s.name}${s.code ? ` (${s.code})` : ""}${
-          s.message ? `: ${s.message}` : ""
-        }`,
+        `  ${stepMark[s.status]} ${s.name}${s.status === "skipped" ? " skipped" : ""}${
+          s.code ? ` (${s.code})` : ""
+        }${s.message ? `: ${s.message}` : ""}`,
       );
     }
+  } else if (r.auth0_skipped) {
+    lines.push("", `Auth0 Token Vault probe: skipped (${r.auth0_skipped}).`);
   }
-  lines.push("", r.healthy ? "✓ No problems found." : "Problems:");
-  for (const p of r.problems) lines.push(`  ✗ ${p}`);
+  lines.push("");
+  if (r.problems.length) {
+    lines.push(`✗ ${r.problems.length} problem(s) (exit ${r.exit_code}):`);
+    for (const p of r.problems) lines.push(`  ✗ ${p}`);
+  }
+  if (r.warnings.length) {
+    lines.push(
+      r.problems.length
+        ? "Warnings:"
+        : `! No problems found, but ${r.warnings.length} warning(s): not yet a clean bill of health.`,
+    );
+    for (const w of r.warnings) lines.push(`  ! ${w}`);
+  }
+  if (!r.problems.length && !r.warnings.length) {
+    lines.push(
+      r.offline
+        ? "✓ No problems found in the static checks (live checks skipped: --offline)."
+        : "✓ No problems found.",
+    );
+  }
   return lines.join("\n") + "\n";
 }

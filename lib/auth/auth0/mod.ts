@@ -27,6 +27,12 @@ export {
   type ChecklistEntry,
   classify,
 } from "./checklist.ts";
-export { diagnose, type DiagnoseReport, type DiagnoseStep } from "./diagnose.ts";
+export {
+  diagnose,
+  type DiagnoseReport,
+  type DiagnoseStep,
+  type DiagnoseWarning,
+  type DiagnoseWarningCode,
+} from "./diagnose.ts";
 export { resolveTenant, type Tenant } from "./tenant.ts";
 export { keysFor } from "./state.ts";
