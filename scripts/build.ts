@@ -6,6 +6,7 @@
  * ```
  * deno task compile [scope options] [--target T] [--output dist/mcs]
  * deno task bundle  [scope options] [--split]
+ * deno task bundle --skill [--split] [--dist dist/skill/gmail]   # the uploadable Claude skill
  * deno task compile --print            # show the permission set and baked env, build nothing
  *
  * scope options (default: scoped to this deployment's configuration: env, config file, profile):
@@ -15,8 +16,13 @@
  *   --read-dir DIR       also allow reading DIR (attachments, --body-file); repeatable
  *   --write-dir DIR      also allow writing DIR (attachment downloads); repeatable
  *   --allow-host HOST    also allow HOST[:PORT]; repeatable
- *   --dist DIR           output directory (default dist)
+ *   --dist DIR           output directory (default dist; with --skill, dist/skill/gmail)
  * ```
+ *
+ * `bundle --skill` writes the uploadable skill folder: SKILL.md (generated from the catalogue),
+ * `scripts/mcs` (the launcher from skills/gmail/scripts/) and the generic bundle in `scripts/`, so
+ * the skill runs with only `deno` on PATH. It always uses the generic set (the skill runs on hosts
+ * and paths unknown at build time), so scope options are refused with it.
  *
  * Outputs: `dist/mcs` (compile), `dist/mcs.js` + `dist/mcs.sh` (bundle; with `--split` also
  * `dist/mcs-chunks/`, the code each command loads lazily), and for both
@@ -31,12 +37,13 @@
  * DENORT_BIN=$HOME/denort deno task compile --read-dir /srv/outbox
  * deno task compile --generic --target aarch64-apple-darwin --output dist/mcs-aarch64-apple-darwin
  * deno task bundle && dist/mcs.sh --version
+ * deno task bundle --skill && dist/skill/gmail/scripts/mcs tools --json
  * ```
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { resolveConfig } from "../lib/config/resolve.ts";
 import { denoEnv } from "../lib/config/env.ts";
@@ -56,6 +63,14 @@ import {
   CHUNK_DIR,
   relocateEntry,
 } from "../lib/build/layout.ts";
+import {
+  checkSkillTarget,
+  defaultSkillDir,
+  replaceWithStage,
+  SKILL_SCRIPTS,
+  writeSkillFiles,
+} from "../lib/build/skill.ts";
+import { renderSkillMd, SKILL_NAME } from "../lib/tools/skill_md.ts";
 import {
   denortMissingError,
   explainCompileFailure,
@@ -128,7 +143,7 @@ async function writeSidecars(dist: string, p: Plan, bundle: string): Promise<str
  * loads lazily): a faster cold start for a few more files (figures in README.md; see
  * lib/build/layout.ts). Either way the previous chunks are removed.
  */
-async function bundle(dist: string, p: Plan, split: boolean): Promise<void> {
+async function bundle(dist: string, p: Plan, split: boolean): Promise<Bundled> {
   await Deno.mkdir(dist, { recursive: true });
   const out = join(dist, "mcs.js");
   const stage = await Deno.makeTempDir({ dir: dist, prefix: ".mcs-bundle-" });
@@ -196,22 +211,74 @@ async function bundle(dist: string, p: Plan, split: boolean): Promise<void> {
       chunkCount++;
     }
   }
-  console.log(
-    `Wrote ${out} (${(size / 1024).toFixed(0)} KiB)${
-      split
-        ? ` + ${chunkCount} chunks in ${join(dist, CHUNK_DIR)} (${
-          (chunkBytes / 1024).toFixed(0)
-        } KiB, loaded per command)`
-        : ""
-    }, ${launcher}.`,
-  );
+  return { size, chunkCount, chunkBytes, hasEnvFile: envFile !== undefined };
+}
+
+/** What {@link bundle} wrote, for the summary line. */
+interface Bundled {
+  size: number;
+  chunkCount: number;
+  chunkBytes: number;
+  hasEnvFile: boolean;
+}
+
+function describe(b: Bundled, out: string, dist: string): string {
+  return `${out} (${(b.size / 1024).toFixed(0)} KiB)${
+    b.chunkCount
+      ? ` + ${b.chunkCount} chunks in ${join(dist, CHUNK_DIR)} (${
+        (b.chunkBytes / 1024).toFixed(0)
+      } KiB, loaded per command)`
+      : ""
+  }`;
+}
+
+async function bundleToDist(dist: string, p: Plan, split: boolean): Promise<void> {
+  const b = await bundle(dist, p, split);
+  const launcher = join(dist, "mcs.sh");
+  console.log(`Wrote ${describe(b, join(dist, "mcs.js"), dist)}, ${launcher}.`);
   console.log(`Run it under the baked ${p.kind} permission set with:\n  ${launcher} --version`);
   console.log(`or (from ${dist}):\n  ${
     manifest(p.kind, p.set, p.env, {
       bundle: "mcs.js",
-      envFile: envFile && "mcs.env",
+      envFile: b.hasEnvFile ? "mcs.env" : undefined,
     }).command
   } --version`);
+}
+
+/**
+ * The uploadable Claude skill folder: assembled in a staging folder next to `target` (SKILL.md,
+ * the launcher, the generic bundle in scripts/), then moved into place (lib/build/skill.ts).
+ */
+async function skillPackage(target: string, split: boolean): Promise<void> {
+  await checkSkillTarget(target);
+  await Deno.mkdir(dirname(target), { recursive: true });
+  const stage = await Deno.makeTempDir({ dir: dirname(target), prefix: ".mcs-skill-" });
+  try {
+    const p: Plan = { kind: "generic", set: genericPermissions(), env: {} };
+    const scripts = join(stage, SKILL_SCRIPTS);
+    const b = await bundle(scripts, p, split);
+    await writeSkillFiles(stage, {
+      skillMd: renderSkillMd(),
+      launcher: join(ROOT, "skills", SKILL_NAME, SKILL_SCRIPTS, "mcs"),
+    });
+    await replaceWithStage(stage, target);
+    const shown = relative(Deno.cwd(), target) || ".";
+    const inTarget = (f: string) => join(shown, SKILL_SCRIPTS, f);
+    console.log(
+      `Wrote the ${SKILL_NAME} skill to ${shown}/: SKILL.md, ${inTarget("mcs")} (launcher), ${
+        describe(b, inTarget("mcs.js"), join(shown, SKILL_SCRIPTS))
+      }, ${inTarget("mcs.sh")} (generic permission set).`,
+    );
+    console.log(`Try it:  ${inTarget("mcs")} tools --json`);
+    console.log(
+      `Upload:  the folder ${shown}/ (e.g. cd ${
+        dirname(shown)
+      } && zip -r ${SKILL_NAME}.zip ${SKILL_NAME}); ` +
+        "it needs deno 2.9+ on PATH (or DENO=/path/to/deno) and a writable MCS_CACHE_DIR.",
+    );
+  } finally {
+    await Deno.remove(stage, { recursive: true }).catch(() => {});
+  }
 }
 
 async function compile(dist: string, p: Plan, target: string, output: string): Promise<void> {
@@ -279,22 +346,48 @@ export async function main(args: string[]): Promise<number> {
         "allow-host": { type: "string", multiple: true, default: [] },
         target: { type: "string", default: Deno.build.target },
         output: { type: "string" },
-        dist: { type: "string", default: "dist" },
+        dist: { type: "string" },
         print: { type: "boolean", default: false },
         split: { type: "boolean", default: false },
+        skill: { type: "boolean", default: false },
       },
     });
     const what = positionals[0];
     if ((what !== "bundle" && what !== "compile") || positionals.length !== 1) {
       throw new UsageError("usage", "usage: build.ts bundle|compile [options] (see the header)");
     }
-    const dist = resolve(values.dist);
+    if (values.skill) {
+      if (what !== "bundle") {
+        throw new UsageError("usage", "--skill packages the bundle: deno task bundle --skill");
+      }
+      const given = (k: string) => {
+        const v = (values as Record<string, unknown>)[k];
+        return Array.isArray(v) ? v.length > 0 : v !== undefined && v !== false;
+      };
+      const scoped = ["config", "profile", "read-dir", "write-dir", "allow-host"].filter(given);
+      if (scoped.length) {
+        throw new UsageError(
+          "usage",
+          `--skill always builds the generic permission set (a skill runs on hosts and paths unknown at build time); drop --${
+            scoped.join(", --")
+          }.`,
+        );
+      }
+      if (values.print) {
+        const m = manifest("generic", genericPermissions(), {}, { bundle: "mcs.js" });
+        console.log(JSON.stringify(m, null, 2));
+        return 0;
+      }
+      await skillPackage(resolve(values.dist ?? defaultSkillDir(SKILL_NAME)), values.split);
+      return 0;
+    }
+    const dist = resolve(values.dist ?? "dist");
     const p = await plan(values);
     if (values.print) {
       console.log(JSON.stringify(manifest(p.kind, p.set, p.env, { bundle: "mcs.js" }), null, 2));
       return 0;
     }
-    if (what === "bundle") await bundle(dist, p, values.split);
+    if (what === "bundle") await bundleToDist(dist, p, values.split);
     else await compile(dist, p, values.target, resolve(values.output ?? join(dist, "mcs")));
     return 0;
   } catch (e) {

@@ -77,3 +77,25 @@ Deno.test("bad arguments exit 2", async () => {
   assertEquals(r.code, 2);
   assertStringIncludes(r.stderr, "usage");
 });
+
+Deno.test("--skill: bundle only, generic set only, never over a folder that is not a package", async () => {
+  const compile = await runBuild(["compile", "--skill"], {});
+  assertEquals(compile.code, 2);
+  assertStringIncludes(compile.stderr, "deno task bundle --skill");
+  const scoped = await runBuild(["bundle", "--skill", "--read-dir", "/srv", "--config", "x"], {});
+  assertEquals(scoped.code, 2);
+  assertStringIncludes(scoped.stderr, "drop --config, --read-dir");
+  const print = await runBuild(["bundle", "--skill", "--print"], { MCS_AUTH: "static" });
+  assertEquals(print.code, 0, print.stderr);
+  assertEquals(JSON.parse(print.stdout).kind, "generic");
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/keep.txt`, "not a skill");
+    const r = await runBuild(["bundle", "--skill", "--dist", dir], {});
+    assertEquals(r.code, 2, r.stderr);
+    assertStringIncludes(r.stderr, "error[skill_dir_not_package]");
+    assertEquals(await Deno.readTextFile(`${dir}/keep.txt`), "not a skill");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
