@@ -24,7 +24,7 @@
 import type { AuthPort, CredentialProvider } from "../auth/types.ts";
 import type { CacheStore } from "../cache/types.ts";
 import type { Config } from "../config/resolve.ts";
-import type { AuthMode } from "../config/settings.ts";
+import { type AuthMode, settingByName } from "../config/settings.ts";
 import { ConfigError } from "../errors.ts";
 import type { GmailClient } from "../gmail/client.ts";
 import type { Net } from "../net/http.ts";
@@ -40,6 +40,11 @@ export interface BuildOptions {
   interactive?: { timeoutMs: number; onUrl: (url: string) => void };
   /** Skip the writable check (read-only commands such as `auth status`). */
   readOnly?: boolean;
+  /**
+   * How interactive runs open a URL after printing it (default: the browser when stderr is a
+   * terminal and run permission for the platform opener is already granted; never prompts).
+   */
+  openBrowser?: (url: string) => unknown;
 }
 
 /** The assembled application. */
@@ -236,27 +241,48 @@ async function buildCredentials(
   return { credentials, port };
 }
 
-async function buildOAuthPort(
+/**
+ * The `auth0-oauth` connector. One loopback port (`auth0_callback_port`, default 3000) serves
+ * both the sign-in and the Connected Accounts consent redirect, so one Allowed Callback URL
+ * (`http://127.0.0.1:<port>/callback`) covers both; port 0 (ephemeral) works for the sign-in
+ * only, and a consent then fails with a {@link ConfigError} naming `MCS_AUTH0_CALLBACK_PORT` /
+ * `--callback-port` and the URL to register. Interactive runs open the browser only when they
+ * can (a terminal, and run permission for the opener already granted; see `browserOpener`).
+ */
+export async function buildOAuthPort(
   config: Config,
   store: CacheStore,
   net: Net,
   options: BuildOptions,
 ): Promise<AuthPort> {
-  const { OAuthLoopbackConnector } = await import("../auth/oauth/mod.ts");
+  const { OAuthLoopbackConnector, browserOpener, denoOpenerHost } = await import(
+    "../auth/oauth/mod.ts"
+  );
   const base = auth0BaseUrl(config.require("auth0_domain"));
   const audience = config.get("auth0_audience");
+  const setting = settingByName("auth0_callback_port");
+  const suggested = Number(setting.default) || 3000;
   return new OAuthLoopbackConnector({
     authorizeUrl: `${base}/authorize`,
     tokenUrl: `${base}/oauth/token`,
     clientId: config.require("auth0_client_id"),
     clientSecret: config.require("auth0_client_secret"),
     extraParams: audience ? { audience } : undefined,
-    port: Number(config.get("auth0_callback_port") ?? "0"),
+    port: Number(config.get("auth0_callback_port") ?? setting.default ?? "0"),
+    portSetting: {
+      name: setting.name,
+      env: setting.env,
+      flag: `--${setting.flag}`,
+      suggested,
+    },
     fetch: net,
     cache: store,
     credential: "refresh_token",
     blocking: options.interactive !== undefined,
     timeoutMs: options.interactive?.timeoutMs,
     onUrl: options.interactive?.onUrl ?? (() => {}),
+    openBrowser: options.interactive
+      ? (options.openBrowser ?? browserOpener(denoOpenerHost()))
+      : undefined,
   });
 }

@@ -10,6 +10,7 @@
 import { type Stack, startStack } from "../../lib/emulators/stack.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { doc, mcs, type Ran, sleep, spawnMcs } from "./_mcs.ts";
+import { freePort } from "../support/ports.ts";
 
 /** The stack's env without the auth-path-specific settings. */
 function baseEnv(stack: Stack, cacheDir: string): Record<string, string> {
@@ -177,6 +178,8 @@ Deno.test("every auth path, end to end through the CLI", async (t) => {
         MCS_AUTH0_DOMAIN: stack.env.MCS_AUTH0_DOMAIN,
         MCS_AUTH0_CLIENT_ID: stack.env.MCS_AUTH0_CLIENT_ID,
         MCS_AUTH0_CLIENT_SECRET: stack.env.MCS_AUTH0_CLIENT_SECRET,
+        // Not the default 3000, which may be taken on the machine running the tests.
+        MCS_AUTH0_CALLBACK_PORT: String(freePort()),
       };
       // Non-interactive commands cannot finish a loopback sign-in: they say what to run.
       const pre = await mcs(["exec", "list_labels"], { env });

@@ -51,9 +51,16 @@ Deno.test("PKCE login against the Auth0 emulator; result kept for non-blocking c
   withAuth0(async (emu) => {
     const p = person(emu);
     const cache = new MemoryCacheStore();
-    const c = new OAuthLoopbackConnector({ ...base(emu), onUrl: p.onUrl, cache });
+    const opened: string[] = [];
+    const c = new OAuthLoopbackConnector({
+      ...base(emu),
+      onUrl: p.onUrl,
+      cache,
+      openBrowser: (url) => opened.push(url),
+    });
     const r = await c.login({ scope: "gmail" });
     await Promise.all(p.done);
+    assertEquals(opened, p.seen, "the printed URL is also handed to the opener");
     assert(r.kind === "credential" && r.credential.kind === "refresh_token");
     const url = new URL(p.seen[0]);
     assertEquals(url.searchParams.get("code_challenge_method"), "S256");
@@ -158,4 +165,47 @@ Deno.test("passthrough: the consent redirect's connect_code is captured by state
     AuthChallenge,
   );
   assertEquals(ch.step, "connect");
+});
+
+Deno.test("port 0 serves the sign-in only: a consent is a ConfigError naming the fix", async () => {
+  const c = new OAuthLoopbackConnector({
+    authorizeUrl: "http://127.0.0.1:9/authorize",
+    tokenUrl: "http://127.0.0.1:9/oauth/token",
+    clientId: "c",
+    port: 0,
+    portSetting: { name: "p", env: "X_PORT", flag: "--x-port", suggested: 8123 },
+    onUrl: () => {
+      throw new Error("no browser step may start");
+    },
+    blocking: true,
+  });
+  let thrown: unknown;
+  try {
+    c.callbackUrl;
+  } catch (e) {
+    thrown = e;
+  }
+  assert(thrown instanceof ConfigError, String(thrown));
+  assertEquals(thrown.code, "oauth_callback_port_required");
+  assertStringIncludes(thrown.message, "Set X_PORT (or pass --x-port)");
+  assertStringIncludes(thrown.message, "http://127.0.0.1:8123/callback");
+  assertEquals(thrown.details, {
+    setting: "p",
+    env: "X_PORT",
+    flag: "--x-port",
+    callback_url: "http://127.0.0.1:8123/callback",
+  });
+  const consent = { scope: "gmail:connect", url: "http://127.0.0.1:9/connect", state: "s" };
+  for (const run of [() => c.authenticate(consent), () => c.login(consent)]) {
+    const e = await assertRejects(run, ConfigError);
+    assertEquals(e.code, "oauth_callback_port_required");
+  }
+  const bare = new OAuthLoopbackConnector({
+    authorizeUrl: "http://127.0.0.1:9/authorize",
+    tokenUrl: "http://127.0.0.1:9/oauth/token",
+    clientId: "c",
+  });
+  const e = await assertRejects(() => bare.login(consent), ConfigError);
+  assertStringIncludes(e.message, "Configure a fixed callback port");
+  assertStringIncludes(e.message, "http://127.0.0.1:3000/callback");
 });

@@ -6,8 +6,21 @@
  * A sign-in needs a process that waits for the browser, so the connector is non-blocking by
  * default: `authenticate` returns a stored result or raises {@link AuthChallenge} telling the
  * user to run `mcs auth login`, which calls {@link OAuthLoopbackConnector.login} (blocking).
- * The URL is always handed to `onUrl` (headless users open it elsewhere); `openBrowser` is
- * optional because the product binary runs without `--allow-run`.
+ *
+ * The URL is always handed to `onUrl` (headless users open it on another machine), and then to
+ * `openBrowser` if one is given. The composition root passes `browserOpener` (`./browser.ts`),
+ * which opens the browser only when stderr is a terminal and the process already holds run
+ * permission for the platform opener (`xdg-open`, `open`, `rundll32`); it never prompts. The
+ * least-privilege builds (the `mcs` permission set, the compiled binary) deny `run`, so they
+ * print the URL only.
+ *
+ * Ports: the sign-in names the redirect it listens on, so port 0 (ephemeral) can serve it where
+ * the server accepts any port of a registered loopback URL (RFC 8252 section 7.3). The Connected
+ * Accounts consent (passthrough mode) cannot: Auth0 redirects it only to a registered Allowed
+ * Callback URL, so it needs a fixed `port`, and that one URL
+ * ({@link OAuthLoopbackConnector.callbackUrl}, e.g. `http://127.0.0.1:3000/callback`) then serves
+ * both steps. With port 0, reading `callbackUrl` (the Auth0 provider does so before it starts a
+ * consent) raises a {@link ConfigError} naming the setting to change and the URL to register.
  *
  * @example
  * ```ts
@@ -43,16 +56,28 @@ export interface OAuthLoopbackOptions {
   scope?: string;
   /** Extra authorize parameters (e.g. `audience`). */
   extraParams?: Record<string, string>;
-  /** Loopback port (default 0: ephemeral). Passthrough needs a fixed, registered port. */
+  /**
+   * Loopback port (default 0: ephemeral, which serves login only). The consent redirect
+   * (passthrough) needs a fixed port whose callback URL is registered at the server.
+   */
   port?: number;
+  /**
+   * The setting behind `port`, named in the error raised when a consent needs a fixed port
+   * (e.g. `{ env: "MCS_AUTH0_CALLBACK_PORT", flag: "--callback-port" }`), and the port that error
+   * suggests (default 3000).
+   */
+  portSetting?: { name?: string; env?: string; flag?: string; suggested?: number };
   callbackPath?: string;
   redirectHost?: "127.0.0.1" | "localhost";
   /** How long to wait for the browser (default 300 000 ms). */
   timeoutMs?: number;
   /** Always called with the URL to open (default: print to stderr). */
   onUrl?: (url: string) => void;
-  /** Optional browser opener; failures are ignored (the URL was printed). */
-  openBrowser?: (url: string) => void | Promise<void>;
+  /**
+   * Optional browser opener, called after `onUrl`; failures are ignored (the URL was printed).
+   * See `browserOpener` (`./browser.ts`) for one that opens only when it can, without prompting.
+   */
+  openBrowser?: (url: string) => unknown;
   fetch?: FetchLike;
   /** Where results are kept for later non-blocking calls (optional). */
   cache?: CacheStore;
@@ -93,16 +118,53 @@ export class OAuthLoopbackConnector implements AuthPort {
     this.#client = { client_id: options.clientId };
   }
 
-  /** The redirect URI, known only when a fixed port is configured. */
-  get callbackUrl(): string | undefined {
-    if (!this.#o.port) return undefined;
-    return `http://${this.#o.redirectHost ?? "127.0.0.1"}:${this.#o.port}${
+  /**
+   * The redirect URI consent redirects come back to: `http://127.0.0.1:<port>/callback`, the
+   * same one login uses on a fixed port.
+   * @throws {ConfigError} `oauth_callback_port_required` when the port is 0 (ephemeral): a
+   * consent redirect must be a registered Allowed Callback URL, which an ephemeral port is not.
+   */
+  get callbackUrl(): string {
+    if (!this.#o.port) throw this.#fixedPortRequired();
+    return this.#urlFor(this.#o.port);
+  }
+
+  #urlFor(port: number): string {
+    return `http://${this.#o.redirectHost ?? "127.0.0.1"}:${port}${
       this.#o.callbackPath ?? "/callback"
     }`;
   }
 
+  #fixedPortRequired(): ConfigError {
+    const setting = this.#o.portSetting ?? {};
+    const suggested = setting.suggested ?? 3000;
+    const url = this.#urlFor(suggested);
+    const how = setting.env && setting.flag
+      ? `Set ${setting.env} (or pass ${setting.flag})`
+      : setting.env
+      ? `Set ${setting.env}`
+      : "Configure a fixed callback port";
+    return new ConfigError(
+      "oauth_callback_port_required",
+      "Connecting the account needs a fixed loopback callback port, but it is 0 (ephemeral): " +
+        "the consent may only redirect to a registered Allowed Callback URL. " +
+        `${how} to a free port, e.g. ${suggested}, and add ${url} to the application's ` +
+        "Allowed Callback URLs (that one URL serves both sign-in and consent).",
+      {
+        details: {
+          ...(setting.name ? { setting: setting.name } : {}),
+          ...(setting.env ? { env: setting.env } : {}),
+          ...(setting.flag ? { flag: setting.flag } : {}),
+          callback_url: url,
+        },
+      },
+    );
+  }
+
   /** Non-blocking unless `blocking` is set: a stored result, or a challenge to run the login. */
   async authenticate(request: AuthRequest): Promise<AuthResult> {
+    // Say now, not after `mcs auth login` fails, that this consent cannot come back.
+    if (request.url !== undefined && !this.#o.port) throw this.#fixedPortRequired();
     if (request.url === undefined) {
       const stored = await this.#o.cache?.get<AuthResult>(this.#key(request.scope));
       if (stored) return stored;
@@ -120,10 +182,11 @@ export class OAuthLoopbackConnector implements AuthPort {
   /** Blocking: run the browser flow now (login, or passthrough when `request.url` is set). */
   async login(request: AuthRequest): Promise<AuthResult> {
     const passthrough = request.url !== undefined;
-    if (passthrough && (!this.#o.port || request.state === undefined)) {
-      throw new ConfigError(
-        "oauth_callback_port_required",
-        "The consent redirect needs a fixed, registered loopback port and a state value.",
+    if (passthrough && !this.#o.port) throw this.#fixedPortRequired();
+    if (passthrough && request.state === undefined) {
+      throw new McsError(
+        "oauth_state_required",
+        "A consent redirect can only be captured with the state value it will carry.",
       );
     }
     const state = passthrough ? request.state! : oauth.generateRandomState();
