@@ -9,7 +9,7 @@
  * | invalid arguments | same, `error.code` e.g. `invalid_arguments` | 2 |
  * | configuration (missing setting, unwritable cache) | same | 3 |
  * | permission denied by Deno (`permission_denied`, names the flag) | same | 1 |
- * | the user must act | `{"ok":false,"auth_required":true,"message","url","code","scope","step","expires_at"}` | 4 |
+ * | the user must act | `{"ok":false,"auth_required":true,"message","url","code","scope","step","expires_at","retry_after_s"}` | 4 |
  *
  * @example
  * ```ts
@@ -65,6 +65,21 @@ function permissionOf(message: string): string | undefined {
   return m ? `--allow-${m[1]}${m[2] ? `=${m[2]}` : ""}` : undefined;
 }
 
+/**
+ * The stderr line for an auth challenge: what to open (and the code to enter) when there is a
+ * URL, else the challenge's own message, which says what to do (e.g. "run mcs auth login").
+ */
+function challengeHint(e: AuthChallenge): string {
+  const what = e.step === "connect" ? "connect Gmail" : "sign in";
+  if (e.url) {
+    return `mcs: authorization needed (${what}): open ${e.url}${
+      e.userCode ? ` and enter code ${e.userCode}` : ""
+    }, then run the same command again.`;
+  }
+  const message = redact(e.message).trim();
+  return `mcs: authorization needed (${what}): ${message}${/[.!?]$/.test(message) ? "" : "."}`;
+}
+
 /** Convert any thrown value into the contract. `debug` adds a stack to internal errors. */
 export function failure(e: unknown, debug: boolean): Failure {
   if (e instanceof AuthChallenge) {
@@ -79,14 +94,7 @@ export function failure(e: unknown, debug: boolean): Failure {
       expires_at: e.expiresAt ? new Date(e.expiresAt).toISOString() : null,
       retry_after_s: e.retryAfterS ?? null,
     };
-    const where = e.url
-      ? ` Open ${e.url}${e.userCode ? ` and enter code ${e.userCode}` : ""},`
-      : "";
-    return {
-      doc,
-      exitCode: EXIT.auth,
-      hint: `mcs: authorization needed (${e.step}).${where} then run the same command again.`,
-    };
+    return { doc, exitCode: EXIT.auth, hint: challengeHint(e) };
   }
   if (e instanceof McsError) {
     const exitCode = e.category === "usage"

@@ -4,6 +4,11 @@
  * exit 2), load the command module lazily, and print exactly one
  * JSON document (`--json`, `exec`) or the human form. Returns the exit code.
  *
+ * Help is a result like any other: with `--json` (and always for `exec`) it is printed as
+ * `{"ok":true,"result":{"help":"<text>"}}`, so stdout is one JSON document whatever was asked.
+ * Secret settings given as flags (`--auth0-client-secret=...`) are refused with
+ * `secret_in_argv` (exit 3) before anything else, without echoing the value.
+ *
  * @example
  * ```ts
  * import { runCli, denoIo } from "./run.ts";
@@ -13,7 +18,8 @@
  */
 
 import { denoEnv } from "../lib/config/env.ts";
-import { UsageError } from "../lib/errors.ts";
+import { SETTINGS } from "../lib/config/settings.ts";
+import { ConfigError, UsageError } from "../lib/errors.ts";
 import { didYouMean } from "../lib/tools/suggest.ts";
 import { type ArgOption, ArgvError, parseArgv } from "./argv.ts";
 import type { Context, Io, OptionValues } from "./context.ts";
@@ -88,6 +94,38 @@ function toParseOptions(specs: Record<string, OptionSpec>): Record<string, ArgOp
   );
 }
 
+/**
+ * The flag a secret setting would have if it had one (`auth0_client_secret` →
+ * `auth0-client-secret`). Secrets have no flag on purpose (argv is visible in the process list),
+ * so these names are recognised only to refuse them with a message that says where the value
+ * belongs instead of "unknown option".
+ */
+const SECRET_FLAGS = new Map(
+  SETTINGS.filter((s) => s.secret).map((s) => [s.name.replaceAll("_", "-"), s]),
+);
+
+/**
+ * Refuse a secret given as a flag (`--auth0-client-secret=...` or `--auth0-client-secret ...`)
+ * anywhere before `--`, whatever the command: exit 3 like the resolver's `secret_in_argv`. The
+ * value is never echoed.
+ */
+function refuseSecretFlags(argv: string[]): void {
+  for (const a of argv) {
+    if (a === "--") return;
+    if (!a.startsWith("--")) continue;
+    const name = a.slice(2).split("=")[0];
+    const s = SECRET_FLAGS.get(name);
+    if (!s) continue;
+    throw new ConfigError(
+      "secret_in_argv",
+      `--${name} is not accepted: ${s.name} is a secret and is never taken from the command line ` +
+        `(it would be visible in the process list). Set ${s.env}, put ${s.name} in the config ` +
+        `file, or pipe "${s.env}=..." on stdin with --secrets-stdin.`,
+      { details: { setting: s.name, env: s.env, key: s.name, flag: `--${name}` } },
+    );
+  }
+}
+
 function parseError(e: unknown, known: string[]): unknown {
   if (!(e instanceof ArgvError)) return e;
   if (e.kind === "unknown") {
@@ -119,7 +157,13 @@ export async function runCli(args: string[], io: Io): Promise<number> {
     }
     return f.exitCode;
   };
+  /** Help text: the human form, or `{ok:true,result:{help}}` when one JSON document is due. */
+  const help = (text: string): number => {
+    io.out(wantsJson ? jsonLine(success({ help: text })) : text);
+    return EXIT.ok;
+  };
   try {
+    refuseSecretFlags(argv);
     const words = scanWords(argv);
     const found = findCommand(words);
     if (!found) {
@@ -128,15 +172,14 @@ export async function runCli(args: string[], io: Io): Promise<number> {
         else io.out(`mcs ${VERSION}\n`);
         return EXIT.ok;
       }
-      if (words.length === 0) return io.out(mainHelp()), EXIT.ok;
+      if (words.length === 0) return help(mainHelp());
       if (words[0] === "help") {
         const c = findCommand(words.slice(1));
         const g = groupOf(words.slice(1));
-        io.out(c ? commandHelp(c.command) : g ? groupHelp(g) : mainHelp());
-        return EXIT.ok;
+        return help(c ? commandHelp(c.command) : g ? groupHelp(g) : mainHelp());
       }
       const group = groupOf(words);
-      if (group && words.length === group.length) return io.out(groupHelp(group)), EXIT.ok;
+      if (group && words.length === group.length) return help(groupHelp(group));
       if (group) {
         const sub = words[group.length];
         const subs = COMMANDS.filter((c) => group.every((g, i) => c.path[i] === g))
@@ -167,7 +210,7 @@ export async function runCli(args: string[], io: Io): Promise<number> {
       throw parseError(e, Object.keys(specs));
     }
     const { values } = parsed;
-    if (values.help) return io.out(commandHelp(command)), EXIT.ok;
+    if (values.help) return help(commandHelp(command));
     const positionals = parsed.positionals.slice(command.path.length);
     const { min, max } = command.positionals;
     if (positionals.length < min || (max !== undefined && positionals.length > max)) {

@@ -87,7 +87,12 @@ const compose: Record<string, OptionSpec> = {
   ...body,
 };
 const page: Record<string, OptionSpec> = {
-  limit: { type: "string", short: "n", arg: "N", help: "Maximum results, 1-100 (default 20)" },
+  limit: {
+    type: "string",
+    short: "n",
+    arg: "N",
+    help: "Maximum results, 1-100 (default 20; more is capped at 100)",
+  },
   "page-token": { type: "string", arg: "T", help: "Continue from a previous next_page_token" },
 };
 
@@ -147,6 +152,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     positionals: { min: 1, max: 1 },
     options: {
       "max-chars": { type: "string", arg: "N", help: "Truncate the body (default 20000)" },
+      html: { type: "boolean", help: "Print the HTML body instead of the text" },
     },
     load: mail,
   },
@@ -243,7 +249,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: "Download an attachment",
     args: "<message-id> <attachment-id>",
     positionals: { min: 2, max: 2 },
-    options: { out: { type: "string", short: "o", arg: "DIR", help: "Directory (default .)" } },
+    options: {
+      out: { type: "string", short: "o", arg: "DIR", help: "Directory (default .)" },
+      overwrite: {
+        type: "boolean",
+        help: "Replace an existing file of the same name (default: pick name (1).ext)",
+      },
+    },
     load: mail,
   },
   {
@@ -270,6 +282,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: {
       offline: { type: "boolean", help: "Skip reachability and live checks" },
     },
+    details: "Exit status: 0 no problems (warnings, such as settings that cannot be verified " +
+      "until later, still exit 0); 3 a configuration problem (missing setting, no auth path, " +
+      "unusable cache directory, bad proxy setting, a missing Auth0 tenant setting); 1 only " +
+      "runtime problems (a host unreachable, Auth0 unavailable or rate limited). With --json the " +
+      'full report is one {"ok":true,"result":{...}} document whatever the exit status: ' +
+      "result.healthy, result.exit_code, result.problems, result.warnings, and result.issues " +
+      "(severity, category, stable code).",
     load: () => import("./commands/doctor.ts"),
   },
   {

@@ -26,6 +26,19 @@ import { challengeDisplay } from "../challenge_display.ts";
 
 const DEFAULT_SCOPE = "gmail";
 
+/**
+ * Which step a URL handed to `onUrl` is for. The hook gets only the URL: the Connected Accounts
+ * consent URL always carries Auth0's `ticket` parameter (My Account API `connect_uri` +
+ * `connect_params.ticket`); the sign-in URL is the PKCE authorize URL.
+ */
+export function stepOfUrl(url: string): string {
+  try {
+    return new URL(url).searchParams.has("ticket") ? "connect Gmail" : "sign in";
+  } catch {
+    return "sign in";
+  }
+}
+
 async function login(ctx: Context): Promise<CommandOutput> {
   const scope = typeof ctx.options.scope === "string" ? ctx.options.scope : DEFAULT_SCOPE;
   const waitS = Number(ctx.options.timeout ?? 900);
@@ -36,7 +49,7 @@ async function login(ctx: Context): Promise<CommandOutput> {
   const display = wait ? challengeDisplay(ctx) : undefined;
   const interactive = {
     timeoutMs: waitS * 1000,
-    onUrl: (url: string) => ctx.io.err(`mcs: sign in: open ${url}\n`),
+    onUrl: (url: string) => ctx.io.err(`mcs: ${stepOfUrl(url)}: open ${url}\n`),
   };
   return await withApp(ctx, { interactive }, async (app) => {
     const deadline = Date.now() + waitS * 1000;

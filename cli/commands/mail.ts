@@ -31,6 +31,8 @@ type Msg = {
   has_attachments: boolean;
   body?: string;
   body_truncated?: boolean;
+  html?: string | null;
+  html_truncated?: boolean;
   attachments?: { part_id: string; filename: string; mime_type: string; size: number }[];
 };
 
@@ -112,7 +114,20 @@ function renderThreads(threads: ThreadRow[], next: string | null): string {
   return lines.join("\n") + "\n";
 }
 
-function renderMessage(m: Msg): string {
+/** The body to print: the text, or with `--html` the HTML part (the text when there is none). */
+function bodyLines(m: Msg, html: boolean): string[] {
+  const more = "[… truncated; --max-chars for more]";
+  if (html && typeof m.html === "string") {
+    return [m.html.trimEnd(), ...(m.html_truncated ? [more] : [])];
+  }
+  return [
+    ...(html ? ["[no HTML part; the text follows]"] : []),
+    (m.body ?? m.snippet).trimEnd(),
+    ...(m.body_truncated ? [more] : []),
+  ];
+}
+
+function renderMessage(m: Msg, html = false): string {
   const head = [
     `From:    ${m.from}`,
     `To:      ${m.to}`,
@@ -127,8 +142,7 @@ function renderMessage(m: Msg): string {
   return [
     ...head,
     "",
-    (m.body ?? m.snippet).trimEnd(),
-    ...(m.body_truncated ? ["[… truncated; --max-chars for more]"] : []),
+    ...bodyLines(m, html),
     ...(atts.length ? ["", "Attachments:", ...atts] : []),
     "",
   ].join("\n");
@@ -170,14 +184,19 @@ async function plan(
     case "read":
       return {
         tool: "read_email",
-        args: { id: p[0], max_body_chars: str(o["max-chars"]) },
-        render: (r) => renderMessage(r as unknown as Msg),
+        args: {
+          id: p[0],
+          max_body_chars: str(o["max-chars"]),
+          ...(o.html === true ? { include_html: true } : {}),
+        },
+        render: (r) => renderMessage(r as unknown as Msg, o.html === true),
       };
     case "thread":
       return {
         tool: "get_thread",
         args: { id: p[0] },
-        render: (r) => (r.messages as Msg[]).map(renderMessage).join("\n" + "─".repeat(60) + "\n"),
+        render: (r) =>
+          (r.messages as Msg[]).map((m) => renderMessage(m)).join("\n" + "─".repeat(60) + "\n"),
       };
     case "send":
       return { tool: "send_email", args: await compose(), render: sent };
@@ -247,7 +266,12 @@ async function plan(
     case "attachment":
       return {
         tool: "download_attachment",
-        args: { message_id: p[0], attachment_id: p[1], out_dir: str(o.out) },
+        args: {
+          message_id: p[0],
+          attachment_id: p[1],
+          out_dir: str(o.out),
+          ...(o.overwrite === true ? { overwrite: true } : {}),
+        },
         render: (r) => `Saved ${r.path} (${r.size} bytes).\n`,
       };
   }
@@ -261,6 +285,7 @@ export async function run(ctx: Context): Promise<CommandOutput> {
   const valid = prepareToolCall(tool, clean);
   return await withApp(ctx, {}, async (app) => {
     const result = await runValidated(tool, valid, { gmail: await app.gmail() }) as Rec;
-    return { result, human: render(result) };
+    const note = typeof result.notice === "string" ? `Note: ${result.notice}\n` : "";
+    return { result, human: render(result) + note };
   });
 }

@@ -72,8 +72,38 @@ function fullScope(s: string): string {
   return s.startsWith("https://") ? s : `https://www.googleapis.com/auth/${s}`;
 }
 
-/** Build the McsError for a final (non-retried or retries-exhausted) failure. */
-export function mapGoogleError(status: number, body: unknown, op: OperationInfo): McsError {
+/** How the failed call was retried, so the message tells what actually happened. */
+export interface RetryInfo {
+  /** Retries made after the first attempt. */
+  retries: number;
+  /** Whether the call was safe to repeat (5xx are retried only then: a send is not). */
+  idempotent: boolean;
+}
+
+/** The sentence after "Gmail is unavailable while trying to …". */
+function retryWording(status: number, retry?: RetryInfo): string {
+  if (retry && retry.retries > 0) {
+    return `; gave up after ${retry.retries} ${
+      retry.retries === 1 ? "retry" : "retries"
+    }. Try again in a minute.`;
+  }
+  if (retry && !retry.idempotent && status >= 500) {
+    return ". It was not retried automatically: repeating it could do it twice (e.g. send the " +
+      "message twice). Check whether it took effect (e.g. the Sent folder) before trying again.";
+  }
+  return ". Try again in a minute.";
+}
+
+/**
+ * Build the McsError for a final failure. `retry` says how the call was retried (absent: not
+ * known, the message then makes no claim about retries).
+ */
+export function mapGoogleError(
+  status: number,
+  body: unknown,
+  op: OperationInfo,
+  retry?: RetryInfo,
+): McsError {
   const e = googleErrorOf(body);
   const reasons = googleReasons(e);
   const gm = safeGoogleMessage(e);
@@ -132,7 +162,7 @@ export function mapGoogleError(status: number, body: unknown, op: OperationInfo)
       status >= 500 ? "gmail_unavailable" : "gmail_rate_limited",
       `Gmail ${
         status >= 500 ? "is unavailable" : "rate limit reached"
-      } while trying to ${op.description}; retries exhausted. Try again in a minute.${says}`,
+      } while trying to ${op.description}${retryWording(status, retry)}${says}`,
       "runtime",
       { retryable: true, details },
     );

@@ -169,7 +169,7 @@ export class GmailHttp {
         await this.#o.sleep(this.delayMs(attempt++, retryAfterMs(res.headers.get("retry-after"))));
         continue;
       }
-      throw mapGoogleError(res.status, body, op);
+      throw mapGoogleError(res.status, body, op, { retries: attempt, idempotent });
     }
   }
 
@@ -259,7 +259,10 @@ export class GmailHttp {
             if (ra !== undefined) wait = Math.max(wait ?? 0, ra);
             continue;
           }
-          results[i] = { ok: false, error: mapGoogleError(status, json, op) };
+          results[i] = {
+            ok: false,
+            error: mapGoogleError(status, json, op, { retries: attempt, idempotent: true }),
+          };
         }
         if (!retryLater.length) return;
         if (unauthorized) {

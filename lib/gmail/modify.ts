@@ -21,7 +21,10 @@ import type { GmailMessage } from "./types.ts";
 /** Result per message. */
 export interface ModifyResult {
   ids: string[];
-  /** Label names after the change (single-id calls only; batchModify returns nothing). */
+  /**
+   * Label names after the change (single-id calls only: batchModify returns nothing, and a
+   * per-message list would not fit one field).
+   */
   labels?: string[];
 }
 
@@ -81,12 +84,17 @@ export async function trash(
 ): Promise<ModifyResult> {
   if (!ids.length) throw new UsageError("missing_id", "Give at least one message id.");
   ids.forEach((id) => checkId(id, "message"));
-  await mapPool(ids, ctx.concurrency, (id) =>
+  const messages = await mapPool(ids, ctx.concurrency, (id) =>
     ctx.http.call<GmailMessage>({
       path: `messages/${id}/${untrash ? "untrash" : "trash"}`,
       method: "POST",
       op: OPS.trash,
       idempotent: true,
     }));
+  // Like modifyLabels: the resulting label names when one id was given (trash/untrash return
+  // the message resource with its new labelIds).
+  if (ids.length === 1 && messages[0]?.labelIds) {
+    return { ids: [...ids], labels: await ctx.labels.namesFor(messages[0].labelIds) };
+  }
   return { ids: [...ids] };
 }

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { PermissionDeniedError, UsageError } from "../errors.ts";
 import type { GmailContext } from "./context.ts";
 import { header } from "./decode.ts";
 import { encodeBase64Url } from "../encoding/base64.ts";
@@ -72,6 +72,17 @@ async function loadAttachment(a: AttachmentInput): Promise<OutgoingAttachment> {
   try {
     content = await Deno.readFile(a.path);
   } catch (err) {
+    if (err instanceof Deno.errors.NotCapable) {
+      // The file may exist; this build is just not allowed to read it. Say which grant is
+      // missing instead of Deno's "run again with --allow-read" (the binary has fixed grants).
+      throw new PermissionDeniedError(
+        `Reading attachment "${a.path}" is not allowed by this build's permissions ` +
+          "(--allow-read). Attach files from a directory the build grants, or rebuild with " +
+          "--read-dir DIR (see docs/packaging.md).",
+        "--allow-read",
+        { cause: err, details: { path: a.path } },
+      );
+    }
     throw new UsageError(
       "attachment_unreadable",
       `Cannot read attachment file "${a.path}": ${

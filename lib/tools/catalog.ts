@@ -56,12 +56,17 @@ export interface ToolSpec {
   legacy?: boolean;
   /** True when the tool changes the mailbox or sends mail. */
   mutates?: boolean;
+  /**
+   * Arguments of a call that works as written (apart from the ids, which come from earlier
+   * results): SKILL.md shows it, the tests validate it. No `'` (it is shown in shell quotes).
+   */
+  example: Record<string, unknown>;
 }
 
 const MESSAGE_SUMMARY =
   "{id, thread_id, from, to, subject, date (ISO 8601), snippet, labels (names), unread, has_attachments}";
 const MESSAGE_FULL =
-  "{id, thread_id, from, to, cc, subject, date, labels, unread, snippet, body (plain text; HTML converted), body_truncated, attachments: [{attachment_id, part_id, filename, mime_type, size}]}";
+  "{id, thread_id, from, to, cc, subject, date, labels, unread, snippet, body (plain text; HTML converted), body_truncated, html and html_truncated (only with include_html), attachments: [{attachment_id, part_id, filename, mime_type, size}]}";
 const GMAIL_QUERY =
   "Gmail search syntax, e.g. `from:alice is:unread after:2025/01/01 has:attachment subject:invoice`";
 
@@ -84,9 +89,18 @@ const strList = (description: string): JsonSchema => ({
   items: { type: "string" },
   description: `${description} A list, or one string with comma-separated values.`,
 });
+/** The HTML opt-in of the read tools. */
+const includeHtml = (limitName: string): JsonSchema => ({
+  type: "boolean",
+  description:
+    `Also return the HTML body as html (null when the message has none), cut at the same ${limitName} (html_truncated). Default false: body already holds the text, and HTML is much larger.`,
+  default: false,
+});
+/** A page size: above 100 is capped at 100 (with a notice in the result), not rejected. */
 const limit = (def: number, what = "messages"): JsonSchema => ({
   type: "integer",
-  description: `Maximum number of ${what} to return, 1-100 (default: ${def}).`,
+  description:
+    `Maximum number of ${what} to return, 1-100 (default: ${def}); a larger value is capped at 100 and the result gets a notice.`,
   default: def,
   minimum: 1,
   maximum: 100,
@@ -105,6 +119,9 @@ const COMPOSE = {
   attachments: strList("Paths of local files to attach."),
 };
 
+/** A message id as the examples show it (real ones come from search results). */
+const MSG_ID = "18f0a1b2c3d4e5f6";
+
 /** The catalogue, in display order. */
 export const TOOLS: readonly ToolSpec[] = [
   {
@@ -120,6 +137,7 @@ export const TOOLS: readonly ToolSpec[] = [
       limit: limit(20),
       page_token: str("Cursor from a previous result's next_page_token."),
     }),
+    example: { query: "from:alice is:unread", limit: 10 },
   },
   {
     name: "read_email",
@@ -133,7 +151,9 @@ export const TOOLS: readonly ToolSpec[] = [
         default: 20000,
         minimum: 1,
       },
+      include_html: includeHtml("max_body_chars"),
     }, ["id"]),
+    example: { id: MSG_ID },
   },
   {
     name: "search_threads",
@@ -148,6 +168,7 @@ export const TOOLS: readonly ToolSpec[] = [
       limit: limit(20, "conversations"),
       page_token: str("Cursor from a previous result's next_page_token."),
     }),
+    example: { query: "subject:invoice", limit: 5 },
   },
   {
     name: "get_thread",
@@ -162,7 +183,9 @@ export const TOOLS: readonly ToolSpec[] = [
         default: 5000,
         minimum: 1,
       },
+      include_html: includeHtml("max_body_chars"),
     }, ["id"]),
+    example: { id: MSG_ID },
   },
   {
     name: "send_email",
@@ -171,6 +194,7 @@ export const TOOLS: readonly ToolSpec[] = [
       "Send a new message (plain text, optionally with an HTML part and file attachments). Returns {id, thread_id, labels}.",
     parameters: obj(COMPOSE, ["to", "subject"]),
     mutates: true,
+    example: { to: ["bob@example.com"], subject: "Lunch", body: "Hi Bob, lunch at noon?" },
   },
   {
     name: "reply_email",
@@ -187,6 +211,7 @@ export const TOOLS: readonly ToolSpec[] = [
       attachments: COMPOSE.attachments,
     }, ["id"]),
     mutates: true,
+    example: { id: MSG_ID, body: "Thanks, see you then." },
   },
   {
     name: "create_draft",
@@ -198,13 +223,18 @@ export const TOOLS: readonly ToolSpec[] = [
       reply_to_id: str("Make the draft a reply to this message id."),
     }),
     mutates: true,
+    example: { to: ["bob@example.com"], subject: "Report", body: "Draft of the report." },
   },
   {
     name: "list_drafts",
     title: "List drafts",
     description:
       "List drafts, newest first. Returns {drafts: [{draft_id, id, thread_id, to, subject, snippet}], next_page_token}.",
-    parameters: obj({ limit: limit(20), page_token: str("Cursor from next_page_token.") }),
+    parameters: obj({
+      limit: limit(20, "drafts"),
+      page_token: str("Cursor from next_page_token."),
+    }),
+    example: { limit: 10 },
   },
   {
     name: "send_draft",
@@ -214,6 +244,7 @@ export const TOOLS: readonly ToolSpec[] = [
       "draft_id",
     ]),
     mutates: true,
+    example: { draft_id: "r-5312906436475092547" },
   },
   {
     name: "list_labels",
@@ -221,6 +252,7 @@ export const TOOLS: readonly ToolSpec[] = [
     description:
       "List the mailbox's labels (system labels such as INBOX, SENT, STARRED, and user labels). Returns {labels: [{id, name, type ('system'|'user')}]}.",
     parameters: obj({}),
+    example: {},
   },
   {
     name: "modify_email",
@@ -238,6 +270,7 @@ export const TOOLS: readonly ToolSpec[] = [
       unstar: bool("Remove the star."),
     }, ["ids"]),
     mutates: true,
+    example: { ids: [MSG_ID], mark_read: true, add_labels: ["Receipts"] },
   },
   {
     name: "trash_email",
@@ -245,20 +278,27 @@ export const TOOLS: readonly ToolSpec[] = [
     description: "Move a message to the trash (recoverable for 30 days). Returns {id, labels}.",
     parameters: obj({ id: str("Message id.") }, ["id"]),
     mutates: true,
+    example: { id: MSG_ID },
   },
   {
     name: "download_attachment",
     title: "Download an attachment",
     description:
-      "Save a message attachment to a local directory (never overwrites: a numbered name is picked). Returns {path, filename, mime_type, size}.",
+      "Save a message attachment to a local directory. An existing file is kept and a numbered name is picked (name (1).pdf), unless overwrite is true. Pass out_dir: the current directory is often read-only in a sandbox. Returns {path, filename, mime_type, size}.",
     parameters: obj({
       message_id: str("Message id."),
       attachment_id: str(
         "Which attachment: its part_id, attachment_id or filename (from read_email's attachments).",
       ),
-      out_dir: str("Directory to write into (default: the current directory)."),
+      out_dir: str(
+        "Writable directory to save into, e.g. a scratch or output directory (default: the current directory).",
+      ),
+      overwrite: bool(
+        "Replace a file of the same name instead of picking a numbered name (default: false).",
+      ),
     }, ["message_id", "attachment_id"]),
     mutates: true,
+    example: { message_id: MSG_ID, attachment_id: "invoice.pdf", out_dir: "/tmp" },
   },
   // The original SDK's tools (mcs-sdk.md 7.2), Gmail semantics, bugs fixed.
   {
@@ -268,6 +308,7 @@ export const TOOLS: readonly ToolSpec[] = [
       "List all folders (Gmail labels) of the mailbox. Returns {folders: [names, sorted]}.",
     parameters: obj({}),
     legacy: true,
+    example: {},
   },
   {
     name: "list_messages",
@@ -279,6 +320,7 @@ export const TOOLS: readonly ToolSpec[] = [
       limit: limit(20),
     }),
     legacy: true,
+    example: { folder: "INBOX", limit: 10 },
   },
   {
     name: "fetch_message",
@@ -290,8 +332,10 @@ export const TOOLS: readonly ToolSpec[] = [
       folder: str("Folder containing the message (default: INBOX; ignored by Gmail).", {
         default: "INBOX",
       }),
+      include_html: includeHtml("limit (50000 characters)"),
     }, ["uid"]),
     legacy: true,
+    example: { uid: MSG_ID },
   },
   {
     name: "search_messages",
@@ -306,6 +350,7 @@ export const TOOLS: readonly ToolSpec[] = [
       limit: limit(20),
     }),
     legacy: true,
+    example: { criteria: 'FROM "alice" UNSEEN', limit: 10 },
   },
   {
     name: "move_message",
@@ -319,6 +364,7 @@ export const TOOLS: readonly ToolSpec[] = [
     }, ["uid", "destination"]),
     legacy: true,
     mutates: true,
+    example: { uid: MSG_ID, destination: "Receipts" },
   },
   {
     name: "set_flags",
@@ -333,6 +379,7 @@ export const TOOLS: readonly ToolSpec[] = [
     }, ["uid", "flags"]),
     legacy: true,
     mutates: true,
+    example: { uid: MSG_ID, flags: "\\Seen \\Flagged" },
   },
   {
     name: "create_folder",
@@ -341,6 +388,7 @@ export const TOOLS: readonly ToolSpec[] = [
     parameters: obj({ name: str("Name of the folder to create.") }, ["name"]),
     legacy: true,
     mutates: true,
+    example: { name: "Projects" },
   },
   {
     name: "send_message",
@@ -357,6 +405,7 @@ export const TOOLS: readonly ToolSpec[] = [
     }, ["to", "subject", "body"]),
     legacy: true,
     mutates: true,
+    example: { to: "bob@example.com", subject: "Lunch", body: "Hi Bob, lunch at noon?" },
   },
   {
     name: "send_html_message",
@@ -377,6 +426,11 @@ export const TOOLS: readonly ToolSpec[] = [
     }, ["to", "subject", "html_body"]),
     legacy: true,
     mutates: true,
+    example: {
+      to: "bob@example.com",
+      subject: "Lunch",
+      html_body: "<p>Hi Bob, lunch at <b>noon</b>?</p>",
+    },
   },
 ];
 

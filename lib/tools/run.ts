@@ -16,13 +16,13 @@
  * @module
  */
 
-import { UsageError } from "../errors.ts";
+import { McsError, UsageError } from "../errors.ts";
 import type { GmailClient } from "../gmail/client.ts";
 import type { Draft, Message, MessageSummary, SentMessage } from "../gmail/types.ts";
 import { toolByName, TOOLS } from "./catalog.ts";
 import { imapToGmailQuery } from "./imap_query.ts";
 import { didYouMean } from "./suggest.ts";
-import { type ToolArgs, validateArgs } from "./validate.ts";
+import { noticesOf, type ToolArgs, validateArgs } from "./validate.ts";
 
 /** The part of the Gmail client the tools use (a fake in tests). */
 export type MailClient = Pick<
@@ -73,13 +73,31 @@ export function summaryOut(m: MessageSummary) {
   };
 }
 
-/** snake_case view of a read message. */
-export function messageOut(m: Message) {
+/** How much of a read message to return. */
+export interface MessageOutOptions {
+  /** Characters of `body` (and `html`) to return; undefined keeps the message as read. */
+  maxChars?: number;
+  /** Add `html` (null when the message has none) and `html_truncated`. */
+  includeHtml?: boolean;
+}
+
+function cut(s: string, max: number | undefined): [string, boolean] {
+  return max !== undefined && s.length > max ? [s.slice(0, max), true] : [s, false];
+}
+
+/**
+ * snake_case view of a read message. With `maxChars`, `body` and `html` are cut here, each with
+ * its own flag (the message should be read with `maxChars + 1` so a cut is detectable).
+ */
+export function messageOut(m: Message, o: MessageOutOptions = {}) {
+  const [body, bodyCut] = cut(m.text, o.maxChars);
+  const html = m.html === undefined ? undefined : cut(m.html, o.maxChars);
   return {
     ...summaryOut(m),
     cc: m.cc,
-    body: m.text,
-    body_truncated: m.truncated,
+    body,
+    body_truncated: o.maxChars === undefined ? m.truncated : bodyCut,
+    ...(o.includeHtml ? { html: html?.[0] ?? null, html_truncated: html?.[1] ?? false } : {}),
     attachments: m.attachments.map((a) => ({
       attachment_id: a.attachmentId ?? null,
       part_id: a.partId,
@@ -88,6 +106,25 @@ export function messageOut(m: Message) {
       size: a.size,
     })),
   };
+}
+
+/** Body limit of `fetch_message` (the original SDK's tool has no parameter for it). */
+const FETCH_MESSAGE_MAX_CHARS = 50_000;
+
+/** Read one message and shape it: one character more than `max` is read to detect a cut. */
+async function readOne(gmail: MailClient, id: string, max: number, includeHtml: boolean) {
+  const m = await gmail.getMessage(id, { maxBodyChars: max + 1 });
+  return messageOut(m, { maxChars: max, includeHtml });
+}
+
+/** Whether a failed download looks like an unwritable directory (read-only, no permission). */
+function unwritable(e: unknown): boolean {
+  if (!(e instanceof McsError)) return false;
+  if (e.code === "permission_denied") return true;
+  const cause = e.cause;
+  return e.code === "download_write_failed" &&
+    (cause instanceof Deno.errors.PermissionDenied || cause instanceof Deno.errors.NotCapable ||
+      /read-only file system|os error 30\b/i.test(cause instanceof Error ? cause.message : ""));
 }
 
 const sentOut = (s: SentMessage) => ({ id: s.id, thread_id: s.threadId, labels: s.labels });
@@ -118,9 +155,7 @@ const HANDLERS: Record<string, Handler> = {
     return { messages: page.items.map(summaryOut), next_page_token: page.nextPageToken ?? null };
   },
   async read_email(a, { gmail }) {
-    return messageOut(
-      await gmail.getMessage(String(a.id), { maxBodyChars: a.max_body_chars as number }),
-    );
+    return await readOne(gmail, String(a.id), a.max_body_chars as number, a.include_html === true);
   },
   async search_threads(a, { gmail }) {
     const page = await gmail.listThreads({
@@ -144,8 +179,14 @@ const HANDLERS: Record<string, Handler> = {
     };
   },
   async get_thread(a, { gmail }) {
-    const t = await gmail.getThread(String(a.id), { maxBodyChars: a.max_body_chars as number });
-    return { id: t.id, messages: t.messages.map(messageOut) };
+    const max = a.max_body_chars as number;
+    const t = await gmail.getThread(String(a.id), { maxBodyChars: max + 1 });
+    return {
+      id: t.id,
+      messages: t.messages.map((m) =>
+        messageOut(m, { maxChars: max, includeHtml: a.include_html === true })
+      ),
+    };
   },
   async send_email(a, { gmail }) {
     requireBody(a, "send_email");
@@ -237,11 +278,25 @@ const HANDLERS: Record<string, Handler> = {
       : /^[A-Za-z0-9_-]{16,}$/.test(which)
       ? { attachmentId: which }
       : { filename: which };
-    const d = await gmail.downloadAttachment(
-      String(a.message_id),
-      selector,
-      opt(a.out_dir) ?? cwd ?? Deno.cwd(),
-    );
+    const outDir = opt(a.out_dir);
+    const dir = outDir ?? cwd ?? Deno.cwd();
+    let d;
+    try {
+      d = await gmail.downloadAttachment(String(a.message_id), selector, dir, {
+        overwrite: a.overwrite === true,
+      });
+    } catch (e) {
+      // No out_dir: the current directory was used, which in a sandbox is often read-only.
+      if (outDir !== undefined || !unwritable(e)) throw e;
+      const err = e as McsError;
+      throw new McsError(
+        err.code,
+        `${err.message.replace(/\s*$/, "")} No out_dir was given, so the current directory ` +
+          `(${dir}) was used: pass out_dir with a writable directory (CLI: --out DIR).`,
+        err.category,
+        { cause: err, retryable: err.retryable, details: err.details },
+      );
+    }
     return { path: d.path, filename: d.filename, mime_type: d.mimeType, size: d.size };
   },
 
@@ -254,7 +309,12 @@ const HANDLERS: Record<string, Handler> = {
     return { messages: page.items.map((m) => ({ uid: m.id, ...summaryOut(m) })) };
   },
   async fetch_message(a, { gmail }) {
-    const m = messageOut(await gmail.getMessage(String(a.uid)));
+    const m = await readOne(
+      gmail,
+      String(a.uid),
+      FETCH_MESSAGE_MAX_CHARS,
+      a.include_html === true,
+    );
     return { uid: m.id, ...m };
   },
   async search_messages(a, { gmail }) {
@@ -349,9 +409,17 @@ export function prepareToolCall(name: string, args: unknown): ToolArgs {
   return validateArgs(spec, args);
 }
 
-/** Run one tool with already validated arguments. */
+/**
+ * Run one tool with already validated arguments. When validation adjusted an argument (a limit
+ * above 100 is capped), the result carries a `notice` saying so.
+ */
 export async function runValidated(name: string, args: ToolArgs, deps: ToolDeps): Promise<unknown> {
-  return await HANDLERS[name](args, deps);
+  const result = await HANDLERS[name](args, deps);
+  const notices = noticesOf(args);
+  if (!notices.length || !result || typeof result !== "object") return result;
+  const paged = "page_token" in (toolByName(name)?.parameters.properties ?? {});
+  const more = paged ? " Pass next_page_token back as page_token for more." : "";
+  return { ...result, notice: notices.join(" ") + more };
 }
 
 /** Validate and run one tool; returns its documented result. */

@@ -33,13 +33,9 @@ function cell(text: string): string {
   return text.replace(/\|/g, "\\|").replace(/\n/g, " ");
 }
 
+/** The catalogue's example call (valid arguments, checked by the tests), as a shell line. */
 function example(t: ToolSpec): string {
-  const args: Record<string, unknown> = {};
-  for (const name of t.parameters.required) {
-    const s = t.parameters.properties[name];
-    args[name] = s.type === "array" ? [`<${name}>`] : `<${name}>`;
-  }
-  const json = JSON.stringify(args);
+  const json = JSON.stringify(t.example);
   return `${CMD} exec ${t.name}${json === "{}" ? "" : ` '${json}'`}`;
 }
 
@@ -99,19 +95,21 @@ export function renderSkillMd(): string {
     "| Exit | stdout | Meaning |",
     "| --- | --- | --- |",
     '| 0 | `{"ok": true, "result": ...}` | Done; use `result`. |',
-    '| 4 | `{"ok": false, "auth_required": true, "message", "url", "code", "scope", "step", "expires_at"}` | The user must authorize (below). |',
+    '| 4 | `{"ok": false, "auth_required": true, "message", "url", "code", "scope", "step", "expires_at", "retry_after_s"}` | The user must authorize (below). |',
     '| 2 | `{"ok": false, "error": {"code", "message", "retryable"}}` | Invalid arguments: fix them using the message. |',
     "| 3 | same | Configuration problem (missing setting, unwritable cache): tell the user the message. |",
     "| 1 | same | Anything else (network, Gmail, `permission_denied`); retry only when `retryable` is true. |",
     "",
     "## Authorization (exit 4, `auth_required: true`)",
     "",
-    "1. Show the user the `url` and the `code` exactly as given, and the `message`. Say whether it is",
-    "   the sign-in (`step: login`) or the one-time Gmail consent (`step: connect`).",
+    "1. Show the user the `url` and the `code` exactly as given, and the `message` (when `url` is",
+    "   null, the `message` says what to do). Say whether it is the sign-in (`step: login`) or the",
+    "   one-time Gmail consent (`step: connect`).",
     "2. Do not open the URL yourself and do not guess a code. Wait until the user says they are done.",
     "3. Run the same command again. It continues where it stopped. The first time there are usually",
     "   two rounds (sign-in, then consent); after that, tokens come from the cache silently.",
     "4. If `expires_at` has passed, just run the command again: it prints a fresh URL and code.",
+    "   `retry_after_s`, when set, is the least number of seconds to wait between runs.",
     "",
     "Never print or ask for tokens, client secrets or API keys; they are configured outside the chat.",
     "",

@@ -4,12 +4,19 @@
  * is a {@link UsageError} (`invalid_arguments`, exit 2) that names the parameter and what was
  * expected. Defaults from the schema are filled in.
  *
+ * An integer above its schema `maximum` (e.g. `limit: 500`) is not an error: it is capped, and
+ * {@link noticesOf} returns a sentence saying so, which the tool puts in its result's `notice`
+ * (the original SDK accepted any limit; agents written for it must keep working).
+ *
  * @example
  * ```ts
  * import { validateArgs } from "./validate.ts";
  * import { toolByName } from "./catalog.ts";
  * validateArgs(toolByName("set_flags")!, { uid: "1", flags: "\\Seen", remove: "false" });
  * // { uid: "1", flags: "\\Seen", remove: false, folder: "INBOX" }
+ * const args = validateArgs(toolByName("search_emails")!, { limit: 500 });
+ * args.limit; // 100
+ * noticesOf(args); // ["limit 500 is above the maximum of 100; capped at 100."]
  * ```
  * @module
  */
@@ -20,6 +27,14 @@ import { didYouMean } from "./suggest.ts";
 
 /** Coerced arguments. */
 export type ToolArgs = Record<string, unknown>;
+
+/** Notices about coerced values (capped limits), per validated arguments object. */
+const NOTICES = new WeakMap<ToolArgs, string[]>();
+
+/** Sentences about arguments that were adjusted rather than rejected (empty when none). */
+export function noticesOf(args: ToolArgs): string[] {
+  return NOTICES.get(args) ?? [];
+}
 
 function fail(tool: string, message: string): never {
   throw new UsageError("invalid_arguments", `${tool}: ${message}`, { details: { tool } });
@@ -32,7 +47,13 @@ function describe(v: unknown): string {
   return typeof v === "object" ? "an object" : `${typeof v} ${String(v)}`;
 }
 
-function coerce(tool: string, name: string, schema: JsonSchema, v: unknown): unknown {
+function coerce(
+  tool: string,
+  name: string,
+  schema: JsonSchema,
+  v: unknown,
+  notices: string[] = [],
+): unknown {
   switch (schema.type) {
     case "string":
       if (typeof v === "string") return v;
@@ -51,7 +72,10 @@ function coerce(tool: string, name: string, schema: JsonSchema, v: unknown): unk
         return fail(tool, `parameter "${name}" must be at least ${schema.minimum}, got ${n}.`);
       }
       if (schema.maximum !== undefined && n > schema.maximum) {
-        return fail(tool, `parameter "${name}" must be at most ${schema.maximum}, got ${n}.`);
+        notices.push(
+          `${name} ${n} is above the maximum of ${schema.maximum}; capped at ${schema.maximum}.`,
+        );
+        return schema.maximum;
       }
       return n;
     }
@@ -68,7 +92,9 @@ function coerce(tool: string, name: string, schema: JsonSchema, v: unknown): unk
         : typeof v === "string"
         ? v.split(",").map((x) => x.trim()).filter((x) => x !== "")
         : fail(tool, `parameter "${name}" must be a list of strings, got ${describe(v)}.`);
-      return items.map((item, i) => coerce(tool, `${name}[${i}]`, schema.items ?? {}, item));
+      return items.map((item, i) =>
+        coerce(tool, `${name}[${i}]`, schema.items ?? {}, item, notices)
+      );
     }
     default:
       return v;
@@ -77,7 +103,7 @@ function coerce(tool: string, name: string, schema: JsonSchema, v: unknown): unk
 
 /**
  * Check `raw` (parsed JSON) against the tool's parameters and return coerced arguments with
- * defaults applied.
+ * defaults applied; values above a `maximum` are capped (see {@link noticesOf}).
  * @throws {UsageError} `invalid_arguments` naming the first problem.
  */
 export function validateArgs(tool: ToolSpec, raw: unknown): ToolArgs {
@@ -88,6 +114,7 @@ export function validateArgs(tool: ToolSpec, raw: unknown): ToolArgs {
   }
   const input = raw as Record<string, unknown>;
   const out: ToolArgs = {};
+  const notices: string[] = [];
   for (const key of Object.keys(input)) {
     if (!(key in params.properties)) {
       const known = Object.keys(params.properties);
@@ -108,11 +135,12 @@ export function validateArgs(tool: ToolSpec, raw: unknown): ToolArgs {
       if (schema.default !== undefined) out[key] = schema.default;
       continue;
     }
-    const c = coerce(tool.name, key, schema, v);
+    const c = coerce(tool.name, key, schema, v, notices);
     if (params.required.includes(key) && (c === "" || (Array.isArray(c) && c.length === 0))) {
       fail(tool.name, `parameter "${key}" must not be empty.`);
     }
     out[key] = c;
   }
+  if (notices.length) NOTICES.set(out, notices);
   return out;
 }

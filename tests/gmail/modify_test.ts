@@ -25,11 +25,13 @@ Deno.test("modify: read/unread, star/unstar, archive, labels by name, trash/untr
     f.client.modifyLabels(one, { add: ["NoSuchLabel"] }),
     (e) => e instanceof UsageError && e.code === "label_not_found",
   );
-  await f.client.trash(one);
+  const trashed = await f.client.trash(one);
   assert.ok(box.get(one[0])!.labelIds.has("TRASH"));
+  assert.ok(trashed.labels?.includes("TRASH"), "trash returns the resulting label names");
   assert.ok(!(await f.client.search({ limit: 100 })).items.some((m) => m.id === one[0]));
-  await f.client.untrash(one);
+  const restored = await f.client.untrash(one);
   assert.ok(!box.get(one[0])!.labelIds.has("TRASH"));
+  assert.ok(restored.labels && !restored.labels.includes("TRASH"));
 });
 
 Deno.test("batchModify is used for several ids (one request)", async () => {

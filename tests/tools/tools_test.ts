@@ -9,10 +9,16 @@
 import { toolByName, TOOLS } from "../../lib/tools/catalog.ts";
 import { imapToGmailQuery } from "../../lib/tools/imap_query.ts";
 import { IMPLEMENTED, type MailClient, runTool } from "../../lib/tools/run.ts";
-import { validateArgs } from "../../lib/tools/validate.ts";
-import { UsageError } from "../../lib/errors.ts";
+import { noticesOf, validateArgs } from "../../lib/tools/validate.ts";
+import { McsError, UsageError } from "../../lib/errors.ts";
 import type { Message, MessageSummary } from "../../lib/gmail/types.ts";
-import { assert, assertEquals, assertRejects, assertThrows } from "../support/assert.ts";
+import {
+  assert,
+  assertEquals,
+  assertRejects,
+  assertStringIncludes,
+  assertThrows,
+} from "../support/assert.ts";
 
 const SUMMARY: MessageSummary = {
   id: "m1",
@@ -103,7 +109,7 @@ Deno.test("catalogue: every tool implemented, snake_case, strict schemas, result
   const legacy = {
     list_folders: [],
     list_messages: ["folder", "limit"],
-    fetch_message: ["uid", "folder"],
+    fetch_message: ["uid", "folder", "include_html"],
     search_messages: ["criteria", "folder", "limit"],
     move_message: ["uid", "destination", "folder"],
     set_flags: ["uid", "flags", "remove", "folder"],
@@ -129,7 +135,11 @@ Deno.test("validation coerces strictly and names the problem", () => {
   );
   const search = toolByName("search_emails")!;
   assertEquals(validateArgs(search, { limit: "5" }), { query: "", limit: 5 });
-  assertThrows(() => validateArgs(search, { limit: 101 }), UsageError, "at most 100");
+  const capped = validateArgs(search, { limit: 101 });
+  assertEquals(capped.limit, 100, "above the maximum is capped, not rejected");
+  assertEquals(noticesOf(capped), ["limit 101 is above the maximum of 100; capped at 100."]);
+  assertEquals(noticesOf(validateArgs(search, { limit: 100 })), []);
+  assertThrows(() => validateArgs(search, { limit: 0 }), UsageError, "at least 1");
   assertThrows(() => validateArgs(search, { limit: 2.5 }), UsageError, "integer");
   assertThrows(() => validateArgs(search, { qurey: "x" }), UsageError, "Did you mean query?");
   assertThrows(() => validateArgs(search, [1]), UsageError, "JSON object");
@@ -301,7 +311,9 @@ Deno.test("download_attachment accepts a part id, an attachment id or a file nam
       attachment_id: which,
       out_dir: "/tmp/x",
     }, { gmail });
-    assertEquals(calls[0], ["downloadAttachment", ["m1", selector, "/tmp/x"]]);
+    assertEquals(calls[0], ["downloadAttachment", ["m1", selector, "/tmp/x", {
+      overwrite: false,
+    }]]);
     assertEquals((r as { mime_type: string }).mime_type, "application/pdf");
   }
 });
@@ -309,4 +321,119 @@ Deno.test("download_attachment accepts a part id, an attachment id or a file nam
 Deno.test("unknown tools are usage errors with a suggestion", async () => {
   const { gmail } = fake();
   await assertRejects(() => runTool("serch_emails", {}, { gmail }), UsageError, "search_emails");
+});
+
+Deno.test("a limit above 100 is capped with a notice, for every tool with a limit", async () => {
+  const withLimit = TOOLS.filter((t) => "limit" in t.parameters.properties).map((t) => t.name);
+  assertEquals(withLimit.sort(), [
+    "list_drafts",
+    "list_messages",
+    "search_emails",
+    "search_messages",
+    "search_threads",
+  ]);
+  for (const name of withLimit) {
+    const { gmail, calls } = fake();
+    const r = await runTool(name, { limit: 500 }, { gmail }) as { notice?: string };
+    assertEquals((calls[0][1][0] as { limit: number }).limit, 100, name);
+    assert(r.notice?.includes("limit 500 is above the maximum of 100; capped at 100."), name);
+    const paged = "page_token" in toolByName(name)!.parameters.properties;
+    assertEquals(r.notice?.includes("page_token"), paged, name);
+    const plain = await runTool(name, { limit: 5 }, { gmail }) as { notice?: string };
+    assertEquals(plain.notice, undefined, `${name}: no notice when nothing was capped`);
+  }
+});
+
+Deno.test("include_html adds html (or null) cut at the same limit, with its own flag", async () => {
+  const { gmail, calls } = fake();
+  const base = await gmail.getMessage("m1") as Message;
+  const htmlMsg: Message = { ...base, text: "short", html: "<p>" + "x".repeat(50) + "</p>" };
+  gmail.getMessage = (...args: unknown[]) => {
+    calls.push(["getMessage", args]);
+    return Promise.resolve(htmlMsg);
+  };
+  const plain = await runTool("read_email", { id: "m1" }, { gmail }) as Record<string, unknown>;
+  assert(!("html" in plain) && !("html_truncated" in plain), "no html unless asked");
+  const r = await runTool("read_email", { id: "m1", include_html: true, max_body_chars: 10 }, {
+    gmail,
+  }) as Record<string, unknown>;
+  // One character more than the limit is read, so a cut is detectable per field.
+  assertEquals(calls.at(-1), ["getMessage", ["m1", { maxBodyChars: 11 }]]);
+  assertEquals(r.body, "short");
+  assertEquals(r.body_truncated, false);
+  assertEquals(r.html, "<p>xxxxxxx");
+  assertEquals(r.html_truncated, true);
+  const f = await runTool("fetch_message", { uid: "m1", include_html: "true" }, {
+    gmail,
+  }) as Record<
+    string,
+    unknown
+  >;
+  assertEquals(f.html, htmlMsg.html);
+  assertEquals(f.html_truncated, false);
+  gmail.getMessage = () => Promise.resolve(base);
+  const none = await runTool("read_email", { id: "m1", include_html: true }, { gmail }) as Record<
+    string,
+    unknown
+  >;
+  assertEquals(none.html, null);
+  assertEquals(none.html_truncated, false);
+  const t = fake();
+  t.gmail.getThread = () => Promise.resolve({ id: "t1", messages: [htmlMsg] });
+  const thread = await runTool("get_thread", { id: "t1", include_html: true }, {
+    gmail: t.gmail,
+  }) as { messages: Record<string, unknown>[] };
+  assertEquals(thread.messages[0].html, htmlMsg.html);
+});
+
+Deno.test("download_attachment: overwrite passes through; a read-only cwd says to pass out_dir", async () => {
+  const { gmail, calls } = fake();
+  await runTool("download_attachment", {
+    message_id: "m1",
+    attachment_id: "1",
+    out_dir: "/tmp/x",
+    overwrite: true,
+  }, { gmail });
+  assertEquals(calls[0][1][3], { overwrite: true });
+  const readOnly = (cause: Error) => () =>
+    Promise.reject(
+      new McsError("download_write_failed", `Cannot write /ro/a.pdf: ${cause.message}`, "runtime", {
+        cause,
+      }),
+    );
+  for (
+    const cause of [
+      new Error("Read-only file system (os error 30)"),
+      new Deno.errors.PermissionDenied("Permission denied (os error 13)"),
+    ]
+  ) {
+    gmail.downloadAttachment = readOnly(cause);
+    const e = await assertRejects(
+      () =>
+        runTool("download_attachment", { message_id: "m1", attachment_id: "1" }, {
+          gmail,
+          cwd: "/ro",
+        }),
+      McsError,
+    );
+    assertEquals(e.code, "download_write_failed");
+    assertStringIncludes(e.message, "pass out_dir");
+    // With an explicit out_dir the message is left alone (the caller chose the directory).
+    const given = await assertRejects(
+      () =>
+        runTool("download_attachment", { message_id: "m1", attachment_id: "1", out_dir: "/ro" }, {
+          gmail,
+        }),
+      McsError,
+    );
+    assert(!given.message.includes("pass out_dir"));
+  }
+});
+
+Deno.test("trash_email returns the resulting label names", async () => {
+  const { gmail } = fake();
+  assertEquals(await runTool("trash_email", { id: "m1" }, { gmail }), {
+    id: "m1",
+    labels: ["TRASH"],
+  });
 });
