@@ -164,7 +164,9 @@ export function mapGoogleError(
         status >= 500 ? "is unavailable" : "rate limit reached"
       } while trying to ${op.description}${retryWording(status, retry)}${says}`,
       "runtime",
-      { retryable: true, details },
+      // A non-idempotent call (a send) that failed with a 5xx may have taken effect: an agent
+      // must not blindly repeat it, so it is not marked retryable.
+      { retryable: !(retry && !retry.idempotent && status >= 500), details },
     );
   }
   if (status === 404) {

@@ -70,8 +70,10 @@ Deno.test("send is not retried on 5xx (not idempotent) but is on 429", async () 
     (e) => {
       const m = (e as Error).message;
       // Not retried, so the message must not claim retries were exhausted.
+      // And an agent must not repeat it blindly: it may have been sent.
       return code("gmail_unavailable")(e) && !/retr(y|ies) exhausted|gave up/.test(m) &&
-        /not retried automatically/.test(m) && /Sent/.test(m);
+        /not retried automatically/.test(m) && /Sent/.test(m) &&
+        (e as { retryable?: boolean }).retryable === false;
     },
   );
   assert.equal(f.emu.mailbox.deliveries.length, 0);
