@@ -186,3 +186,18 @@ Deno.test("pre-stored refresh token (auth0 path) without a port", async () => {
   assertEquals(dead.error?.code, "refresh_token_invalid");
   assertEquals(countToken(w.emu) > 0, true);
 });
+
+Deno.test("parallel calls start one connect flow, show one URL, and complete it once", async () => {
+  await using w = await world();
+  const rt = w.emu.issueRefreshToken();
+  const parallel = () => Promise.all([0, 1, 2, 3].map(() => w.run({ refreshToken: rt })));
+  const first = await parallel();
+  const urls = new Set(first.map((o) => o.challenge?.url));
+  assertEquals(first.map((o) => o.challenge?.step), ["connect", "connect", "connect", "connect"]);
+  assertEquals(urls.size, 1, `one consent URL, not ${[...urls].join(" | ")}`);
+  assertEquals(w.emu.countRequests({ path: "/me/v1/connected-accounts/connect" }), 1);
+  await w.browser(first[0].challenge!.url);
+  const done = await parallel();
+  for (const o of done) assert(o.ok && o.token, JSON.stringify(o));
+  assertEquals(w.emu.countRequests({ path: "/me/v1/connected-accounts/complete" }), 1);
+});

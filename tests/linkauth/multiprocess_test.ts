@@ -1,12 +1,14 @@
 /**
  * Each agent step runs as a separate process sharing only the cache directory, against the
- * broker emulator and the Auth0 emulator, with one fake clock passed down to every process.
+ * broker emulator and the Auth0 emulator, with one fake clock passed down to every process:
+ * challenge, pickup, refused second pickup, expiry, and the rejections (tampered envelope,
+ * wrong algorithm, wrong key) and the slow_down answer, each across process boundaries.
  */
 import { assert, assertEquals, assertNotEquals, assertStringIncludes } from "../support/assert.ts";
 import { startLinkAuthBroker } from "../../lib/emulators/linkauth/mod.ts";
 import { startAuth0Emulator } from "../../lib/emulators/auth0/server.ts";
 import { FileCacheStore } from "../../lib/cache/file_store.ts";
-import { encryptEnvelope } from "../../lib/auth/linkauth/crypto.ts";
+import { encryptEnvelope, generateAgentKey } from "../../lib/auth/linkauth/crypto.ts";
 import { auth0Provider } from "../support/emulators.ts";
 import { runDenoJson } from "../support/process.ts";
 
@@ -28,7 +30,7 @@ Deno.test("stateless agent steps across processes", async (t) => {
     providers: { auth0: auth0Provider(auth0) },
   });
   const dir = await Deno.makeTempDir({ prefix: "mcs-linkauth-" });
-  const step = async (scope = "gmail"): Promise<StepOutput> => {
+  const step = async (scope = "gmail", extra: Record<string, string> = {}): Promise<StepOutput> => {
     return await runDenoJson<StepOutput>(AGENT, {
       perms: [
         "--allow-net=127.0.0.1",
@@ -42,6 +44,7 @@ Deno.test("stateless agent steps across processes", async (t) => {
         MCS_TEST_NOW: String(clock.t),
         MCS_TEST_SCOPE: scope,
         MCS_TEST_API_KEY: "agent-key",
+        ...extra,
       },
     });
   };
@@ -118,6 +121,58 @@ Deno.test("stateless agent steps across processes", async (t) => {
       assertNotEquals(next.challenge.code, first.code);
       assertStringIncludes(next.challenge.message, "could not be decrypted");
     });
+
+    await t.step("a wrong algorithm identifier is rejected with a new challenge", async () => {
+      const first = (await step("alg")).challenge!;
+      const envelope = await encryptEnvelope(broker.session(first.code)!.publicKey, {
+        refresh_token: "rt-PLAINTEXT",
+      });
+      broker.inject(first.code, envelope, "RSA1_5+A128CBC");
+      clock.t += 6_000;
+      const next = await step("alg");
+      assert(next.challenge, JSON.stringify(next));
+      assertNotEquals(next.challenge.code, first.code);
+      assertStringIncludes(next.challenge.message, "unsupported format");
+      assert(!next.challenge.message.includes("PLAINTEXT"));
+    });
+
+    await t.step("an envelope for another key is rejected with a new challenge", async () => {
+      const first = (await step("key")).challenge!;
+      const other = await generateAgentKey();
+      broker.inject(first.code, await encryptEnvelope(other.spki, { refresh_token: "x" }));
+      clock.t += 6_000;
+      const next = await step("key");
+      assert(next.challenge, JSON.stringify(next));
+      assertNotEquals(next.challenge.code, first.code);
+      assertStringIncludes(next.challenge.message, "could not be decrypted");
+    });
+
+    await t.step(
+      "polling too fast is slowed, not failed; the next process honours it",
+      async () => {
+        // The agent is told interval 1 while the broker enforces its default of 5.
+        const fast = { MCS_TEST_ADVERTISE_INTERVAL: "1", MCS_TEST_POLL_MARGIN_MS: "0" };
+        const first = (await step("slow", fast)).challenge!;
+        clock.t += 1_000;
+        await step("slow", fast); // first poll: accepted, still pending
+        const polled = broker.session(first.code)!.pollCount;
+        assertEquals(polled, 1);
+        clock.t += 1_000;
+        const slowed = await step("slow", fast); // too soon for the broker: slow_down
+        assert(slowed.challenge, JSON.stringify(slowed));
+        assertEquals(slowed.challenge.code, first.code, "the same session, not a failure");
+        assertEquals(slowed.challenge.retryAfterS, 10, "the interval the broker asked for");
+        clock.t += 5_000;
+        const waiting = await step("slow", fast); // a new process: no poll before the new interval
+        assertEquals(waiting.challenge?.code, first.code);
+        // An accepted poll now (6 s after the last one) would be counted; a 429 is not.
+        assertEquals(broker.session(first.code)!.pollCount, polled);
+        await broker.complete(first.code, { refresh_token: "rt-slow" });
+        clock.t += 5_000;
+        const done = await step("slow", fast);
+        assertEquals(done.result?.credential?.value, "rt-slow");
+      },
+    );
   } finally {
     await Promise.all([broker.close(), auth0.close()]);
     await Deno.remove(dir, { recursive: true });

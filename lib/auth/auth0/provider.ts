@@ -37,6 +37,7 @@ import {
   type HttpRelay,
 } from "../types.ts";
 import { SingleFlight } from "../single_flight.ts";
+import { withLease } from "../lease.ts";
 import { auth0Error, Auth0Failure, classify } from "./checklist.ts";
 import {
   type ConnectedRecord,
@@ -124,6 +125,13 @@ export interface Auth0ProviderOptions {
 
 const MAX_ROUNDS = 4;
 
+/**
+ * Lease on one scope+connection's connect step (see {@link withLease}): longer than its worst
+ * case without a user in the loop (My Account token, `/connect`, and the port's broker session,
+ * or a poll and `/complete`, each bounded by a 15 s request timeout).
+ */
+const CONNECT_LEASE_MS = 90_000;
+
 /** The provider. */
 export class Auth0Provider implements CredentialProvider {
   readonly tenant: Tenant;
@@ -184,6 +192,7 @@ export class Auth0Provider implements CredentialProvider {
     let connectDone = false;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const rt = await this.#refreshToken(scope);
+      const asked = this.#now();
       try {
         return await this.#exchange(scope, connection, rt);
       } catch (err) {
@@ -197,7 +206,9 @@ export class Auth0Provider implements CredentialProvider {
             });
           }
           try {
-            await this.#ensureConnected(scope, connection, rt, err);
+            // "elsewhere": a parallel process connected it after this exchange was sent.
+            connectDone = await this.#ensureConnected(scope, connection, rt, err, asked) ===
+              "completed";
           } catch (inner) {
             if (inner instanceof Auth0Failure && inner.error === "invalid_grant") {
               await this.#dropRefreshToken(scope, rt);
@@ -205,7 +216,6 @@ export class Auth0Provider implements CredentialProvider {
             }
             throw inner;
           }
-          connectDone = true;
           continue;
         }
         if (kind === "invalid_refresh_token") {
@@ -373,15 +383,50 @@ export class Auth0Provider implements CredentialProvider {
 
   // ---------------------------------------------------------------- connected accounts
 
+  /**
+   * Connect the account for scope+connection: resume the pending flow or start one, and
+   * complete it once the user consented. Resolves `"completed"` when this call completed it,
+   * `"elsewhere"` when a parallel process did after `asked` (the exchange is then retried).
+   *
+   * The whole step runs under a cross-process lease per scope+connection ({@link withLease};
+   * the store lock itself is never held across a request, see there why): an agent that starts
+   * several `mcs` calls at once must cause one `/connect` and show one consent code, and the
+   * one-time callback must be completed by exactly one process. Waiters re-read everything
+   * inside the lease, so they resume the flow the first process stored (same URL, state and
+   * broker code) or find the account connected. A port that blocks for the user (the loopback
+   * connector under `mcs auth login`) holds the lease meanwhile; a parallel call then waits at
+   * most {@link CONNECT_LEASE_MS} and takes over (resuming the same flow).
+   */
   async #ensureConnected(
     scope: string,
     connection: string,
     rt: StoredRefreshToken,
     notFound: Auth0Failure,
-  ): Promise<void> {
+    asked: number,
+  ): Promise<"completed" | "elsewhere"> {
+    if (!this.#o.auth) {
+      if (!(await this.#checkRecord(scope, connection, notFound, asked))) return "elsewhere";
+      throw auth0Error("connected_account_missing", { failure: notFound });
+    }
+    return await withLease(
+      this.#o.cache,
+      this.#k.connectLease(scope, connection),
+      () => this.#connectStep(scope, connection, rt, notFound, asked),
+      { ttlMs: CONNECT_LEASE_MS },
+    );
+  }
+
+  /** False when a parallel process connected the account after `asked`; throws if Token Vault lost it. */
+  async #checkRecord(
+    scope: string,
+    connection: string,
+    notFound: Auth0Failure,
+    asked: number,
+  ): Promise<boolean> {
     const cache = this.#o.cache;
     const recordKey = this.#k.connected(scope, connection);
     const record = await cache.get<ConnectedRecord>(recordKey);
+    if (record && record.connectedAt >= asked) return false;
     if (record && !record.refreshed) {
       // mcs connected this account, yet the vault lost it before ever refreshing the provider
       // token: no provider refresh token was stored (the connection lacks Offline Access). The
@@ -393,8 +438,20 @@ export class Auth0Provider implements CredentialProvider {
           "Token Vault lost the connected account before its first token refresh (unless the account was disconnected meanwhile).",
       });
     }
-    const auth = this.#o.auth;
-    if (!auth) throw auth0Error("connected_account_missing", { failure: notFound });
+    return true;
+  }
+
+  /** The connect step proper, under the lease. */
+  async #connectStep(
+    scope: string,
+    connection: string,
+    rt: StoredRefreshToken,
+    notFound: Auth0Failure,
+    asked: number,
+  ): Promise<"completed" | "elsewhere"> {
+    if (!(await this.#checkRecord(scope, connection, notFound, asked))) return "elsewhere";
+    const cache = this.#o.cache;
+    const auth = this.#o.auth!;
     const pendingKey = this.#k.pending(scope, connection);
     const pending = await cache.get<PendingConnect>(pendingKey);
     if (pending && pending.expiresAt > this.#now()) {
@@ -407,7 +464,7 @@ export class Auth0Provider implements CredentialProvider {
         state: pending.state,
         step: "connect",
       });
-      if (await this.#completeWith(pending, result, rt)) return;
+      if (await this.#completeWith(pending, result, rt)) return "completed";
     } else if (pending) {
       await cache.delete(pendingKey);
     }
@@ -429,6 +486,7 @@ export class Auth0Provider implements CredentialProvider {
         expiresAt: fresh.expiresAt,
       });
     }
+    return "completed";
   }
 
   /** Complete a flow from a port result; false when the flow is dead and must restart. */

@@ -77,6 +77,9 @@ export function keysFor(host: string, clientId: string) {
       `${root}/connect/${safe(scope)}/${safe(connection)}`,
     connected: (scope: string, connection: string) =>
       `${root}/connected/${safe(scope)}/${safe(connection)}`,
+    /** Cross-process lease on the connect step (outside `connect/`, which lists pending flows). */
+    connectLease: (scope: string, connection: string) =>
+      `${root}/lease/connect/${safe(scope)}/${safe(connection)}`,
   };
 }
 

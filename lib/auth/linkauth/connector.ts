@@ -6,7 +6,10 @@
  * earliest next poll) and received login results. A call either returns the result, or throws
  * {@link AuthChallenge} with the URL and code; running the same command later picks the result
  * up. Terminal broker states (`consumed`, 404, local expiry, an envelope that does not decrypt)
- * drop the session and raise a *new* challenge, so a dead URL is never shown twice.
+ * drop the session and raise a *new* challenge, so a dead URL is never shown twice. Parallel
+ * processes (an agent running several tools at once) share one session per slot: creating and
+ * polling run under a cross-process lease (`../lease.ts`), so they all show the same code and
+ * completing it is never ignored.
  *
  * @example
  * ```ts
@@ -34,6 +37,7 @@ import {
 } from "../types.ts";
 import { decryptEnvelope, ENVELOPE_ALGORITHM, EnvelopeError } from "./crypto.ts";
 import { AgentKeyStore } from "./keystore.ts";
+import { withLease } from "../lease.ts";
 import {
   apiKeyError,
   type BrokerError,
@@ -115,6 +119,13 @@ interface StoredResult {
 }
 
 const DEFAULT_SCOPES = ["openid", "profile", "email", "offline_access"];
+
+/**
+ * Lease on a slot's broker traffic: longer than its worst case (a poll, then key generation and
+ * a session creation, each request bounded by a 15 s timeout), after which a waiter may take
+ * over from a holder that died.
+ */
+const LEASE_MS = 45_000;
 
 /** The LinkAuth connector. */
 export class LinkAuthConnector implements AuthPort {
@@ -204,44 +215,72 @@ export class LinkAuthConnector implements AuthPort {
 
   // ---------------------------------------------------------------------------------------------
 
+  /**
+   * One step. Answers from the cache alone while the session is not due; anything that talks
+   * to the broker (create, poll, and the restart after a dead session) runs under the slot's
+   * cross-process lease (see `#locked`).
+   */
   async #once(request: AuthRequest): Promise<AuthResult> {
     const cache = this.#opts.cache;
     const slot = await this.#slotOf(request);
-    const resultKey = this.#resultKey(slot);
-    const stored = await cache.get<StoredResult>(resultKey);
+    const stored = await cache.get<StoredResult>(this.#resultKey(slot));
     if (stored) return stored.result;
-
-    const sessionKey = this.#sessionKey(slot);
+    const seen = await cache.get<StoredSession>(this.#sessionKey(slot));
     const now = this.#now();
-    const seen = await cache.get<StoredSession>(sessionKey);
     // Not due yet: answer from the cache without writing or asking the broker.
     if (seen && seen.expiresAtMs > now && seen.nextPollAt > now) {
       throw this.#challenge(seen, request, undefined);
     }
-    let claimed: StoredSession | undefined;
-    let expired = false;
-    const current = await cache.update<StoredSession>(sessionKey, (s) => {
-      if (!s) return { value: undefined };
-      if (s.expiresAtMs <= now) {
-        expired = true;
-        return { value: undefined };
-      }
-      if (s.nextPollAt > now) return { value: s, expiresAt: s.expiresAtMs };
-      claimed = { ...s, nextPollAt: now + s.interval * 1000 + this.#margin };
-      return { value: claimed, expiresAt: s.expiresAtMs };
+    return await this.#locked(slot, () => this.#step(request, slot, seen !== undefined));
+  }
+
+  /**
+   * Run `fn` holding the slot's lease. Parallel processes (an agent running several tools at
+   * once) must not each create a session: the user would see several codes, and only the one
+   * stored last would ever be polled, so completing any other would be silently ignored. Nor
+   * should they each poll: only one of them would receive the one-time result. Under the lease
+   * ({@link withLease}: the store lock is held only to claim and release it, never across a
+   * broker request; see there why) the first process creates or polls; the others wait, then
+   * re-read the slot and show the same URL and code, or pick up the stored result.
+   */
+  async #locked(slot: string, fn: () => Promise<AuthResult>): Promise<AuthResult> {
+    return await withLease(this.#opts.cache, `${this.#ns}/lease/${slot}`, fn, {
+      ttlMs: LEASE_MS,
     });
-    if (!current) {
-      // A parallel process may have just finished this very session.
-      const raced = await cache.get<StoredResult>(resultKey);
-      if (raced) return raced.result;
+  }
+
+  /** Under the lease: re-read the slot, then create a session, poll it, or show it. */
+  async #step(request: AuthRequest, slot: string, hadSession: boolean): Promise<AuthResult> {
+    const cache = this.#opts.cache;
+    const done = await cache.get<StoredResult>(this.#resultKey(slot));
+    if (done) return done.result;
+    const now = this.#now();
+    const current = await cache.get<StoredSession>(this.#sessionKey(slot));
+    if (!current || current.expiresAtMs <= now) {
       return await this.#restart(
         request,
         slot,
-        expired || seen ? "The previous sign-in link has expired." : undefined,
+        current || hadSession ? "The previous sign-in link has expired." : undefined,
+        current?.session_id,
       );
     }
-    if (!claimed) throw this.#challenge(current, request, undefined);
-    return await this.#poll(request, slot, claimed);
+    if (current.nextPollAt > now) throw this.#challenge(current, request, undefined);
+    // The next poll slot is stored only once this poll has its answer: until then the session
+    // reads as due, so a parallel process queues on the lease and then sees the outcome (the
+    // result, or the same challenge) instead of answering from the cache with a code that may
+    // just have been completed.
+    const claimed = { ...current, nextPollAt: now + current.interval * 1000 + this.#margin };
+    try {
+      return await this.#poll(request, slot, claimed);
+    } finally {
+      await cache.update<StoredSession>(
+        this.#sessionKey(slot),
+        (s) =>
+          s?.session_id === claimed.session_id && s.nextPollAt < claimed.nextPollAt
+            ? { value: { ...s, nextPollAt: claimed.nextPollAt }, expiresAt: s.expiresAtMs }
+            : { value: s, expiresAt: s?.expiresAtMs },
+      );
+    }
   }
 
   async #poll(request: AuthRequest, slot: string, session: StoredSession): Promise<AuthResult> {
@@ -264,12 +303,13 @@ export class LinkAuthConnector implements AuthPort {
           { retryable: true, cause },
         );
       }
-      if (body.status === "ready") return await this.#ready(request, slot, body);
+      if (body.status === "ready") return await this.#ready(request, slot, session, body);
       if (body.status === "consumed" || body.status === "expired") {
         return await this.#restart(
           request,
           slot,
           "The previous sign-in link was already used or has expired.",
+          session.session_id,
         );
       }
       if (
@@ -281,7 +321,12 @@ export class LinkAuthConnector implements AuthPort {
     }
     const err = await readBrokerError(res);
     if (res.status === 404) {
-      return await this.#restart(request, slot, "The previous sign-in link has expired.");
+      return await this.#restart(
+        request,
+        slot,
+        "The previous sign-in link has expired.",
+        session.session_id,
+      );
     }
     if (res.status === 429) {
       const interval = err.type === SLOW_DOWN_TYPE && err.interval && err.interval > 0
@@ -291,7 +336,7 @@ export class LinkAuthConnector implements AuthPort {
     }
     if (res.status === 401 || res.status === 403) {
       if (err.shape === "api_key") throw this.#apiKeyError(err);
-      await this.#opts.cache.delete(this.#sessionKey(slot));
+      await this.#drop(slot, session.session_id);
       throw new ConfigError(
         "linkauth_poll_rejected",
         `The LinkAuth broker rejected the poll token (${
@@ -306,6 +351,7 @@ export class LinkAuthConnector implements AuthPort {
   async #ready(
     request: AuthRequest,
     slot: string,
+    session: StoredSession,
     body: PollBody,
   ): Promise<AuthResult> {
     const cache = this.#opts.cache;
@@ -316,6 +362,7 @@ export class LinkAuthConnector implements AuthPort {
         `The broker returned a credential in an unsupported format (algorithm ${
           JSON.stringify(String(body.algorithm).slice(0, 40))
         }); it was discarded.`,
+        session.session_id,
       );
     }
     const key = await this.#keys.get();
@@ -334,13 +381,14 @@ export class LinkAuthConnector implements AuthPort {
         request,
         slot,
         `The credential from the broker could not be decrypted (${e.message}); it was discarded.`,
+        session.session_id,
       );
     }
     let result: AuthResult;
     try {
       result = this.#toResult(request, plaintext);
     } catch (e) {
-      await cache.delete(this.#sessionKey(slot));
+      await this.#drop(slot, session.session_id);
       throw e;
     }
     if (result.kind === "credential") {
@@ -349,7 +397,7 @@ export class LinkAuthConnector implements AuthPort {
         : undefined;
       await cache.set<StoredResult>(this.#resultKey(slot), { result }, { expiresAt: exp });
     }
-    await cache.delete(this.#sessionKey(slot));
+    await this.#drop(slot, session.session_id);
     return result;
   }
 
@@ -424,21 +472,46 @@ export class LinkAuthConnector implements AuthPort {
   }
 
   /**
-   * Drop whatever session the slot had, create a new one and raise its challenge. A passthrough
-   * poll without a `url` cannot create one: it reports the flow as gone (no parameters).
+   * Under the slot's lease: replace its session (`dead`: the id found dead, if any) with a new
+   * one and raise its challenge. A passthrough poll without a `url` cannot create one: it
+   * reports the flow as gone (no parameters).
    */
   async #restart(
     request: AuthRequest,
     slot: string,
     reason: string | undefined,
+    dead: string | undefined,
   ): Promise<AuthResult> {
-    await this.#opts.cache.delete(this.#sessionKey(slot));
     if (isPassthrough(request) && request.url === undefined) {
+      await this.#drop(slot, dead);
       return { kind: "callback", params: {} };
     }
-    const session = await this.#create(request);
-    await this.#opts.cache.set(this.#sessionKey(slot), session, { expiresAt: session.expiresAtMs });
-    throw this.#challenge(session, request, reason);
+    const cache = this.#opts.cache;
+    const live = (s: StoredSession | undefined): s is StoredSession =>
+      !!s && s.session_id !== dead && s.expiresAtMs > this.#now();
+    const fresh = await this.#create(request);
+    // Compare-and-set: a holder that overran its lease may have stored one meanwhile; then ours
+    // is dropped unseen and theirs is the one shown (never two live codes).
+    const kept = (await cache.update<StoredSession>(
+      this.#sessionKey(slot),
+      (s) =>
+        live(s)
+          ? { value: s, expiresAt: s.expiresAtMs }
+          : { value: fresh, expiresAt: fresh.expiresAtMs },
+    ))!;
+    throw this.#challenge(kept, request, kept.session_id === fresh.session_id ? reason : undefined);
+  }
+
+  /** Remove the slot's session if it is still `id` (or has expired); keep a newer one. */
+  async #drop(slot: string, id: string | undefined): Promise<void> {
+    const now = this.#now();
+    await this.#opts.cache.update<StoredSession>(
+      this.#sessionKey(slot),
+      (s) =>
+        s && s.session_id !== id && s.expiresAtMs > now
+          ? { value: s, expiresAt: s.expiresAtMs }
+          : { value: undefined },
+    );
   }
 
   async #create(request: AuthRequest): Promise<StoredSession> {
