@@ -15,6 +15,7 @@ import { McsError, UsageError } from "../errors.ts";
 import { type GmailContext, mapPool } from "./context.ts";
 import { decodeMessage, summarize } from "./decode.ts";
 import { OPS } from "./scopes.ts";
+import type { Query } from "./http.ts";
 import type { GmailMessage, Message, MessageSummary, Page, Thread } from "./types.ts";
 
 /** Options of {@link searchMessages}. */
@@ -84,27 +85,29 @@ export async function fetchMetadata(
   return out;
 }
 
+/**
+ * The query `messages.list` and `threads.list` both take: the Gmail search, label names resolved
+ * to ids, the limit checked, the page cursor.
+ */
+export async function listQuery(ctx: GmailContext, o: SearchOptions): Promise<Query> {
+  return {
+    q: o.query?.trim() || undefined,
+    labelIds: o.labels?.length ? await ctx.labels.idsFor(o.labels) : undefined,
+    maxResults: checkLimit(o.limit),
+    pageToken: o.pageToken,
+    includeSpamTrash: o.includeSpamTrash || undefined,
+  };
+}
+
 /** Search (or list, without a query) messages, newest first, with metadata and label names. */
 export async function searchMessages(
   ctx: GmailContext,
   o: SearchOptions = {},
 ): Promise<Page<MessageSummary>> {
-  const limit = checkLimit(o.limit);
-  const labelIds = o.labels?.length ? await ctx.labels.idsFor(o.labels) : undefined;
   const [list] = await Promise.all([
     ctx.http.call<
       { messages?: { id: string }[]; nextPageToken?: string; resultSizeEstimate?: number }
-    >({
-      path: "messages",
-      query: {
-        q: o.query?.trim() || undefined,
-        labelIds,
-        maxResults: limit,
-        pageToken: o.pageToken,
-        includeSpamTrash: o.includeSpamTrash || undefined,
-      },
-      op: OPS.search,
-    }),
+    >({ path: "messages", query: await listQuery(ctx, o), op: OPS.search }),
     ctx.labels.list(), // warm the label cache in parallel with the list call
   ]);
   const ids = (list.messages ?? []).map((m) => m.id);

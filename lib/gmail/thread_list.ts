@@ -16,7 +16,7 @@
 import { McsError } from "../errors.ts";
 import { type GmailContext, mapPool } from "./context.ts";
 import { decodeHtmlEntities, header } from "./decode.ts";
-import { checkLimit, type SearchOptions } from "./read.ts";
+import { listQuery, type SearchOptions } from "./read.ts";
 import { OPS } from "./scopes.ts";
 import type { GmailMessage, Page, ThreadSummary } from "./types.ts";
 
@@ -95,24 +95,12 @@ export async function listThreads(
   ctx: GmailContext,
   o: SearchOptions = {},
 ): Promise<Page<ThreadSummary>> {
-  const limit = checkLimit(o.limit);
-  const labelIds = o.labels?.length ? await ctx.labels.idsFor(o.labels) : undefined;
   const [list] = await Promise.all([
     ctx.http.call<{
       threads?: { id: string; snippet?: string; historyId?: string }[];
       nextPageToken?: string;
       resultSizeEstimate?: number;
-    }>({
-      path: "threads",
-      query: {
-        q: o.query?.trim() || undefined,
-        labelIds,
-        maxResults: limit,
-        pageToken: o.pageToken,
-        includeSpamTrash: o.includeSpamTrash || undefined,
-      },
-      op: OPS.listThreads,
-    }),
+    }>({ path: "threads", query: await listQuery(ctx, o), op: OPS.listThreads }),
     ctx.labels.list(), // warm the label cache in parallel with the list call
   ]);
   const rows = list.threads ?? [];
