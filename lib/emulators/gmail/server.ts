@@ -312,6 +312,34 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
       return { error: googleError.invalidArgument("Invalid JSON payload received.") };
     }
   }
+  /** A modify body (`ids`, `addLabelIds`, `removeLabelIds`), every label checked to exist. */
+  function parseModify(
+    req: ApiRequest,
+  ): { ids: string[]; add: string[]; remove: string[]; error?: undefined } | {
+    error: ErrorResponse;
+  } {
+    const j = parseJson(req);
+    if (j.error) return { error: j.error };
+    const { ids = [], addLabelIds = [], removeLabelIds = [] } = j.value as Record<
+      string,
+      string[]
+    >;
+    for (const l of [...addLabelIds, ...removeLabelIds]) {
+      if (!mailbox.labels.has(l)) {
+        return { error: googleError.invalidArgument(`Invalid label: ${l}`) };
+      }
+    }
+    return { ids, add: addLabelIds, remove: removeLabelIds };
+  }
+
+  /** Apply a modify to messages, each getting a new history id. */
+  function applyModify(msgs: Iterable<StoredMessage>, add: string[], remove: string[]): void {
+    for (const m of msgs) {
+      add.forEach((l) => m.labelIds.add(l));
+      remove.forEach((l) => m.labelIds.delete(l));
+      m.historyId = mailbox.nextHistoryId();
+    }
+  }
 
   function rawFromJson(message: unknown): Uint8Array | ErrorResponse {
     const raw = (message as { raw?: unknown } | undefined)?.raw;
@@ -583,28 +611,14 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
         return ok({ id: sent.id, threadId: sent.threadId, labelIds: [...sent.labelIds] });
       }
       if (seg[1] === "batchModify" && M === "POST") {
-        const j = parseJson(req);
-        if (j.error) return err(j.error);
-        const { ids = [], addLabelIds = [], removeLabelIds = [] } = j.value as Record<
-          string,
-          string[]
-        >;
+        const mod = parseModify(req);
+        if (mod.error) return err(mod.error);
         // Reference §4.1: ids ≤ 1000. The message text is the emulator's guess.
-        if (ids.length > 1000) {
+        if (mod.ids.length > 1000) {
           return err(googleError.invalidArgument("Too many ids: at most 1000 are allowed."));
         }
-        for (const l of [...addLabelIds, ...removeLabelIds]) {
-          if (!mailbox.labels.has(l)) {
-            return err(googleError.invalidArgument(`Invalid label: ${l}`));
-          }
-        }
-        for (const id of ids) {
-          const msg = findMessage(id);
-          if (!msg) continue;
-          addLabelIds.forEach((l) => msg.labelIds.add(l));
-          removeLabelIds.forEach((l) => msg.labelIds.delete(l));
-          msg.historyId = mailbox.nextHistoryId();
-        }
+        const found = mod.ids.map(findMessage).filter((m): m is StoredMessage => m !== undefined);
+        applyModify(found, mod.add, mod.remove);
         return { status: 204 };
       }
       if (seg[1] === "batchDelete" && M === "POST") {
@@ -637,17 +651,9 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
         return { status: 204 };
       }
       if (seg[2] === "modify" && M === "POST") {
-        const j = parseJson(req);
-        if (j.error) return err(j.error);
-        const { addLabelIds = [], removeLabelIds = [] } = j.value as Record<string, string[]>;
-        for (const l of [...addLabelIds, ...removeLabelIds]) {
-          if (!mailbox.labels.has(l)) {
-            return err(googleError.invalidArgument(`Invalid label: ${l}`));
-          }
-        }
-        addLabelIds.forEach((l) => msg.labelIds.add(l));
-        removeLabelIds.forEach((l) => msg.labelIds.delete(l));
-        msg.historyId = mailbox.nextHistoryId();
+        const mod = parseModify(req);
+        if (mod.error) return err(mod.error);
+        applyModify([msg], mod.add, mod.remove);
         return ok(labelsOnly(msg));
       }
       if ((seg[2] === "trash" || seg[2] === "untrash") && M === "POST") {
@@ -712,19 +718,9 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
         messages: msgs.map((x) => labelsOnly(x)),
       });
       if (seg[2] === "modify" && M === "POST") {
-        const j = parseJson(req);
-        if (j.error) return err(j.error);
-        const { addLabelIds = [], removeLabelIds = [] } = j.value as Record<string, string[]>;
-        for (const l of [...addLabelIds, ...removeLabelIds]) {
-          if (!mailbox.labels.has(l)) {
-            return err(googleError.invalidArgument(`Invalid label: ${l}`));
-          }
-        }
-        for (const x of msgs) {
-          addLabelIds.forEach((l) => x.labelIds.add(l));
-          removeLabelIds.forEach((l) => x.labelIds.delete(l));
-          x.historyId = mailbox.nextHistoryId();
-        }
+        const mod = parseModify(req);
+        if (mod.error) return err(mod.error);
+        applyModify(msgs, mod.add, mod.remove);
         return ok(threadResult());
       }
       if ((seg[2] === "trash" || seg[2] === "untrash") && M === "POST") {
