@@ -39,13 +39,8 @@ export interface TinyproxyOptions {
   connectPorts?: number[];
 }
 
-/** A port that was free a moment ago on 127.0.0.1. */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
+export { freePort } from "../support/ports.ts";
+import { freePort } from "../support/ports.ts";
 
 async function findTinyproxy(): Promise<string> {
   for (const p of ["/usr/bin/tinyproxy", "/usr/sbin/tinyproxy", "/usr/local/bin/tinyproxy"]) {
