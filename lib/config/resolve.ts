@@ -83,7 +83,7 @@ async function defaultReadFile(path: string): Promise<string | undefined> {
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
     const why = e instanceof Deno.errors.NotCapable
-      ? "this build's permissions do not allow reading it (--allow-read; see docs/packaging.md)"
+      ? "this build's permissions do not allow reading it (--allow-read; see lib/build/PACKAGING.md)"
       : (e as Error).message;
     throw new ConfigError("config_file_unreadable", `Cannot read config file ${path}: ${why}.`, {
       details: { path, denied: e instanceof Deno.errors.NotCapable },

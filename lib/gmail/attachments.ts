@@ -139,7 +139,7 @@ export async function downloadAttachment(
   if (write.state !== "granted") {
     throw new PermissionDeniedError(
       `Writing to "${dir}" is not allowed by this build's permissions (--allow-write). ` +
-        "Download into a directory the build grants (see docs/packaging.md, --write-dir).",
+        "Download into a directory the build grants (see lib/build/PACKAGING.md, --write-dir).",
       "--allow-write",
     );
   }

@@ -78,7 +78,7 @@ async function loadAttachment(a: AttachmentInput): Promise<OutgoingAttachment> {
       throw new PermissionDeniedError(
         `Reading attachment "${a.path}" is not allowed by this build's permissions ` +
           "(--allow-read). Attach files from a directory the build grants, or rebuild with " +
-          "--read-dir DIR (see docs/packaging.md).",
+          "--read-dir DIR (see lib/build/PACKAGING.md).",
         "--allow-read",
         { cause: err, details: { path: a.path } },
       );

@@ -1,5 +1,5 @@
 /**
- * Helpers for the build tests: run `scripts/build.ts` in a subprocess, build the bundle once per
+ * Helpers for the build tests: run `lib/build/main.ts` in a subprocess, build the bundle once per
  * test file into a temporary dist directory, run programs under its baked permission set, and
  * tell whether a denort base binary is available for a real `deno compile`.
  *
@@ -19,7 +19,7 @@ import type { Manifest } from "../../lib/build/artifacts.ts";
 import { denortZipPath } from "../../lib/build/denort.ts";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-const BUILD = join(ROOT, "scripts", "build.ts");
+const BUILD = join(ROOT, "lib", "build", "main.ts");
 
 /** Output of a finished subprocess. */
 export interface Ran {
@@ -52,7 +52,7 @@ export async function exec(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-/** The environment for `scripts/build.ts`: PATH/HOME/DENO_DIR only, plus `vars`. */
+/** The environment for `lib/build/main.ts`: PATH/HOME/DENO_DIR only, plus `vars`. */
 export function buildEnv(vars: Record<string, string>): Record<string, string> {
   const keep: Record<string, string> = {};
   for (const k of ["PATH", "HOME", "DENO_DIR", "NO_COLOR"]) {
@@ -62,7 +62,7 @@ export function buildEnv(vars: Record<string, string>): Record<string, string> {
   return { ...keep, NO_COLOR: "1", ...vars };
 }
 
-/** Run `scripts/build.ts <args>` with only `vars` as the deployment's environment. */
+/** Run `lib/build/main.ts <args>` with only `vars` as the deployment's environment. */
 export function runBuild(args: string[], vars: Record<string, string>): Promise<Ran> {
   return exec([Deno.execPath(), "run", "-A", BUILD, ...args], {
     env: buildEnv(vars),

@@ -45,9 +45,9 @@
 import { parseArgs } from "node:util";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { resolveConfig } from "../lib/config/resolve.ts";
-import { denoEnv } from "../lib/config/env.ts";
-import { McsError, UsageError } from "../lib/errors.ts";
+import { resolveConfig } from "../config/resolve.ts";
+import { denoEnv } from "../config/env.ts";
+import { McsError, UsageError } from "../errors.ts";
 import {
   bakedEnv,
   genericPermissions,
@@ -55,30 +55,25 @@ import {
   renderEnvFile,
   scopedPermissions,
   toDenoFlags,
-} from "../lib/build/permissions.ts";
-import { launcherScript, manifest } from "../lib/build/artifacts.ts";
-import {
-  assertChunksIndependent,
-  BUNDLER_ENTRY,
-  CHUNK_DIR,
-  relocateEntry,
-} from "../lib/build/layout.ts";
+} from "./permissions.ts";
+import { launcherScript, manifest } from "./artifacts.ts";
+import { assertChunksIndependent, BUNDLER_ENTRY, CHUNK_DIR, relocateEntry } from "./layout.ts";
 import {
   checkSkillTarget,
   defaultSkillDir,
   replaceWithStage,
   SKILL_SCRIPTS,
   writeSkillFiles,
-} from "../lib/build/skill.ts";
-import { renderSkillMd, SKILL_NAME } from "../lib/tools/skill_md.ts";
+} from "./skill.ts";
+import { renderSkillMd, SKILL_NAME } from "../tools/skill_md.ts";
 import {
   denortMissingError,
   explainCompileFailure,
   locateDenort,
   type LocateOptions,
-} from "../lib/build/denort.ts";
+} from "./denort.ts";
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const ENTRY = join(ROOT, "cli", "main.ts");
 
 interface Plan {

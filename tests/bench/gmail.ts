@@ -6,16 +6,16 @@
  *
  * @example
  * ```sh
- * deno run -A scripts/bench_gmail.ts            # 20 ms RTT
- * deno run -A scripts/bench_gmail.ts --rtt 50
+ * deno run -A tests/bench/gmail.ts            # 20 ms RTT
+ * deno run -A tests/bench/gmail.ts --rtt 50
  * ```
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { GoogleTokenRegistry } from "../lib/emulators/google_tokens.ts";
-import { startGmailEmulator } from "../lib/emulators/gmail/mod.ts";
-import { GmailClient, type GmailClientOptions } from "../lib/gmail/mod.ts";
+import { GoogleTokenRegistry } from "../../lib/emulators/google_tokens.ts";
+import { startGmailEmulator } from "../../lib/emulators/gmail/mod.ts";
+import { GmailClient, type GmailClientOptions } from "../../lib/gmail/mod.ts";
 
 const { values } = parseArgs({
   options: { rtt: { type: "string", default: "20" }, runs: { type: "string", default: "3" } },

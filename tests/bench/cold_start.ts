@@ -13,12 +13,12 @@
  * ratio to the floor, and the median peak RSS (`/usr/bin/time -f %M`; `apt-get install time`).
  * The bundle is built fresh, scoped to the emulator, so it runs under exactly the least-privilege
  * set a deployment would get. Targets: `--version` ≤ 1.5× floor, a cached-token search ≤ 3× floor
- * plus the emulator round trips, peak memory < 80 MB. Also runs `scripts/bench_gmail.ts` when
+ * plus the emulator round trips, peak memory < 80 MB. Also runs `tests/bench/gmail.ts` when
  * present (its output follows the table). Prints a Markdown table to paste in the README.
  *
  * @example
  * ```sh
- * deno run -A scripts/bench.ts --runs 5
+ * deno run -A tests/bench/cold_start.ts --runs 5
  * ```
  * @module
  */
@@ -26,11 +26,11 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { genericPermissions, scopedPermissions, toDenoFlags } from "../lib/build/permissions.ts";
-import { resolveConfig } from "../lib/config/resolve.ts";
-import { mapEnv } from "../lib/config/env.ts";
+import { genericPermissions, scopedPermissions, toDenoFlags } from "../../lib/build/permissions.ts";
+import { resolveConfig } from "../../lib/config/resolve.ts";
+import { mapEnv } from "../../lib/config/env.ts";
 
-const ROOT = fileURLToPath(new URL("../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const TIME = "/usr/bin/time";
 
 /** One benchmarked command. */
@@ -141,7 +141,7 @@ async function startSearchTarget(): Promise<SearchTarget | string> {
     return "Gmail emulator (lib/emulators/gmail/) not present";
   }
   const { startGmailEmulator } = await import(pathToFileURL(path).href);
-  const { GoogleTokenRegistry } = await import("../lib/emulators/google_tokens.ts");
+  const { GoogleTokenRegistry } = await import("../../lib/emulators/google_tokens.ts");
   const googleTokens = new GoogleTokenRegistry();
   const emu = await startGmailEmulator({ googleTokens, seed: true });
   const { token } = googleTokens.issue({
@@ -160,7 +160,7 @@ async function startSearchTarget(): Promise<SearchTarget | string> {
     await res.body?.cancel();
     rtt.push(performance.now() - t0);
   }
-  const { GmailClient } = await import("../lib/gmail/mod.ts");
+  const { GmailClient } = await import("../../lib/gmail/mod.ts");
   const gmail = new GmailClient({
     apiBase: emu.url,
     credentials: { getToken: () => Promise.resolve(token), invalidate: () => Promise.resolve() },
@@ -195,7 +195,7 @@ async function bundleFor(
     args: [
       "run",
       "-A",
-      join(ROOT, "scripts", "build.ts"),
+      join(ROOT, "lib", "build", "main.ts"),
       "bundle",
       "--dist",
       dist,
@@ -394,15 +394,17 @@ async function main(args: string[]): Promise<number> {
         } ...`,
       );
       for (const n of notes) console.log(`Note: ${n}`);
-      console.log("\nReproduce: deno task bench (or deno run -A scripts/bench.ts --runs 15)");
+      console.log(
+        "\nReproduce: deno task bench (or deno run -A tests/bench/cold_start.ts --runs 15)",
+      );
     }
   } finally {
     if (typeof search !== "string") await search.close();
     await Deno.remove(tmp, { recursive: true });
   }
-  const gmailBench = join(ROOT, "scripts", "bench_gmail.ts");
+  const gmailBench = join(ROOT, "tests", "bench", "gmail.ts");
   if (await Deno.stat(gmailBench).then(() => true, () => false)) {
-    console.log("\n## Gmail benchmark (scripts/bench_gmail.ts)\n");
+    console.log("\n## Gmail benchmark (tests/bench/gmail.ts)\n");
     const r = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", gmailBench],
       cwd: ROOT,
