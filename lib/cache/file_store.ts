@@ -60,6 +60,8 @@ interface Entry {
 const FORMAT_VERSION = 1;
 const LOCK_FILE = ".lock";
 const TEMP_PREFIX = ".tmp-";
+/** How long a quarantined (corrupt) file is kept for inspection before a sweep removes it. */
+export const QUARANTINE_KEEP_MS = 7 * 24 * 3600 * 1000;
 const utf8 = new TextEncoder();
 
 /** A {@link CacheStore} backed by one JSON file per key in `dir`. */
@@ -165,7 +167,10 @@ export class FileCacheStore implements CacheStore {
     });
   }
 
-  /** Under the lock: drop stale temp files and expired entries, tighten file modes. */
+  /**
+   * Under the lock: drop stale temp files, expired entries and quarantined files older than
+   * {@link QUARANTINE_KEEP_MS} (they may hold token fragments), tighten file modes.
+   */
   async #sweep(): Promise<void> {
     const now = this.#now();
     const names: string[] = [];
@@ -174,6 +179,11 @@ export class FileCacheStore implements CacheStore {
       const path = join(this.dir, name);
       // Every writer holds the lock while its temp file exists, so any temp file now is orphaned.
       if (name.startsWith(TEMP_PREFIX)) {
+        await removeIfPresent(path);
+        continue;
+      }
+      const quarantined = /\.corrupt-(\d+)$/.exec(name);
+      if (quarantined && now - Number(quarantined[1]) > QUARANTINE_KEEP_MS) {
         await removeIfPresent(path);
         continue;
       }
@@ -219,7 +229,7 @@ export class FileCacheStore implements CacheStore {
         throw e;
       }
       if (current !== seen) return; // a writer replaced it meanwhile
-      const dest = `${path}.corrupt-${Date.now()}`;
+      const dest = `${path}.corrupt-${this.#now()}`;
       await Deno.rename(path, dest);
       this.#warn(
         `mcs: cache file ${path} was unreadable (${reason}); moved it aside to ${dest} and ` +

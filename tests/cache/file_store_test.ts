@@ -4,7 +4,7 @@
  * @module
  */
 import { assert, assertEquals, assertRejects, assertStringIncludes } from "../support/assert.ts";
-import { FileCacheStore } from "../../lib/cache/file_store.ts";
+import { FileCacheStore, QUARANTINE_KEEP_MS } from "../../lib/cache/file_store.ts";
 import { fileNameForKey } from "../../lib/cache/file_name.ts";
 import { McsError } from "../../lib/errors.ts";
 
@@ -194,4 +194,28 @@ Deno.test("a get inside an update callback that meets a corrupt file does not de
   const v = await store.update<string>("k", async () => ({ value: `${await store.get("other")}` }));
   assertEquals(v, "undefined");
   assertEquals(warnings.length, 1);
+});
+
+Deno.test("quarantined files are kept a week for inspection, then swept", async () => {
+  await using dir = await tempDir();
+  let now = 1_000_000_000_000;
+  const warnings: string[] = [];
+  const first = new FileCacheStore(dir.path, {
+    now: () => now,
+    onWarning: (w) => warnings.push(w),
+  });
+  await first.set("a", 1);
+  await Deno.writeTextFile(`${dir.path}/${await fileNameForKey("a")}`, "{ truncated");
+  assertEquals(await first.get("a"), undefined);
+  assertEquals(warnings.length, 1);
+  const quarantined = (await names(dir.path)).filter((n) => n.includes(".corrupt-"));
+  assertEquals(quarantined.length, 1);
+  // A day later a new process's first write sweeps: the file is still kept.
+  now += QUARANTINE_KEEP_MS / 7;
+  await new FileCacheStore(dir.path, { now: () => now }).set("b", 2);
+  assert((await names(dir.path)).includes(quarantined[0]));
+  // After the keep period it goes (it may hold token fragments).
+  now += QUARANTINE_KEEP_MS;
+  await new FileCacheStore(dir.path, { now: () => now }).set("c", 3);
+  assert(!(await names(dir.path)).includes(quarantined[0]));
 });
