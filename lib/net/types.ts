@@ -2,6 +2,18 @@
  * The network port. Every module that talks HTTP takes a {@link FetchLike} (default: the
  * project's network layer from `lib/net/http.ts`), so tests and `mcs dev` can inject one and
  * every request honours the proxy, CA, timeout and retry policy in one place.
+ *
+ * @example
+ * ```ts
+ * import type { FetchLike } from "./types.ts";
+ * async function profile(fetch: FetchLike, token: string) {
+ *   const res = await fetch("https://gmail.googleapis.com/gmail/v1/users/me/profile", {
+ *     headers: { authorization: `Bearer ${token}` },
+ *     timeoutMs: 10_000, // GET: retried on 429/5xx by the network layer
+ *   });
+ *   return await res.json();
+ * }
+ * ```
  * @module
  */
 
