@@ -25,10 +25,13 @@
 
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { genericPermissions, scopedPermissions, toDenoFlags } from "../../lib/build/permissions.ts";
 import { resolveConfig } from "../../lib/config/resolve.ts";
 import { mapEnv } from "../../lib/config/env.ts";
+import { startGmailEmulator } from "../../lib/emulators/gmail/mod.ts";
+import { GoogleTokenRegistry } from "../../lib/emulators/google_tokens.ts";
+import { GmailClient } from "../../lib/gmail/mod.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const TIME = "/usr/bin/time";
@@ -131,17 +134,7 @@ interface SearchTarget {
   close(): Promise<void>;
 }
 
-async function startSearchTarget(): Promise<SearchTarget | string> {
-  const dir = join(ROOT, "lib", "emulators", "gmail");
-  const path = await Deno.stat(join(dir, "mod.ts")).then(
-    () => join(dir, "mod.ts"),
-    () => join(dir, "server.ts"),
-  );
-  if (!await Deno.stat(path).then(() => true, () => false)) {
-    return "Gmail emulator (lib/emulators/gmail/) not present";
-  }
-  const { startGmailEmulator } = await import(pathToFileURL(path).href);
-  const { GoogleTokenRegistry } = await import("../../lib/emulators/google_tokens.ts");
+async function startSearchTarget(): Promise<SearchTarget> {
   const googleTokens = new GoogleTokenRegistry();
   const emu = await startGmailEmulator({ googleTokens, seed: true });
   const { token } = googleTokens.issue({
@@ -160,7 +153,6 @@ async function startSearchTarget(): Promise<SearchTarget | string> {
     await res.body?.cancel();
     rtt.push(performance.now() - t0);
   }
-  const { GmailClient } = await import("../../lib/gmail/mod.ts");
   const gmail = new GmailClient({
     apiBase: emu.url,
     credentials: { getToken: () => Promise.resolve(token), invalidate: () => Promise.resolve() },
@@ -259,10 +251,11 @@ async function main(args: string[]): Promise<number> {
     const info = await new Deno.Command(Deno.execPath(), { args: ["info", "--json"] }).output();
     const denoDir = JSON.parse(new TextDecoder().decode(info.stdout)).denoDir as string;
     const base = { PATH: Deno.env.get("PATH") ?? "", HOME: tmp, DENO_DIR: denoDir, NO_COLOR: "1" };
-    const mcsVars: Record<string, string> = { MCS_AUTH: "static", MCS_CACHE_DIR: cache };
-    if (typeof search !== "string") {
-      mcsVars.MCS_GMAIL_API_BASE = search.apiBase;
-    } else notes.push(`mail search rows skipped: ${search}.`);
+    const mcsVars: Record<string, string> = {
+      MCS_AUTH: "static",
+      MCS_CACHE_DIR: cache,
+      MCS_GMAIL_API_BASE: search.apiBase,
+    };
 
     const dist = join(tmp, "dist");
     const splitDist = join(tmp, "dist-split");
@@ -313,21 +306,19 @@ async function main(args: string[]): Promise<number> {
         target: "≤ 1.5×",
       });
       rows.push({ name: `mcs tools --json (${label})`, cmd: [...cmd, "tools", "--json"], env });
-      if (typeof search !== "string") {
-        rows.push({
-          name: `mcs mail search (${label}, static token)`,
-          cmd: [...cmd, "mail", "search", "in:inbox", "--json"],
-          env: { ...env, MCS_GMAIL_TOKEN: search.token },
-          target: "≤ 3× + RTT",
-        });
-      }
+      rows.push({
+        name: `mcs mail search (${label}, static token)`,
+        cmd: [...cmd, "mail", "search", "in:inbox", "--json"],
+        env: { ...env, MCS_GMAIL_TOKEN: search.token },
+        target: "≤ 3× + RTT",
+      });
     }
     const measured: Omit<Result, "ratio">[] = [];
     let tripsPerSearch = 0;
     for (const row of rows) {
-      const before = typeof search !== "string" ? search.requests() : 0;
+      const before = search.requests();
       measured.push(await measure(row, runs, rssFile));
-      if (row.target === "≤ 3× + RTT" && typeof search !== "string") {
+      if (row.target === "≤ 3× + RTT") {
         tripsPerSearch = (search.requests() - before) / (runs + 1);
       }
     }
@@ -335,7 +326,7 @@ async function main(args: string[]): Promise<number> {
     const results: Result[] = measured.map((m) => ({ ...m, ratio: m.medianMs / floor }));
     for (const r of results) {
       if (r.target === "≤ 1.5×") r.note = r.ratio <= 1.5 ? "✓" : "✗";
-      if (r.target === "≤ 3× + RTT" && typeof search !== "string") {
+      if (r.target === "≤ 3× + RTT") {
         r.note = r.medianMs <= 3 * floor + search.searchTripsMs ? "✓" : "✗";
       }
       if (r.rssMb !== undefined && r.rssMb >= 80) r.note = `${r.note ?? ""} RSS ✗`;
@@ -344,7 +335,7 @@ async function main(args: string[]): Promise<number> {
       console.log(JSON.stringify({
         runs,
         floorMs: floor,
-        searchTripsMs: typeof search !== "string" ? search.searchTripsMs : null,
+        searchTripsMs: search.searchTripsMs,
         bundleBytes: bundleSize,
         splitEntryBytes: splitEntrySize,
         chunkBytes: chunkSize,
@@ -369,17 +360,15 @@ async function main(args: string[]): Promise<number> {
             } KiB, each loaded only by the commands that need it.`,
         );
       }
-      if (typeof search !== "string") {
-        console.log(
-          `Gmail emulator: ${tripsPerSearch.toFixed(1)} HTTP requests per search; one bare round ` +
-            `trip ${search.rttMs.toFixed(1)} ms; the search's round trips (same client calls, ` +
-            `warm, in-process, incl. the emulator's service time) ${
-              search.searchTripsMs.toFixed(1)
-            } ms; search target = 3 × floor + that = ${
-              (3 * floor + search.searchTripsMs).toFixed(1)
-            } ms.`,
-        );
-      }
+      console.log(
+        `Gmail emulator: ${tripsPerSearch.toFixed(1)} HTTP requests per search; one bare round ` +
+          `trip ${search.rttMs.toFixed(1)} ms; the search's round trips (same client calls, ` +
+          `warm, in-process, incl. the emulator's service time) ${
+            search.searchTripsMs.toFixed(1)
+          } ms; search target = 3 × floor + that = ${
+            (3 * floor + search.searchTripsMs).toFixed(1)
+          } ms.`,
+      );
       console.log(
         `Permission sets: source = deno.json "mcs"; bundle = ${
           toDenoFlags(scopedPermissions(
@@ -399,7 +388,7 @@ async function main(args: string[]): Promise<number> {
       );
     }
   } finally {
-    if (typeof search !== "string") await search.close();
+    await search.close();
     await Deno.remove(tmp, { recursive: true });
   }
   const gmailBench = join(ROOT, "tests", "bench", "gmail.ts");

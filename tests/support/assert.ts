@@ -1,5 +1,5 @@
 /**
- * Assertions for the tests (jsr:@std/assert is unreachable here, so this wraps `node:assert`,
+ * Assertions for the tests (@std/assert from JSR is unreachable here, so this wraps `node:assert`,
  * which Deno ships, with the std-like signatures the tests use).
  * @module
  */
