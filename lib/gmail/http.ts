@@ -1,7 +1,11 @@
 /**
  * The Gmail HTTP core: bearer token from a {@link CredentialProvider}, one refresh-and-retry on
- * 401, bounded backoff (honouring `Retry-After`) on 429 / 5xx / rate-limit 403s, Google error
- * mapping, and the batch endpoint with per-item retry.
+ * 401, retries by the program's one policy (`lib/net/retry.ts`: backoff honouring `Retry-After`
+ * on 429 / 5xx / rate-limit 403s; a non-idempotent call such as a send only on 429 and
+ * rate-limit 403s, which Google answers without doing anything), Google error mapping, and the
+ * batch endpoint with per-item retry. A `Retry-After` longer than the policy allows fails at
+ * once with `details.retry_after_s`. A send whose answer is lost fails with the network layer's
+ * `outcome_unknown` (not retryable); `send.ts` adds what to check.
  *
  * @example
  * ```ts
@@ -17,6 +21,15 @@
 import { McsError } from "../errors.ts";
 import type { CredentialProvider } from "../auth/types.ts";
 import type { FetchLike } from "../net/types.ts";
+import { NetworkError } from "../net/errors.ts";
+import {
+  nextRetry,
+  parseRetryAfter,
+  RETRY_POLICY,
+  type RetryDecision,
+  type RetryPolicy,
+  sleep as policySleep,
+} from "../net/retry.ts";
 import { type BatchRequestItem, encodeBatchRequest, parseBatchResponse } from "./batch_wire.ts";
 import { googleErrorOf, isRetryable, mapGoogleError, type OperationInfo } from "./google_error.ts";
 
@@ -33,10 +46,12 @@ export interface GmailHttpOptions {
   apiBase?: string;
   /** Credential scope name, default `"gmail"`. */
   scope?: string;
-  /** Retries after the first attempt for retryable failures (default 4). */
+  /** Retries after the first attempt (default: the program's policy, `RETRY_POLICY`). */
   maxRetries?: number;
-  /** Upper bound of one wait, ms (default 32 000). */
+  /** Upper bound of one backoff wait, ms (default: `RETRY_POLICY.maxMs`). */
   maxBackoffMs?: number;
+  /** Longest `Retry-After` waited for, ms (default: `RETRY_POLICY.maxRetryAfterMs`). */
+  maxRetryAfterMs?: number;
   /** Injectable sleep (tests pass a recorder). */
   sleep?: (ms: number) => Promise<void>;
   /** Jitter source in [0, 1) (default Math.random). */
@@ -80,15 +95,29 @@ export function buildPath(path: string, query?: Query): string {
   return s ? `${full}?${s}` : full;
 }
 
-/** Retry-After (seconds or HTTP-date) in ms, or undefined. */
-export function retryAfterMs(
-  value: string | null | undefined,
-  now = Date.now(),
-): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+(\.\d+)?$/.test(value.trim())) return Number(value) * 1000;
-  const t = Date.parse(value);
-  return Number.isNaN(t) ? undefined : Math.max(0, t - now);
+/** Retry-After (seconds or HTTP-date) in ms, or undefined: the policy's one parser. */
+export const retryAfterMs: typeof parseRetryAfter = parseRetryAfter;
+
+/** Statuses by which Gmail says a call was not carried out (rate limits: 429, 403). */
+const GMAIL_UNPROCESSED: readonly number[] = [429, 403];
+
+/**
+ * The final error, saying so when the server asked for a longer wait than mcs takes
+ * (`details.retry_after_s`, the message says when to try again).
+ */
+function withRetryAfter(err: McsError, d: RetryDecision): McsError {
+  if (d.retry || d.retryAfterS === undefined) return err;
+  const message = d.reason === "retry_after_too_long"
+    ? `${
+      err.message.replace(/(; gave up after \d+ retr(?:y|ies))?\. Try again in a minute\./, ".")
+    } Gmail asked to wait ${d.retryAfterS} s before trying again, longer than mcs waits: run it again after that.`
+    : err.message;
+  const out = new McsError(err.code, message, err.category, {
+    retryable: err.retryable,
+    cause: err.cause,
+    details: { ...err.details, retry_after_s: d.retryAfterS },
+  });
+  return out;
 }
 
 async function readBody(res: Response): Promise<unknown> {
@@ -103,7 +132,14 @@ async function readBody(res: Response): Promise<unknown> {
 /** The HTTP core shared by every Gmail module. */
 export class GmailHttp {
   readonly apiBase: string;
-  readonly #o: Required<Omit<GmailHttpOptions, "apiBase" | "fetch">> & { fetch: FetchLike };
+  readonly #o:
+    & Required<
+      Omit<
+        GmailHttpOptions,
+        "apiBase" | "fetch" | "maxRetries" | "maxBackoffMs" | "maxRetryAfterMs"
+      >
+    >
+    & { fetch: FetchLike; policy: RetryPolicy };
 
   constructor(options: GmailHttpOptions) {
     this.apiBase = (options.apiBase ?? GMAIL_API_BASE).replace(/\/+$/, "");
@@ -111,23 +147,23 @@ export class GmailHttp {
       credentials: options.credentials,
       fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
       scope: options.scope ?? "gmail",
-      maxRetries: options.maxRetries ?? 4,
-      maxBackoffMs: options.maxBackoffMs ?? 32_000,
-      sleep: options.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+      policy: {
+        ...RETRY_POLICY,
+        retries: options.maxRetries ?? RETRY_POLICY.retries,
+        maxMs: options.maxBackoffMs ?? RETRY_POLICY.maxMs,
+        maxRetryAfterMs: options.maxRetryAfterMs ?? RETRY_POLICY.maxRetryAfterMs,
+      },
+      sleep: options.sleep ?? ((ms) => policySleep(ms)),
       random: options.random ?? Math.random,
       batchSize: Math.min(options.batchSize ?? 50, 100),
     };
   }
 
-  /** Backoff for attempt n (0-based): Retry-After if given, else 2^n s + jitter; capped. */
-  delayMs(attempt: number, retryAfter?: number): number {
-    const base = retryAfter ?? (2 ** attempt * 1000 + Math.floor(this.#o.random() * 1000));
-    return Math.min(Math.max(0, base), this.#o.maxBackoffMs);
-  }
-
   /**
-   * Send with auth, 401 refresh-once and backoff. Returns the successful response (body unread).
-   * @throws {McsError} mapped Google error; AuthChallenge from the provider passes through.
+   * Send with auth, 401 refresh-once and the retry policy. Returns the successful response
+   * (body unread).
+   * @throws {McsError} mapped Google error, or the network layer's typed error (e.g.
+   *   `outcome_unknown` for a send whose answer was lost); AuthChallenge passes through.
    */
   async send(
     op: OperationInfo,
@@ -135,23 +171,37 @@ export class GmailHttp {
     idempotent: boolean,
   ): Promise<Response> {
     let refreshed = false;
-    let attempt = 0;
-    for (;;) {
+    const { policy, random } = this.#o;
+    for (let attempt = 0;;) {
       const token = await this.#o.credentials.getToken(this.#o.scope);
       let res: Response;
       try {
         res = await make(token);
       } catch (err) {
-        if (err instanceof McsError) throw err;
-        if (idempotent && attempt < this.#o.maxRetries) {
-          await this.#o.sleep(this.delayMs(attempt++));
+        // Typed errors say what happened (a lost send is `outcome_unknown`): only a retryable
+        // network failure of an idempotent call is repeated.
+        const repeatable = !(err instanceof McsError) ||
+          (err instanceof NetworkError && err.retryable);
+        const d = repeatable ? nextRetry({ attempt, idempotent, policy, random }) : undefined;
+        if (d?.retry) {
+          await this.#o.sleep(d.delayMs);
+          attempt++;
           continue;
+        }
+        if (err instanceof McsError) throw err;
+        const why = err instanceof Error ? err.message : String(err);
+        if (!idempotent) {
+          throw new McsError(
+            "outcome_unknown",
+            `The request to ${op.description} may or may not have taken effect: its answer was ` +
+              `lost (${why}). Do not repeat it blindly: check whether it took effect first.`,
+            "runtime",
+            { retryable: false, cause: err },
+          );
         }
         throw new McsError(
           "gmail_network_error",
-          `Could not reach Gmail to ${op.description}: ${
-            err instanceof Error ? err.message : String(err)
-          }`,
+          `Could not reach Gmail to ${op.description}: ${why}`,
           "runtime",
           { retryable: true, cause: err },
         );
@@ -163,13 +213,25 @@ export class GmailHttp {
         await this.#o.credentials.invalidate(this.#o.scope);
         continue;
       }
-      const e = googleErrorOf(body);
-      const retry = isRetryable(res.status, e) && (idempotent || res.status < 500);
-      if (retry && attempt < this.#o.maxRetries) {
-        await this.#o.sleep(this.delayMs(attempt++, retryAfterMs(res.headers.get("retry-after"))));
+      const d = nextRetry({
+        attempt,
+        status: res.status,
+        idempotent,
+        retryable: isRetryable(res.status, googleErrorOf(body)),
+        unprocessed: GMAIL_UNPROCESSED,
+        retryAfterMs: parseRetryAfter(res.headers.get("retry-after")),
+        policy,
+        random,
+      });
+      if (d.retry) {
+        await this.#o.sleep(d.delayMs);
+        attempt++;
         continue;
       }
-      throw mapGoogleError(res.status, body, op, { retries: attempt, idempotent });
+      throw withRetryAfter(
+        mapGoogleError(res.status, body, op, { retries: attempt, idempotent }),
+        d,
+      );
     }
   }
 
@@ -177,6 +239,7 @@ export class GmailHttp {
   async call<T>(o: CallOptions): Promise<T> {
     const method = o.method ?? (o.json !== undefined || o.body ? "POST" : "GET");
     const url = this.apiBase + buildPath(o.path, o.query);
+    const idempotent = o.idempotent ?? method === "GET";
     const res = await this.send(o.op, (token) => {
       const headers: Record<string, string> = { authorization: `Bearer ${token}` };
       let body: BodyInit | undefined;
@@ -187,8 +250,10 @@ export class GmailHttp {
         headers["content-type"] = o.contentType ?? "application/octet-stream";
         body = o.body as Uint8Array<ArrayBuffer>;
       }
-      return this.#o.fetch(url, { method, headers, body, idempotent: false, retries: 0 });
-    }, o.idempotent ?? method === "GET");
+      // The retries happen here (with the 401 refresh); the layer still needs to know whether a
+      // lost answer leaves the outcome unknown.
+      return this.#o.fetch(url, { method, headers, body, idempotent, retries: 0 });
+    }, idempotent);
     return await readBody(res) as T;
   }
 
@@ -223,7 +288,7 @@ export class GmailHttp {
             method: "POST",
             headers: { authorization: `Bearer ${token}`, "content-type": contentType },
             body: body as Uint8Array<ArrayBuffer>,
-            idempotent: false,
+            idempotent: true, // a batch of GETs
             retries: 0,
           }), true);
         const parsed = parseBatchResponse(
@@ -253,22 +318,33 @@ export class GmailHttp {
             unauthorized = true;
             continue;
           }
-          if (isRetryable(status, googleErrorOf(json)) && attempt < this.#o.maxRetries) {
+          const d = nextRetry({
+            attempt,
+            status,
+            idempotent: true,
+            retryable: isRetryable(status, googleErrorOf(json)),
+            retryAfterMs: parseRetryAfter(r?.headers["retry-after"]),
+            policy: this.#o.policy,
+            random: this.#o.random,
+          });
+          if (d.retry) {
             retryLater.push(i);
-            const ra = retryAfterMs(r?.headers["retry-after"]);
-            if (ra !== undefined) wait = Math.max(wait ?? 0, ra);
+            wait = Math.max(wait ?? 0, d.delayMs);
             continue;
           }
           results[i] = {
             ok: false,
-            error: mapGoogleError(status, json, op, { retries: attempt, idempotent: true }),
+            error: withRetryAfter(
+              mapGoogleError(status, json, op, { retries: attempt, idempotent: true }),
+              d,
+            ),
           };
         }
         if (!retryLater.length) return;
         if (unauthorized) {
           authRetried = true;
           await refresh;
-        } else await this.#o.sleep(this.delayMs(attempt, wait));
+        } else await this.#o.sleep(wait ?? 0);
         pending = retryLater;
       }
     }));

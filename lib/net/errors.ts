@@ -38,7 +38,17 @@ export type NetworkErrorCode =
   /** The connection was reset or closed mid-request. */
   | "connection_reset"
   /** Any other transport failure. */
-  | "network_error";
+  | "network_error"
+  /**
+   * A non-idempotent request (a send, a POST) was written but its answer was lost (timeout,
+   * reset): it may or may not have taken effect. Never retryable: check first.
+   */
+  | "outcome_unknown"
+  /**
+   * The host could not be reached directly, and the route was direct only because a `NO_PROXY`
+   * entry matched although a proxy is set; `details.fix` names the `MCS_PROXY_FORCE` setting.
+   */
+  | "direct_route_failed";
 
 /** Options of {@link NetworkError}. */
 export interface NetworkErrorOptions extends McsErrorOptions {
@@ -69,10 +79,8 @@ export class NetworkError extends McsError {
 
 export { PermissionDeniedError } from "../errors.ts";
 
-/** Whether an HTTP status is worth retrying (429, 500, 502, 503, 504). */
-export function isRetryableStatus(status: number): boolean {
-  return status === 429 || status === 500 || status === 502 || status === 503 || status === 504;
-}
+export { isRetryableStatus, parseRetryAfter } from "./retry.ts";
+import { isRetryableStatus, parseRetryAfter, retryAfterSeconds } from "./retry.ts";
 
 /** Default stable code for an HTTP status. */
 export function codeForStatus(status: number): string {
@@ -96,18 +104,6 @@ export function codeForStatus(status: number): string {
     default:
       return status >= 500 ? "upstream_unavailable" : "http_error";
   }
-}
-
-/**
- * Parse a `Retry-After` header (delta-seconds or HTTP-date) into milliseconds from `now`.
- * Returns `undefined` when absent or unparseable; never negative.
- */
-export function parseRetryAfter(value: string | null, now = Date.now()): number | undefined {
-  if (value === null) return undefined;
-  const v = value.trim();
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** Options of {@link HttpStatusError}. */
@@ -181,7 +177,7 @@ export class HttpStatusError extends McsError {
       ...options,
       host,
       summary: summary || undefined,
-      retryAfterS: retryAfter === undefined ? undefined : Math.ceil(retryAfter / 1000),
+      retryAfterS: retryAfter === undefined ? undefined : retryAfterSeconds(retryAfter),
     });
   }
 }

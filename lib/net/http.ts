@@ -9,12 +9,16 @@
  * - trusts extra CAs (`caPem`, e.g. from `MCS_CA_FILE`) on every route;
  * - applies a total timeout (default 30 s, covering retries and the body read; `timeoutMs: 0`
  *   disables it) combined with the caller's `signal`;
- * - retries idempotent requests (GET/HEAD/OPTIONS/PUT/DELETE or `idempotent: true`) on 429,
- *   500, 502, 503, 504 and connection resets with jittered exponential backoff, honouring
- *   `Retry-After` (seconds or HTTP date) up to a cap; a non-idempotent request (POST, PATCH)
- *   is never retried;
+ * - retries by the program's one policy (`retry.ts`): idempotent requests (GET/HEAD/OPTIONS/
+ *   PUT/DELETE or `idempotent: true`) on 429, 500, 502, 503, 504 and connection resets; a
+ *   non-idempotent one (POST, PATCH) only on a status saying it was not processed (429, or the
+ *   caller's `unprocessed`); a `Retry-After` longer than the policy or the deadline allows is
+ *   not waited for: the response is returned at once (its error then carries `retry_after_s`);
  * - turns transport failures into {@link NetworkError}s naming the host and the (redacted)
- *   proxy, and permission denials into {@link PermissionDeniedError}s;
+ *   proxy, and permission denials into {@link PermissionDeniedError}s; a non-idempotent request
+ *   whose answer was lost (timeout, reset) fails as `outcome_unknown`, not retryable; a direct
+ *   route that fails while a proxy is set but skipped by a `NO_PROXY` entry fails as
+ *   `direct_route_failed`, naming the `MCS_PROXY_FORCE` fix;
  * - streams response bodies (never buffers them).
  *
  * @example
@@ -31,13 +35,14 @@
  */
 import { ConfigError } from "../errors.ts";
 import { probeConnectStatus } from "./diagnose.ts";
+import { NetworkError, type NetworkErrorCode, PermissionDeniedError } from "./errors.ts";
 import {
-  isRetryableStatus,
-  NetworkError,
-  type NetworkErrorCode,
+  nextRetry,
   parseRetryAfter,
-  PermissionDeniedError,
-} from "./errors.ts";
+  RETRY_POLICY,
+  type RetryPolicy,
+  sleep as policySleep,
+} from "./retry.ts";
 import {
   PROXY_ENV_NAMES,
   type ProxyEnv,
@@ -59,13 +64,13 @@ export interface NetOptions {
   caPem?: string[];
   /** Default total timeout per request in ms (default 30 000; 0 disables). */
   timeoutMs?: number;
-  /** Default maximum retries for idempotent requests (default 3). */
+  /** Maximum retries (default: the program's policy, {@link RETRY_POLICY}). */
   retries?: number;
-  /** First backoff delay in ms (default 500); doubles per attempt. */
+  /** First backoff delay in ms (default from {@link RETRY_POLICY}); doubles per attempt. */
   backoffBaseMs?: number;
-  /** Largest backoff delay in ms (default 8 000). */
+  /** Largest backoff delay in ms (default from {@link RETRY_POLICY}). */
   backoffMaxMs?: number;
-  /** Largest `Retry-After` honoured, in ms (default 60 000); a longer one is not retried. */
+  /** Largest `Retry-After` honoured, in ms (default from {@link RETRY_POLICY}). */
   maxRetryAfterMs?: number;
   /** Sleep used between retries (injectable for tests). */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -122,21 +127,6 @@ export function scrubProcessProxyEnv(): string[] {
     }
   }
   return failed;
-}
-
-function defaultSleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** The innermost message of an error chain (Deno puts the detail in `cause`). */
@@ -197,6 +187,36 @@ function classify(e: unknown, ctx: Ctx): Error {
   const host = ctx.url.host;
   const proxied = ctx.route.route === "proxy";
   const proxy = ctx.route.proxy;
+  // Deno 2.9 reports a CONNECT answered 407 as "proxy authentication required".
+  if (proxied && /proxy auth/i.test(detail)) return proxyAuthError(ctx);
+  const bypass = ctx.route.proxyBypassed;
+  if (
+    bypass &&
+    /dns error|failed to lookup address|tcp connect error|connection refused|network is unreachable|no route to host/i
+      .test(detail)
+  ) {
+    const what = /dns error|failed to lookup address/i.test(detail)
+      ? `Cannot resolve the host name ${ctx.url.hostname}`
+      : `Cannot connect to ${host}`;
+    return new NetworkError(
+      "direct_route_failed",
+      `${what} on a direct route: the proxy ${bypass.proxy} (${bypass.proxySource}) was not used ` +
+        `because ${bypass.entrySource} entry '${bypass.entry}' matches. Where the proxy is the ` +
+        `only way out (a sandbox), set ${bypass.fix} to send this host through it.`,
+      {
+        host,
+        retryable: false,
+        cause: new Error(detail),
+        details: {
+          route: "direct",
+          skipped_proxy: bypass.proxy,
+          no_proxy_entry: bypass.entry,
+          no_proxy_source: bypass.entrySource,
+          fix: bypass.fix,
+        },
+      },
+    );
+  }
   if (
     /tcp connect error|connection refused|network is unreachable|no route to host/i.test(detail)
   ) {
@@ -288,6 +308,24 @@ async function classifyWithProbe(e: unknown, ctx: Ctx): Promise<Error> {
   );
 }
 
+/** The error for a request that may have taken effect but whose answer was lost. */
+function outcomeUnknown(ctx: Ctx, method: string, what: string): NetworkError {
+  return new NetworkError(
+    "outcome_unknown",
+    `The ${method} to ${ctx.url.host}${via(ctx)} may or may not have taken effect: the request ` +
+      `was sent but its answer was lost (${
+        what || "connection lost"
+      }). Do not repeat it blindly: ` +
+      `check whether it took effect first.`,
+    {
+      host: ctx.url.host,
+      proxy: ctx.route.route === "proxy" ? ctx.route.proxy : undefined,
+      retryable: false,
+      details: { method },
+    },
+  );
+}
+
 function proxyAuthError(ctx: Ctx, status = 407): NetworkError {
   const server = ctx.route.server;
   const message = server?.basicAuth
@@ -347,11 +385,13 @@ export function createNet(options: NetOptions = {}): Net {
   const settings = readProxySettings(env);
   const warnings: string[] = [];
   const defaultTimeout = options.timeoutMs ?? 30_000;
-  const defaultRetries = options.retries ?? 3;
-  const baseMs = options.backoffBaseMs ?? 500;
-  const maxMs = options.backoffMaxMs ?? 8_000;
-  const maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
-  const sleep = options.sleep ?? defaultSleep;
+  const policy: RetryPolicy = {
+    retries: options.retries ?? RETRY_POLICY.retries,
+    baseMs: options.backoffBaseMs ?? RETRY_POLICY.baseMs,
+    maxMs: options.backoffMaxMs ?? RETRY_POLICY.maxMs,
+    maxRetryAfterMs: options.maxRetryAfterMs ?? RETRY_POLICY.maxRetryAfterMs,
+  };
+  const sleep = options.sleep ?? policySleep;
   const random = options.random ?? Math.random;
   const caCerts = options.caPem?.length ? [...options.caPem] : undefined;
   const clients = new Map<string, Deno.HttpClient>();
@@ -384,13 +424,16 @@ export function createNet(options: NetOptions = {}): Net {
     return client;
   }
 
-  function backoff(attempt: number): number {
-    const d = Math.min(maxMs, baseMs * 2 ** attempt);
-    return d / 2 + random() * (d / 2);
-  }
-
   async function netFetch(input: string | URL | Request, init: NetInit = {}): Promise<Response> {
-    const { timeoutMs, idempotent, retries, signal: callerSignal, ...rest } = init;
+    const {
+      timeoutMs,
+      idempotent: idempotentOpt,
+      retries,
+      unprocessed,
+      outcomeMatters,
+      signal: callerSignal,
+      ...rest
+    } = init;
     const request = input instanceof Request ? input : undefined;
     const url = new URL(request ? request.url : input.toString());
     const method = (rest.method ?? request?.method ?? "GET").toUpperCase();
@@ -400,11 +443,15 @@ export function createNet(options: NetOptions = {}): Net {
     }
     const ctx: Ctx = { url, route };
     const client = clientFor(route.server);
+    const idempotent = idempotentOpt ?? IDEMPOTENT_METHODS.has(method);
     // A caller-supplied stream can be sent only once: never retried.
     const streamedBody = rest.body instanceof ReadableStream;
-    const maxRetries = (idempotent ?? IDEMPOTENT_METHODS.has(method)) && !streamedBody
-      ? Math.max(0, retries ?? defaultRetries)
-      : 0;
+    const requestPolicy: RetryPolicy = {
+      ...policy,
+      retries: streamedBody ? 0 : Math.max(0, retries ?? policy.retries),
+    };
+    /** A lost answer to this request is `outcome_unknown` (it may have taken effect). */
+    const unknownOutcome = outcomeMatters ?? !idempotent;
     const budget = timeoutMs ?? defaultTimeout;
     const deadline = budget > 0 ? Date.now() + budget : Infinity;
     // AbortSignal.timeout rather than setTimeout: in Deno 2.9 the first global setTimeout loads
@@ -417,15 +464,24 @@ export function createNet(options: NetOptions = {}): Net {
     const abortError = (): unknown => {
       if (callerSignal?.aborted) return callerSignal.reason;
       if (timeoutSignal?.aborted) {
-        return netError(
-          ctx,
-          "timeout",
-          `Request to ${url.host}${via(ctx)} timed out after ${budget / 1000} s.`,
-          true,
-        );
+        return unknownOutcome
+          ? outcomeUnknown(ctx, method, `no answer within ${budget / 1000} s`)
+          : netError(
+            ctx,
+            "timeout",
+            `Request to ${url.host}${via(ctx)} timed out after ${budget / 1000} s.`,
+            true,
+          );
       }
       return undefined;
     };
+    /** A lost answer to a request that may have taken effect is never "just retry". */
+    const settle = (err: Error): Error =>
+      unknownOutcome && err instanceof NetworkError &&
+        (err.code === "connection_reset" || err.code === "network_error" ||
+          err.code === "timeout")
+        ? outcomeUnknown(ctx, method, String(err.cause instanceof Error ? err.cause.message : ""))
+        : err;
     const sleepOrThrow = async (ms: number) => {
       try {
         await sleep(ms, signal);
@@ -437,7 +493,7 @@ export function createNet(options: NetOptions = {}): Net {
     for (let attempt = 0;; attempt++) {
       let res: Response;
       try {
-        const attemptInput = request && request.body !== null && attempt < maxRetries
+        const attemptInput = request && request.body !== null && attempt < requestPolicy.retries
           ? request.clone()
           : request ?? url;
         res = await fetch(attemptInput, { ...rest, client, signal });
@@ -447,31 +503,40 @@ export function createNet(options: NetOptions = {}): Net {
           throw aborted;
         }
         const err = await classifyWithProbe(e, ctx);
-        const retry = err instanceof NetworkError && err.code === "connection_reset" &&
-          attempt < maxRetries;
-        const delay = retry ? backoff(attempt) : 0;
-        if (!retry || Date.now() + delay >= deadline) {
-          throw err;
-        }
-        await sleepOrThrow(delay);
+        // Only a reset is worth repeating, and only for an idempotent request.
+        const d = err instanceof NetworkError && err.code === "connection_reset"
+          ? nextRetry({
+            attempt,
+            idempotent,
+            policy: requestPolicy,
+            random,
+            remainingMs: deadline - Date.now(),
+          })
+          : undefined;
+        if (!d?.retry) throw settle(err);
+        await sleepOrThrow(d.delayMs);
         continue;
       }
       if (res.status === 407 && route.route === "proxy") {
         await res.body?.cancel();
         throw proxyAuthError(ctx);
       }
-      if (isRetryableStatus(res.status) && attempt < maxRetries) {
-        const retryAfter = parseRetryAfter(res.headers.get("retry-after"));
-        if (retryAfter === undefined || retryAfter <= maxRetryAfterMs) {
-          const delay = retryAfter ?? backoff(attempt);
-          if (Date.now() + delay < deadline) {
-            await res.body?.cancel();
-            await sleepOrThrow(delay);
-            continue;
-          }
-        }
+      const d = nextRetry({
+        attempt,
+        status: res.status,
+        idempotent,
+        unprocessed,
+        retryAfterMs: parseRetryAfter(res.headers.get("retry-after")),
+        policy: requestPolicy,
+        random,
+        remainingMs: deadline - Date.now(),
+      });
+      if (d.retry) {
+        await res.body?.cancel();
+        await sleepOrThrow(d.delayMs);
+        continue;
       }
-      return wrapBody(res, (e) => abortError() ?? classify(e, ctx));
+      return wrapBody(res, (e) => abortError() ?? settle(classify(e, ctx)));
     }
   }
 

@@ -139,6 +139,34 @@ export interface RouteDecision {
   reason: string;
   /** Set when the configured proxy value is unusable; requests to this URL will fail. */
   error?: string;
+  /**
+   * Set when the route is direct only because a `NO_PROXY` entry matched although a proxy is
+   * configured: where a sandbox's only egress is that proxy, this is why the host cannot be
+   * reached, and `fix` is the setting that routes it through the proxy anyway.
+   */
+  proxyBypassed?: ProxyBypass;
+}
+
+/** A configured proxy skipped because of a `NO_PROXY` entry (see {@link RouteDecision}). */
+export interface ProxyBypass {
+  /** The skipped proxy (credentials redacted). */
+  proxy: string;
+  /** The variable the proxy came from, e.g. `HTTPS_PROXY`. */
+  proxySource: string;
+  /** The matching entry as written, e.g. `*.googleapis.com`. */
+  entry: string;
+  /** The variable the entry came from, e.g. `NO_PROXY`. */
+  entrySource: string;
+  /** The setting that sends the host through the proxy, e.g. `MCS_PROXY_FORCE=googleapis.com`. */
+  fix: string;
+}
+
+/** The `MCS_PROXY_FORCE` value that overrides NO_PROXY entry `p` for `t` (no wider than it). */
+function forceValueFor(p: HostPattern, t: Target): string {
+  const port = p.port === undefined ? "" : `:${p.port}`;
+  if (p.kind === "domain") return `${p.domain}${port}`;
+  if (p.kind === "any") return t.host.includes(":") ? `[${t.host}]` : t.host;
+  return p.raw;
 }
 
 /** {@link RouteDecision} plus the proxy to use (with credentials); for the network layer. */
@@ -343,7 +371,17 @@ export function resolveRoute(url: string | URL, settings: ProxySettings): Resolv
       ? `MCS_PROXY_FORCE entry '${force.raw}' overrides ${noProxyName} entry '${noProxyHit.raw}'`
       : `MCS_PROXY_FORCE entry '${force.raw}' matches`;
   } else if (noProxyHit) {
-    return { route: "direct", reason: `${noProxyName} entry '${noProxyHit.raw}' matches` };
+    return {
+      route: "direct",
+      reason: `${noProxyName} entry '${noProxyHit.raw}' matches`,
+      proxyBypassed: {
+        proxy: proxy.display,
+        proxySource: proxy.source,
+        entry: noProxyHit.raw,
+        entrySource: noProxyName,
+        fix: `MCS_PROXY_FORCE=${forceValueFor(noProxyHit, t)}`,
+      },
+    };
   } else {
     reason = settings.noProxy.patterns.length > 0
       ? `${proxy.source} is set and no ${noProxyName} entry matches`

@@ -26,8 +26,21 @@ export interface NetInit extends RequestInit {
    * HEAD, OPTIONS, PUT, DELETE and false otherwise. Set explicitly to override.
    */
   idempotent?: boolean;
-  /** Maximum retries (default 3 for idempotent requests, 0 otherwise). */
+  /** Maximum retries (default from the layer's policy, `lib/net/retry.ts`). */
   retries?: number;
+  /**
+   * For a non-idempotent request: the statuses by which this endpoint says it did NOT process
+   * the request, so it may be repeated (default `[429]`; e.g. `[429, 503]` at Auth0's
+   * `/oauth/token`).
+   */
+  unprocessed?: readonly number[];
+  /**
+   * Whether a lost answer (timeout or reset once the request may have been written) is reported
+   * as `outcome_unknown`, not retryable (default: when not idempotent). `false` for requests
+   * without side effects worth checking (e.g. a token grant): they keep `timeout` /
+   * `connection_reset`.
+   */
+  outcomeMatters?: boolean;
 }
 
 /** A fetch-compatible function. */

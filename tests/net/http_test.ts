@@ -91,7 +91,7 @@ Deno.test("503 then success: retried with exponential backoff and jitter", async
   });
   assertEquals(await (await net(srv.url)).text(), "ok");
   assertEquals(srv.hits(), 3);
-  assertEquals(sleeps, [100, 200]); // random()=1: the full exponential delay
+  assertEquals(sleeps, [200, 300]); // random()=1: 100·2ⁿ plus the full 100 ms of jitter
 });
 
 Deno.test("retries are bounded: the last 5xx response is returned", async () => {
@@ -101,7 +101,7 @@ Deno.test("retries are bounded: the last 5xx response is returned", async () => 
   assertEquals(res.status, 502);
   assertEquals(await res.text(), "down");
   assertEquals(srv.hits(), 3);
-  assertEquals(t.sleeps, [250, 500]); // random()=0: half of 500, 1000
+  assertEquals(t.sleeps, [1000, 2000]); // random()=0: the policy's 1 s, 2 s, no jitter
 });
 
 Deno.test("a POST is never retried blindly; idempotent: true opts in", async () => {
