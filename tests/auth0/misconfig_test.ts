@@ -124,20 +124,22 @@ Deno.test("wrong client secret → invalid_client (config)", async () => {
   assertEquals(err.category, "config");
 });
 
-Deno.test("429 → rate_limited with retry-after; 503 → auth0_unavailable", async () => {
+Deno.test("429 → rate_limited with retry-after; 5xx → auth0_unavailable", async () => {
   await using s = await setup();
   const rt = s.emu.issueRefreshToken();
   s.emu.connectAccount();
+  // A wait longer than the retry policy takes (tests/net/retry_test.ts): reported at once.
   s.emu.injectResponse("/oauth/token", {
     status: 429,
     body: { error: "too_many_requests", error_description: "Rate limit exceeded." },
-    headers: { "retry-after": "7" },
+    headers: { "retry-after": "70" },
   });
   const limited = await codeOf(s.provider({ refreshToken: rt }).getToken("gmail"));
   assertEquals(limited.code, "rate_limited");
   assert(limited.retryable);
-  assertEquals(limited.details?.retry_after_s, 7);
-  s.emu.injectResponse("/oauth/token", { status: 503, body: {} });
+  assertEquals(limited.details?.retry_after_s, 70);
+  // 500 at /oauth/token is not retried (the grant may have been processed; 503 is).
+  s.emu.injectResponse("/oauth/token", { status: 500, body: {} });
   const down = await codeOf(s.provider({ refreshToken: rt }).getToken("gmail"));
   assertEquals(down.code, "auth0_unavailable");
   assert(down.retryable);

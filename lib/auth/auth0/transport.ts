@@ -19,7 +19,7 @@
  */
 import * as oauth from "oauth4webapi";
 import { McsError } from "../../errors.ts";
-import { parseRetryAfter } from "../../net/errors.ts";
+import { nextRetry, parseRetryAfter, RETRY_POLICY, sleep } from "../../net/retry.ts";
 import type { HttpRelay } from "../types.ts";
 import type { FetchLike } from "../../net/types.ts";
 import { type Auth0Endpoint, Auth0Failure } from "./checklist.ts";
@@ -36,8 +36,10 @@ export interface TransportOptions {
   relay?: HttpRelay;
   /** Client authentication method at the token endpoint (default `client_secret_post`). */
   clientAuth?: "client_secret_post" | "client_secret_basic";
-  /** Per-request timeout in ms (default 15000). */
+  /** Per-request timeout in ms, retries included (default 15000). */
   timeoutMs?: number;
+  /** Sleep between retries (injectable for tests; default a timer). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 /** A successful token endpoint response (fields mcs uses). */
@@ -51,18 +53,30 @@ export interface TokenResponse {
 }
 
 /**
- * Seconds to wait: `Retry-After` (delta-seconds or HTTP-date; required on My Account API 429s),
- * else `x-ratelimit-reset` (UNIX seconds; generic `/oauth/token` 429s carry only that).
+ * Milliseconds to wait: `Retry-After` (delta-seconds or HTTP-date; required on My Account API
+ * 429s), else `x-ratelimit-reset` (UNIX seconds; generic `/oauth/token` 429s carry only that).
  */
-function retryAfter(res: Response): number | undefined {
+function retryAfterMs(res: Response): number | undefined {
   const ms = parseRetryAfter(res.headers.get("retry-after"));
-  if (ms !== undefined) return Math.ceil(ms / 1000);
+  if (ms !== undefined) return ms;
   const reset = res.headers.get("x-ratelimit-reset");
   if (reset && /^\d+$/.test(reset.trim())) {
-    return Math.max(0, Number(reset.trim()) - Math.floor(Date.now() / 1000));
+    return Math.max(0, Number(reset.trim()) * 1000 - Date.now());
   }
   return undefined;
 }
+
+/** Seconds to wait ({@link retryAfterMs}), for `retry_after_s`. */
+function retryAfter(res: Response): number | undefined {
+  const ms = retryAfterMs(res);
+  return ms === undefined ? undefined : Math.ceil(ms / 1000);
+}
+
+/**
+ * Statuses by which `/oauth/token` says a grant was not processed (so a refresh did not rotate
+ * and an exchange issued nothing): safe to repeat although a POST.
+ */
+const TOKEN_UNPROCESSED: readonly number[] = [429, 503];
 
 /**
  * A request that got no HTTP answer. Typed errors of the network layer or the relay (permission
@@ -99,20 +113,58 @@ export class Auth0Transport {
     return this.#opts.relay !== undefined;
   }
 
+  /**
+   * One call with the program's retry policy (`lib/net/retry.ts`), whatever carries it (the
+   * network layer or the relay): a GET on 429/5xx, a token grant on 429/503 (not processed),
+   * a My Account POST on 429 only. A `Retry-After` over the budget is not waited for: the
+   * response is returned at once and its failure carries `retry_after_s`.
+   */
   #send = async (url: string, init: RequestInit): Promise<Response> => {
-    const signal = AbortSignal.timeout(this.#opts.timeoutMs ?? 15_000);
+    const budget = this.#opts.timeoutMs ?? 15_000;
+    const deadline = Date.now() + budget;
+    const signal = AbortSignal.timeout(budget);
+    const method = (init.method ?? "GET").toUpperCase();
+    const idempotent = method === "GET";
+    const unprocessed = url === this.#opts.tenant.tokenEndpoint ? TOKEN_UNPROCESSED : undefined;
+    const wait = this.#opts.sleep ?? ((ms: number) => sleep(ms, signal));
+    for (let attempt = 0;; attempt++) {
+      const res = await this.#attempt(url, init, signal, idempotent);
+      const d = nextRetry({
+        attempt,
+        status: res.status,
+        idempotent,
+        unprocessed,
+        retryAfterMs: retryAfterMs(res),
+        policy: RETRY_POLICY,
+        remainingMs: deadline - Date.now(),
+      });
+      if (!d.retry) return res;
+      await res.body?.cancel().catch(() => {});
+      await wait(d.delayMs);
+    }
+  };
+
+  async #attempt(
+    url: string,
+    init: RequestInit,
+    signal: AbortSignal,
+    idempotent: boolean,
+  ): Promise<Response> {
     if (this.#opts.relay) {
       return await this.#opts.relay.relay(new Request(url, { ...init, signal }));
     }
     const f = this.#opts.fetch ?? globalThis.fetch;
-    // Token and My Account POSTs are not idempotent: the network layer must not replay them.
+    // The retries happen in #send; a lost answer to a grant is not an unknown outcome worth
+    // reporting (no side effect to check), so it stays a transport failure.
     return await f(url, {
       ...init,
       signal,
-      idempotent: init.method === "GET",
+      idempotent,
+      retries: 0,
+      outcomeMatters: false,
       timeoutMs: this.#opts.timeoutMs,
     });
-  };
+  }
 
   #options(): oauth.TokenEndpointRequestOptions {
     return {
