@@ -204,3 +204,78 @@ Deno.test("an unusable proxy value is a ConfigError, not a silent direct connect
   assertEquals(err.code, "proxy_invalid");
   assert(!err.message.includes(":pw@"));
 });
+
+Deno.test("a CONNECT answered 407 is proxy_auth_required, not retryable, credentials unechoed", async () => {
+  // A minimal proxy that answers every CONNECT with 407 (Deno reports it as "proxy
+  // authentication required", which used to be a retryable network_error).
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const conns: Deno.Conn[] = [];
+  const served = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      await conn.read(new Uint8Array(4096)).catch(() => null);
+      await conn.write(
+        new TextEncoder().encode(
+          "HTTP/1.1 407 Proxy Authentication Required\r\n" +
+            'Proxy-Authenticate: Basic realm="x"\r\ncontent-length: 0\r\n\r\n',
+        ),
+      ).catch(() => 0);
+    }
+  })();
+  try {
+    for (const proxyUrl of [`http://127.0.0.1:${port}`, `http://bob:hunter2@127.0.0.1:${port}`]) {
+      using net = createNet({ env: { HTTPS_PROXY: proxyUrl }, retries: 3 });
+      const err = await assertRejects(() => net("https://gmail.googleapis.com/x"), NetworkError);
+      assertEquals(err.code, "proxy_auth_required");
+      assertEquals(err.retryable, false);
+      assertStringIncludes(err.message, "HTTPS_PROXY");
+      assert(/user:password/.test(err.message), err.message);
+      assert(!JSON.stringify([err.message, err.details]).includes("hunter2"));
+    }
+  } finally {
+    listener.close();
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
+    await served.catch(() => {});
+  }
+});
+
+Deno.test("the sandbox quirk: NO_PROXY sent a host direct while a proxy is set, and DNS fails", async () => {
+  // The sandbox: the only way out is the proxy, NO_PROXY lists the API's domain.
+  await using proxy = await startTinyproxy();
+  const env = {
+    HTTPS_PROXY: `http://user:pw@127.0.0.1:${proxy.port}`,
+    NO_PROXY: "localhost,*.mcs-sandbox.invalid",
+  };
+  const host = "gmail.mcs-sandbox.invalid";
+  {
+    using net = createNet({ env, retries: 3 });
+    const err = await assertRejects(() => net(`https://${host}/gmail/v1/x`), NetworkError);
+    assertEquals(err.code, "direct_route_failed");
+    assertEquals(err.retryable, false);
+    assertEquals(err.details?.fix, "MCS_PROXY_FORCE=mcs-sandbox.invalid");
+    assertEquals(err.details?.no_proxy_entry, "*.mcs-sandbox.invalid");
+    assertStringIncludes(err.message, `Cannot resolve the host name ${host}`);
+    assertStringIncludes(err.message, "NO_PROXY entry '*.mcs-sandbox.invalid' matches");
+    assertStringIncludes(err.message, "MCS_PROXY_FORCE=mcs-sandbox.invalid");
+    assert(!JSON.stringify([err.message, err.details]).includes(":pw@"));
+  }
+  {
+    // The named fix sends it through the proxy (which then cannot resolve it either).
+    using net = createNet({ env: { ...env, MCS_PROXY_FORCE: "mcs-sandbox.invalid" } });
+    const err = await assertRejects(() => net(`https://${host}/gmail/v1/x`), NetworkError);
+    assertEquals(err.host, host);
+    assert(err.code !== "direct_route_failed" && err.code !== "dns_error", err.code);
+    assert((await proxy.requestCount()) > 0, "went through the proxy");
+  }
+  {
+    // Without a proxy, a DNS failure stays a plain dns_error.
+    using net = createNet({ env: { NO_PROXY: env.NO_PROXY }, retries: 0 });
+    const err = await assertRejects(() => net(`https://${host}/`), NetworkError);
+    assertEquals(err.code, "dns_error");
+  }
+});
