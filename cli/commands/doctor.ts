@@ -10,13 +10,22 @@
  * exist, the Token Vault probe naming the first missing tenant setting (checklist entry), with
  * warnings for what a probe cannot verify up front (the API's and the connection's Offline
  * Access, My Account settings that only a reconnect needs). A probe step that could not run is
- * labelled `skipped` with the reason; a failed step is always a problem.
+ * labelled `skipped` with the reason; a failed step is always a problem. When a Google token can
+ * be had without the user (a static token, or a Token Vault exchange that works), one cheap
+ * Gmail call (`users/me/profile`) checks the Gmail side too: a Gmail API disabled in the Google
+ * Cloud project is `gmail_api_disabled`, a configuration problem.
+ *
+ * Routes: a host sent direct by a `NO_PROXY` entry although a proxy is set gets the advice
+ * `MCS_PROXY_FORCE=<domain>` (where the proxy is the only way out, e.g. a sandbox); if that
+ * host is then unreachable the problem is `direct_route_failed` with the same fix.
  *
  * Exit codes (like `gh auth status`, non-zero when something is wrong): 0 no problems (warnings
  * allowed), 3 a configuration problem (missing setting, no auth path, unusable cache directory,
- * bad proxy setting, a tenant setting from the checklist), 1 only runtime problems (a host
- * unreachable, Auth0 unavailable or rate limited). `--json` always prints the full report as one
- * `{"ok": true, "result": {...}}` document, whatever the exit code: `result.healthy`,
+ * bad proxy setting, a tenant setting from the checklist, the Gmail API disabled), 1 only
+ * runtime problems (a host unreachable, Auth0 unavailable or rate limited). `--json` prints the
+ * full report as `result` in one document that agrees with the exit code: `{"ok": true,
+ * "result": {...}}` with exit 0, else `{"ok": false, "error": {"code", "message", "retryable",
+ * "details"}, "result": {...}}` (`error.code` is the first problem's code). `result.healthy`,
  * `result.exit_code`, `result.problems`, `result.warnings` and `result.issues` (each with
  * severity, category and a stable code) say what is wrong.
  *
@@ -44,6 +53,8 @@ export interface DoctorIssue {
   /** Stable snake_case code (a checklist code for Auth0 findings). */
   code: string;
   message: string;
+  /** For problems: whether running doctor again later may pass without a change. */
+  retryable?: boolean;
 }
 
 /** Exit code for a list of findings: 3 if any configuration problem, 1 if any other, else 0. */
@@ -96,8 +107,43 @@ async function reach(
   } catch (e) {
     return {
       ok: false,
+      code: e instanceof McsError ? e.code : undefined,
+      retryable: e instanceof McsError ? e.retryable : true,
       error: e instanceof McsError ? `${e.code}: ${e.message}` : (e as Error).message,
     };
+  }
+}
+
+/** The Gmail probe's outcome. */
+interface GmailProbe {
+  status: "ok" | "failed" | "skipped";
+  /** The account's address, when the call worked. */
+  email?: string;
+  code?: string;
+  message?: string;
+}
+
+/** One cheap Gmail call (`users/me/profile`) with the app's own credentials and network. */
+async function probeGmail(
+  config: Config,
+): Promise<GmailProbe & { error?: McsError }> {
+  const { buildApp } = await import("../../lib/app/mod.ts");
+  const { AuthChallenge } = await import("../../lib/auth/types.ts");
+  let app: Awaited<ReturnType<typeof buildApp>> | undefined;
+  try {
+    app = await buildApp(config, { readOnly: true });
+    const profile = await (await app.gmail()).getProfile();
+    return { status: "ok", email: profile.emailAddress };
+  } catch (e) {
+    if (e instanceof AuthChallenge) {
+      return { status: "skipped", code: "auth_required", message: e.message };
+    }
+    if (e instanceof McsError) {
+      return { status: "failed", code: e.code, message: e.message, error: e };
+    }
+    return { status: "failed", code: "gmail_probe_failed", message: String(e) };
+  } finally {
+    app?.close();
   }
 }
 
@@ -106,8 +152,19 @@ export async function run(ctx: Context): Promise<CommandOutput> {
   const config = await ctx.config();
   const mode = config.authMode() ?? null;
   const issues: DoctorIssue[] = [];
-  const problem = (category: DoctorIssue["category"], code: string, message: string) =>
-    issues.push({ severity: "problem", category, code, message });
+  const problem = (
+    category: DoctorIssue["category"],
+    code: string,
+    message: string,
+    retryable?: boolean,
+  ) =>
+    issues.push({
+      severity: "problem",
+      category,
+      code,
+      message,
+      ...(retryable === undefined ? {} : { retryable }),
+    });
   const warning = (code: string, message: string) =>
     issues.push({ severity: "warning", category: "config", code, message });
   const required = new Set<string>(mode ? REQUIRED_SETTINGS[mode] : []);
@@ -154,7 +211,12 @@ export async function run(ctx: Context): Promise<CommandOutput> {
   const routes = hostsToCall(config).map((h) => {
     const d = explainRoute(h.url, proxySettings);
     if (d.error) problem("config", "route_invalid", `Route to ${h.url}: ${d.error}`);
-    return { role: h.role, url: h.url, ...d };
+    const b = d.proxyBypassed;
+    const advice = b
+      ? `${b.entrySource} entry '${b.entry}' sends this host direct although ${b.proxySource} ` +
+        `is set; where the proxy is the only way out (a sandbox), set ${b.fix}.`
+      : undefined;
+    return { role: h.role, url: h.url, ...d, ...(advice ? { advice } : {}) };
   });
 
   let reachability: unknown[] | null = null;
@@ -170,7 +232,15 @@ export async function run(ctx: Context): Promise<CommandOutput> {
     try {
       reachability = await Promise.all(routes.map(async (r) => {
         const x = await reach(r.url, net);
-        if (!x.ok) problem("runtime", "host_unreachable", `Cannot reach ${r.url}: ${x.error}`);
+        if (!x.ok) {
+          issues.push({
+            severity: "problem",
+            category: "runtime",
+            code: x.code === "direct_route_failed" ? x.code : "host_unreachable",
+            message: `Cannot reach ${r.url}: ${x.error}`,
+            retryable: x.retryable,
+          });
+        }
         return { role: r.role, url: r.url, ...x };
       }));
       const missing = auth0Settings.filter((n) => config.get(n) === undefined);
@@ -196,6 +266,37 @@ export async function run(ctx: Context): Promise<CommandOutput> {
     warning("auth0_probe_skipped", `Auth0 Token Vault probe skipped: ${auth0Skipped}.`);
   }
 
+  // The Gmail side, when a Google token can be had without the user and nothing above failed.
+  let gmail: GmailProbe | null = null;
+  if (!ctx.options.offline && mode !== null) {
+    const gmailReached = (reachability as { role: string; ok: boolean }[] | null)
+      ?.find((r) => r.role === "gmail")?.ok === true;
+    const tokenAvailable = mode === "static"
+      ? settings.some((s) => s.name === "gmail_token" && s.present)
+      : usesAuth0 && auth0?.ok === true && !auth0.needsConnect;
+    const why = !gmailReached
+      ? "the Gmail host is not reachable"
+      : issues.some((i) => i.severity === "problem")
+      ? "fix the problems above first"
+      : !tokenAvailable
+      ? "no Google token can be had without the user (not connected, or not signed in)"
+      : undefined;
+    if (why) gmail = { status: "skipped", message: why };
+    else {
+      const { error, ...probe } = await probeGmail(config);
+      gmail = probe;
+      if (probe.status === "failed") {
+        issues.push({
+          severity: "problem",
+          category: error?.category === "config" ? "config" : "runtime",
+          code: probe.code ?? "gmail_probe_failed",
+          message: `Gmail: ${probe.message}`,
+          retryable: error?.retryable ?? false,
+        });
+      }
+    }
+  }
+
   const exitCode = exitCodeFor(issues);
   const result = {
     healthy: !issues.some((i) => i.severity === "problem"),
@@ -213,7 +314,29 @@ export async function run(ctx: Context): Promise<CommandOutput> {
     reachability,
     auth0,
     auth0_skipped: auth0Skipped,
+    gmail,
   };
+  if (ctx.json && exitCode !== EXIT.ok) {
+    // One document that agrees with the exit code: a failure, with the full report kept.
+    const problems = issues.filter((i) => i.severity === "problem");
+    const deciding = problems.find((i) => exitCode !== EXIT.config || i.category === "config") ??
+      problems[0];
+    const doc = {
+      ok: false,
+      error: {
+        code: deciding?.code ?? "doctor_problems",
+        message: `mcs doctor found ${problems.length} problem(s): ${
+          problems.map((i) => i.message).join(" | ")
+        }`,
+        retryable: exitCode === EXIT.runtime && problems.every((i) => i.retryable !== false),
+        details: { exit_code: exitCode, problems: problems.map((i) => i.code) },
+      },
+      result,
+    };
+    ctx.io.out(JSON.stringify(doc) + "\n");
+    ctx.io.err(`mcs: doctor found ${problems.length} problem(s) (exit ${exitCode}).\n`);
+    return { result, printed: true, exitCode };
+  }
   return { result, human: render(result), exitCode };
 }
 
@@ -249,7 +372,12 @@ async function probeAuth0(
 function collectAuth0(
   report: DiagnoseReport,
   mode: string,
-  problem: (category: DoctorIssue["category"], code: string, message: string) => void,
+  problem: (
+    category: DoctorIssue["category"],
+    code: string,
+    message: string,
+    retryable?: boolean,
+  ) => void,
   warning: (code: string, message: string) => void,
 ): void {
   const f = report.failure;
@@ -267,7 +395,7 @@ function collectAuth0(
   } else if (f) {
     const items = f.items.length ? ` (checklist item ${f.items.join(", ")})` : "";
     const detail = f.message && f.message !== f.fix ? ` [${f.message}]` : "";
-    problem(f.category, f.code, `Auth0: ${f.setting} — ${f.fix}${items}${detail}`);
+    problem(f.category, f.code, `Auth0: ${f.setting} — ${f.fix}${items}${detail}`, f.retryable);
   }
   for (const s of report.steps) {
     if (s.status === "failed" && !f) {
@@ -298,10 +426,18 @@ function render(r: {
     secret: boolean;
   }[];
   cache: { dir?: string; writable: boolean; error?: string };
-  routes: { role: string; url: string; route: string; proxy?: string; reason: string }[];
+  routes: {
+    role: string;
+    url: string;
+    route: string;
+    proxy?: string;
+    reason: string;
+    advice?: string;
+  }[];
   reachability: unknown[] | null;
   auth0: DiagnoseReport | null;
   auth0_skipped: string | null;
+  gmail: GmailProbe | null;
 }): string {
   const mark = (ok: boolean) => (ok ? "✓" : "✗");
   const stepMark = { ok: "✓", failed: "✗", skipped: "–", warning: "!" } as const;
@@ -320,9 +456,10 @@ function render(r: {
     ),
     "",
     "Routes:",
-    ...r.routes.map((x) =>
-      `  ${x.role.padEnd(8)} ${x.url}  ${x.route}${x.proxy ? ` via ${x.proxy}` : ""} (${x.reason})`
-    ),
+    ...r.routes.flatMap((x) => [
+      `  ${x.role.padEnd(8)} ${x.url}  ${x.route}${x.proxy ? ` via ${x.proxy}` : ""} (${x.reason})`,
+      ...(x.advice ? [`           ! ${x.advice}`] : []),
+    ]),
   ];
   if (r.reachability) {
     lines.push("", "Reachability:");
@@ -343,6 +480,17 @@ function render(r: {
     }
   } else if (r.auth0_skipped) {
     lines.push("", `Auth0 Token Vault probe: skipped (${r.auth0_skipped}).`);
+  }
+  if (r.gmail) {
+    const g = r.gmail;
+    lines.push(
+      "",
+      g.status === "ok"
+        ? `Gmail probe: ✓ users/me/profile (${g.email})`
+        : g.status === "skipped"
+        ? `Gmail probe: skipped (${g.message})`
+        : `Gmail probe: ✗ ${g.code}: ${g.message}`,
+    );
   }
   lines.push("");
   if (r.problems.length) {

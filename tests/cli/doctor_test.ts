@@ -17,8 +17,29 @@ import {
   startAuth0Emulator,
   type TenantConfig,
 } from "../../lib/emulators/auth0/server.ts";
+import { startGmailEmulator } from "../../lib/emulators/gmail/server.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { doc, mcs } from "./_mcs.ts";
+import { doc as anyDoc, mcs } from "./_mcs.ts";
+import type { Ran } from "./_mcs.ts";
+
+/**
+ * The one `--json` document, checked to agree with the exit code on every path: `ok: true`
+ * exactly when doctor exits 0; otherwise an error whose code is a problem's, with the report.
+ */
+// deno-lint-ignore no-explicit-any
+function doc(r: Ran): any {
+  const d = anyDoc(r);
+  assertEquals(d.ok, r.code === 0, `ok ${d.ok} with exit ${r.code}: ${r.stdout}`);
+  assert(d.result && typeof d.result === "object", "the full report is kept");
+  if (!d.ok) {
+    assertEquals(d.error.details.exit_code, r.code);
+    assertEquals(d.result.exit_code, r.code);
+    const problems = d.result.issues.filter((i: Issue) => i.severity === "problem");
+    assert(problems.some((i: Issue) => i.code === d.error.code), JSON.stringify(d.error));
+    assertEquals(typeof d.error.retryable, "boolean");
+  }
+  return d;
+}
 
 interface Issue {
   severity: "problem" | "warning";
@@ -33,7 +54,9 @@ Deno.test("doctor's static part works with no configuration and no network: exit
   });
   assertEquals(r.code, 3, r.stderr);
   const d = doc(r);
-  assertEquals(d.ok, true, "the full report stays available with the non-zero exit");
+  assertEquals(d.ok, false, "a non-zero exit is never ok: true");
+  assertEquals(d.error.code, "no_auth_path");
+  assertEquals(d.error.retryable, false);
   assertEquals(d.result.exit_code, 3);
   assertEquals(d.result.mode, null);
   assertEquals(d.result.healthy, false);
@@ -60,6 +83,11 @@ Deno.test("doctor --offline with a complete static setup: exit 0, no problems", 
     });
     assertEquals(r.code, 0, r.stdout + r.stderr);
     assertStringIncludes(r.stdout, "No problems found in the static checks");
+    const j = await mcs(["doctor", "--offline", "--json"], {
+      env: { MCS_AUTH: "static", MCS_GMAIL_TOKEN: "t", MCS_CACHE_DIR: cache },
+    });
+    assertEquals(j.code, 0, j.stdout + j.stderr);
+    assertEquals(doc(j).ok, true);
   } finally {
     await Deno.remove(cache, { recursive: true });
   }
@@ -207,6 +235,7 @@ const SWITCHES: Record<keyof TenantConfig, Row[] | "timing"> = {
 /** An emulator, a cache directory and `doctor --json` against them as a separate process. */
 async function doctorWorld() {
   const emu = await startAuth0Emulator();
+  const gmail = await startGmailEmulator({ googleTokens: emu.googleTokens, seed: true });
   const cache = await Deno.makeTempDir({ prefix: "mcs-doctor-" });
   const host = new URL(emu.url).host;
   const env = (rt: string, extra: Record<string, string> = {}) => ({
@@ -215,12 +244,13 @@ async function doctorWorld() {
     MCS_AUTH0_CLIENT_ID: emu.clientId,
     MCS_AUTH0_CLIENT_SECRET: emu.clientSecret,
     ...(rt ? { MCS_AUTH0_REFRESH_TOKEN: rt } : {}),
-    MCS_GMAIL_API_BASE: emu.url,
+    MCS_GMAIL_API_BASE: gmail.url,
     MCS_CACHE_DIR: cache,
     ...extra,
   });
   return {
     emu,
+    gmail,
     cache,
     /** The provider's store for this tenant (the namespace lib/app/mod.ts uses). */
     store: namespaced(new FileCacheStore(cache), "default", host, emu.clientId),
@@ -231,6 +261,7 @@ async function doctorWorld() {
     },
     async [Symbol.asyncDispose]() {
       await emu.close();
+      await gmail.close();
       await Deno.remove(cache, { recursive: true });
     },
   };
@@ -387,4 +418,73 @@ Deno.test("doctor: connected account, the connection's Offline Access (#11)", as
         assertEquals(step.status, "warning");
       }),
   );
+});
+
+Deno.test("doctor: the Gmail probe reports a disabled Gmail API (exit 3)", async (t) => {
+  await using w = await doctorWorld();
+  const { emu } = w;
+  const account = emu.connectAccount({ offline: true });
+  await w.store.set(
+    w.keys.connected("gmail", "google-oauth2"),
+    {
+      connectedAt: Date.now(),
+      firstToken: await fingerprint(account.googleAccessToken!),
+    } satisfies ConnectedRecord,
+  );
+  await t.step("enabled: the probe reads the profile", async () => {
+    const { ran, res } = await w.doctor(emu.issueRefreshToken());
+    assertEquals(ran.code, 0, JSON.stringify(res.issues));
+    assertEquals(res.gmail.status, "ok");
+    assertEquals(res.gmail.email, "ada@example.com");
+  });
+  await t.step("disabled in the Google Cloud project: gmail_api_disabled", async () => {
+    w.gmail.faults.apiDisabled(true, "987654321");
+    try {
+      const { ran, res } = await w.doctor(emu.issueRefreshToken());
+      assertEquals(ran.code, 3, JSON.stringify(res.issues));
+      assertEquals(codes(res.issues, "problem"), ["gmail_api_disabled"]);
+      assertEquals(res.gmail.status, "failed");
+      assertStringIncludes(res.gmail.message, "987654321");
+      const d = doc(ran);
+      assertEquals(d.error.code, "gmail_api_disabled");
+      const human = await w.doctor(emu.issueRefreshToken(), {}, []);
+      assertEquals(human.ran.code, 3);
+      assertStringIncludes(human.ran.stdout, "Gmail probe: ✗ gmail_api_disabled");
+    } finally {
+      w.gmail.faults.apiDisabled(false);
+    }
+  });
+});
+
+Deno.test("doctor: a host sent direct by NO_PROXY while a proxy is set gets the MCS_PROXY_FORCE advice", async () => {
+  const cache = await Deno.makeTempDir({ prefix: "mcs-doctor-" });
+  try {
+    const env = {
+      MCS_AUTH: "static",
+      MCS_GMAIL_TOKEN: "t",
+      MCS_CACHE_DIR: cache,
+      HTTPS_PROXY: "http://u:pw@127.0.0.1:9",
+      NO_PROXY: "*.mcs-sandbox.invalid",
+      MCS_GMAIL_API_BASE: "https://gmail.mcs-sandbox.invalid",
+    };
+    const offline = await mcs(["doctor", "--offline", "--json"], { env });
+    assertEquals(offline.code, 0, offline.stdout + offline.stderr);
+    const route = doc(offline).result.routes[0];
+    assertEquals(route.route, "direct");
+    assertStringIncludes(route.advice, "MCS_PROXY_FORCE=mcs-sandbox.invalid");
+    const human = await mcs(["doctor", "--offline"], { env });
+    assertStringIncludes(human.stdout, "set MCS_PROXY_FORCE=mcs-sandbox.invalid");
+    assert(!human.stdout.includes(":pw@"), human.stdout);
+    // Live: the direct route cannot resolve the host: the problem names the same fix.
+    const live = await mcs(["doctor", "--json"], { env });
+    assertEquals(live.code, 1, live.stdout + live.stderr);
+    const d = doc(live);
+    assertEquals(codes(d.result.issues, "problem"), ["direct_route_failed"]);
+    assertEquals(d.error.code, "direct_route_failed");
+    assertEquals(d.error.retryable, false);
+    assertStringIncludes(d.error.message, "MCS_PROXY_FORCE=mcs-sandbox.invalid");
+    assertEquals(d.result.gmail.status, "skipped");
+  } finally {
+    await Deno.remove(cache, { recursive: true });
+  }
 });
