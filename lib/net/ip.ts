@@ -2,6 +2,11 @@
  * Minimal IP-literal parsing for proxy decisions: IPv4/IPv6 literals to bytes and CIDR
  * membership. No DNS: a hostname is never an IP here.
  *
+ * Hand-written rather than `ipaddr.js` for a measured reason: every request's route decision
+ * (NO_PROXY) runs it on the CLI's cold path, and importing `ipaddr.js` from source costs +32 to
+ * +34 ms (a CommonJS package starts Deno's Node-compat loader) against under 1 ms for this
+ * module. `tests/net/ip_test.ts` checks it against `ipaddr.js` on generated addresses and ranges.
+ *
  * @example
  * ```ts
  * import { parseCidr, parseIp, cidrContains } from "./ip.ts";
