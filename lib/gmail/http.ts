@@ -178,10 +178,10 @@ export class GmailHttp {
       try {
         res = await make(token);
       } catch (err) {
-        // Typed errors say what happened (a lost send is `outcome_unknown`): only a retryable
-        // network failure of an idempotent call is repeated.
+        // Typed errors say what happened (a lost send is `outcome_unknown`): only a reset
+        // connection of an idempotent call is repeated (as the network layer itself would).
         const repeatable = !(err instanceof McsError) ||
-          (err instanceof NetworkError && err.retryable);
+          (err instanceof NetworkError && err.code === "connection_reset");
         const d = repeatable ? nextRetry({ attempt, idempotent, policy, random }) : undefined;
         if (d?.retry) {
           await this.#o.sleep(d.delayMs);
