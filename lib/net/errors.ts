@@ -140,7 +140,7 @@ export class HttpStatusError extends McsError {
         ...options.details,
         status,
         host: options.host,
-        retryAfterS: options.retryAfterS,
+        retry_after_s: options.retryAfterS,
       },
     });
     this.name = "HttpStatusError";
