@@ -2,6 +2,8 @@
  * A loopback Gmail REST API emulator: messages, threads, labels, drafts, attachments, profile,
  * the upload endpoint and the batch endpoint, with Google's exact error shapes, bearer-token and
  * scope checks against a {@link GoogleTokenRegistry}, per-request latency and fault injection.
+ * Where the reference is silent the emulator guesses; every guess is listed in
+ * `lib/emulators/GUESSES.md` ("Gmail API emulator").
  *
  * @example
  * ```ts
