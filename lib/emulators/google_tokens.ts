@@ -13,8 +13,6 @@
  * @module
  */
 
-import { encodeBase64Url } from "../encoding/base64.ts";
-
 /** What a minted token grants. */
 export interface GoogleGrant {
   /** The Google account subject (e.g. "google-oauth2|1234"). */
@@ -32,7 +30,7 @@ export type TokenCheck =
 
 function randomToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return "ya29.emu-" + encodeBase64Url(bytes);
+  return "ya29.emu-" + bytes.toBase64({ alphabet: "base64url", omitPadding: true });
 }
 
 /** In-memory Google access-token registry. */

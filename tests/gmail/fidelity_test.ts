@@ -316,7 +316,7 @@ Deno.test("batch: multipart/mixed, application/http parts, Content-ID response-<
     new Uint8Array(await anon.arrayBuffer()),
   );
   assertEquals(anonParts.map((p) => p.status), [401, 401, 401]);
-  // More than 100 calls is refused; the global /batch endpoint is gone.
+  // More than 100 calls is refused.
   const many = encodeBatchRequest(
     Array.from({ length: 101 }, (_, i) => ({ id: String(i), method: "GET", path: `${U}/profile` })),
   );
@@ -327,7 +327,19 @@ Deno.test("batch: multipart/mixed, application/http parts, Content-ID response-<
   });
   assertEquals(tooMany.status, 400);
   await tooMany.body?.cancel();
-  assertEquals((await w.call("/batch", { method: "POST", body: "x" })).status, 404);
+  // `/batch` (the discovery document's batchPath) is served too; a body that is no batch is 400.
+  const viaBatchPath = await fetch(`${w.emu.url}/batch`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${w.token()}`, "content-type": contentType },
+    body: body as Uint8Array<ArrayBuffer>,
+  });
+  assertEquals(viaBatchPath.status, 200);
+  const viaParts = parseBatchResponse(
+    viaBatchPath.headers.get("content-type") ?? "",
+    new Uint8Array(await viaBatchPath.arrayBuffer()),
+  );
+  assertEquals(viaParts.map((p) => p.status).sort(), [200, 401, 404]);
+  assertEquals((await w.call("/batch", { method: "POST", body: "x" })).status, 400);
 });
 
 const RAW = "To: bob@example.com\r\nSubject: upload\r\n\r\nhello\r\n";
@@ -348,12 +360,15 @@ Deno.test("upload endpoints: media needs message/*, multipart/related carries me
   });
   assertGoogleError(wrongType.json, 400, "invalidArgument", "INVALID_ARGUMENT");
   const b = "xyz";
+  // A reply joins the thread (threadId + In-Reply-To + matching Subject).
+  const mid = w.emu.mailbox.view(w.emu.mailbox.get(media.json.id)!).messageId;
+  const reply = `To: bob@example.com\r\nSubject: Re: upload\r\nIn-Reply-To: ${mid}\r\n\r\nhi\r\n`;
   const multipart = await w.call(`${up}?uploadType=multipart`, {
     method: "POST",
     headers: { "content-type": `multipart/related; boundary=${b}` },
     body:
       `--${b}\r\nContent-Type: application/json\r\n\r\n{"threadId":"${media.json.threadId}"}\r\n` +
-      `--${b}\r\nContent-Type: message/rfc822\r\n\r\n${RAW}\r\n--${b}--\r\n`,
+      `--${b}\r\nContent-Type: message/rfc822\r\n\r\n${reply}\r\n--${b}--\r\n`,
   });
   assertEquals(multipart.json.threadId, media.json.threadId);
   // Resumable: POST (metadata) → 200 + Location; PUT in two Content-Range chunks (308, 200).

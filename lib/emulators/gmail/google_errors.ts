@@ -210,6 +210,42 @@ export const googleError = {
   invalidArgument(message: string): ErrorResponse {
     return simple(400, "INVALID_ARGUMENT", "invalidArgument", message);
   },
+  /**
+   * 400 for a request Google's front end cannot bind (unknown query parameter or JSON field,
+   * bad enum, boolean or number): INVALID_ARGUMENT with a `google.rpc.BadRequest` detail. The
+   * message texts are Google's as seen in public reports; `reason: "invalid"` and the detail's
+   * shape are not in the reference (GUESSES.md). `errors[].reason` is `invalidArgument` like the
+   * emulator's other 400s (a guess: Google may send `invalid` or `badRequest` here).
+   */
+  badRequestField(message: string, field?: string): ErrorResponse {
+    return {
+      status: 400,
+      body: {
+        error: {
+          code: 400,
+          message,
+          errors: [{ message, domain: "global", reason: "invalidArgument" }],
+          status: "INVALID_ARGUMENT",
+          details: [{
+            "@type": "type.googleapis.com/google.rpc.BadRequest",
+            fieldViolations: [{ ...(field ? { field } : {}), description: message }],
+          }],
+        },
+      },
+    };
+  },
+  /**
+   * 400 for a batch body Google cannot parse. "0 items. Received batch body: (N) bytes
+   * redacted" is observed (skaut-google-drive-gallery#2155); the other reasons are guesses.
+   */
+  badBatch(reason: string): ErrorResponse {
+    return simple(
+      400,
+      "INVALID_ARGUMENT",
+      "badRequest",
+      `Failed to parse batch request, error: ${reason}`,
+    );
+  },
   failedPrecondition(message: string): ErrorResponse {
     return simple(400, "FAILED_PRECONDITION", "failedPrecondition", message);
   },

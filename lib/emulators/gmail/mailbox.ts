@@ -14,9 +14,29 @@
  * @module
  */
 
-import { decodeCharset, decodeEncodedWords, utf8 } from "../../gmail/encoding.ts";
-import { headerValue, type MimePart, parseMime } from "../../gmail/mime_parse.ts";
-import { SYSTEM_LABELS } from "../../gmail/system_labels.ts";
+import { utf8 } from "./bytes.ts";
+import { decodeHeader, header as headerValue, parseMessage, type Part, partText } from "./mime.ts";
+
+/**
+ * Gmail's system label ids (their names equal their ids). Data copied from Gmail's labels
+ * guide, not imported from the client, so the two lists can disagree and a test can see it.
+ */
+export const SYSTEM_LABELS = [
+  "INBOX",
+  "SENT",
+  "DRAFT",
+  "SPAM",
+  "TRASH",
+  "UNREAD",
+  "STARRED",
+  "IMPORTANT",
+  "CHAT",
+  "CATEGORY_PERSONAL",
+  "CATEGORY_SOCIAL",
+  "CATEGORY_PROMOTIONS",
+  "CATEGORY_UPDATES",
+  "CATEGORY_FORUMS",
+] as const;
 
 /** A stored message. */
 export interface StoredMessage {
@@ -72,6 +92,16 @@ function addresses(v: string): string[] {
   );
 }
 
+/** A subject compared for threading: reply/forward prefixes dropped, case and spaces folded. */
+function normalizeSubject(s: string): string {
+  let t = s.trim();
+  for (let prev = ""; prev !== t;) {
+    prev = t;
+    t = t.replace(/^\s*(?:re|fwd?|aw|wg|sv|vs)\s*(?:\[\d+\])?\s*:\s*/i, "");
+  }
+  return t.replace(/\s+/g, " ").toLowerCase();
+}
+
 function stripHtml(html: string): string {
   return html.replace(/<(script|style)[\s\S]*?<\/\1>/gi, " ").replace(/<[^>]+>/g, " ")
     .replace(/&nbsp;/g, " ").replace(/&amp;/g, "&").replace(/&lt;/g, "<").replace(/&gt;/g, ">");
@@ -89,7 +119,7 @@ export class Mailbox {
   #labelSeq = 0;
   #draftSeq = 0;
   #history = 1000;
-  #parsed = new WeakMap<StoredMessage, MimePart>();
+  #parsed = new WeakMap<StoredMessage, Part>();
   #views = new WeakMap<StoredMessage, MessageView>();
 
   constructor(options: MailboxOptions = {}) {
@@ -127,9 +157,9 @@ export class Mailbox {
   }
 
   /** Parsed MIME tree (cached). */
-  parsed(m: StoredMessage): MimePart {
+  parsed(m: StoredMessage): Part {
     let p = this.#parsed.get(m);
-    if (!p) this.#parsed.set(m, p = parseMime(m.raw));
+    if (!p) this.#parsed.set(m, p = parseMessage(m.raw));
     return p;
   }
 
@@ -138,16 +168,16 @@ export class Mailbox {
     let v = this.#views.get(m);
     if (v) return v;
     const root = this.parsed(m);
-    const h = (n: string) => decodeEncodedWords(headerValue(root, n) ?? "");
+    const h = (n: string) => decodeHeader(headerValue(root, n) ?? "");
     const plain: string[] = [];
     const html: string[] = [];
     const names: string[] = [];
-    const walk = (p: MimePart) => {
-      if (p.mimeType.startsWith("multipart/")) return p.parts.forEach(walk);
+    const walk = (p: Part) => {
+      if (p.type.startsWith("multipart/")) return p.children.forEach(walk);
       if (p.filename) return void names.push(p.filename);
-      const t = decodeCharset(p.body, p.params.charset);
-      if (p.mimeType === "text/plain") plain.push(t);
-      else if (p.mimeType === "text/html") html.push(stripHtml(t));
+      const t = partText(p);
+      if (p.type === "text/plain") plain.push(t);
+      else if (p.type === "text/html") html.push(stripHtml(t));
     };
     walk(root);
     v = {
@@ -169,11 +199,18 @@ export class Mailbox {
 
   /**
    * Store a message. `labels` are ids or names (unknown names become user labels). The thread
-   * is `threadId` if given, else the thread of a message it references, else a new one.
+   * is `threadId` if given and it exists (the test hook), else — like received mail — the thread
+   * of a message it references whose subject matches ({@link Mailbox.joinsThread}), else a new
+   * one; `newThread` forces a new one.
    */
   insert(
     raw: Uint8Array | string,
-    options: { labels?: readonly string[]; internalDate?: number; threadId?: string } = {},
+    options: {
+      labels?: readonly string[];
+      internalDate?: number;
+      threadId?: string;
+      newThread?: boolean;
+    } = {},
   ): StoredMessage {
     const bytes = typeof raw === "string" ? utf8(raw.replace(/\r?\n/g, "\r\n")) : raw;
     const id = (0x18f0000000000000n + BigInt(++this.#seq) * 0x1a3bn).toString(16);
@@ -190,16 +227,15 @@ export class Mailbox {
       const d = Date.parse(headerValue(root, "date") ?? "");
       if (!Number.isNaN(d)) msg.internalDate = d;
     }
-    if (
+    if (options.newThread) {
+      // A thread of its own.
+    } else if (
       options.threadId && [...this.messages.values()].some((m) => m.threadId === options.threadId)
     ) {
       msg.threadId = options.threadId;
     } else {
-      const refs =
-        `${headerValue(root, "in-reply-to") ?? ""} ${headerValue(root, "references") ?? ""}`
-          .match(/<[^>]+>/g) ?? ([] as string[]);
       for (const m of this.messages.values()) {
-        if (refs.includes(this.view(m).messageId)) {
+        if (this.joinsThread(msg, m.threadId)) {
           msg.threadId = m.threadId;
           break;
         }
@@ -210,11 +246,28 @@ export class Mailbox {
   }
 
   /**
+   * Gmail's threading rule (the "Managing threads" guide, reference §4.1): a message joins a
+   * thread only when its `In-Reply-To`/`References` name the Message-ID of a message in that
+   * thread AND its Subject matches the thread's. How Gmail compares subjects is not in the
+   * reference: the emulator drops `Re:`/`Fwd:`-style prefixes, folds case and whitespace.
+   */
+  joinsThread(msg: StoredMessage, threadId: string): boolean {
+    const root = this.parsed(msg);
+    const refs =
+      `${headerValue(root, "in-reply-to") ?? ""} ${headerValue(root, "references") ?? ""}`
+        .match(/<[^>]+>/g) ?? ([] as string[]);
+    const subject = normalizeSubject(this.view(msg).subject);
+    const members = [...this.messages.values()].filter((m) => m.threadId === threadId);
+    return members.some((m) => refs.includes(this.view(m).messageId)) &&
+      members.some((m) => normalizeSubject(this.view(m).subject) === subject);
+  }
+
+  /**
    * Accept an outgoing message like Gmail: add Message-ID/From/Date when missing, record the
    * envelope (incl. Bcc), strip the Bcc header, label it SENT.
    */
   send(raw: Uint8Array, options: { threadId?: string; draft?: boolean } = {}): StoredMessage {
-    const root = parseMime(raw);
+    const root = parseMessage(raw);
     let text = "";
     for (let i = 0; i < raw.length; i += 0x8000) {
       text += String.fromCharCode(...raw.subarray(i, i + 0x8000));
@@ -222,7 +275,7 @@ export class Mailbox {
     const sep = /\r?\n\r?\n/.exec(text);
     let head = sep ? text.slice(0, sep.index) : text;
     const rest = sep ? text.slice(sep.index) : "\r\n\r\n";
-    const bcc = decodeEncodedWords(headerValue(root, "bcc") ?? "");
+    const bcc = decodeHeader(headerValue(root, "bcc") ?? "");
     if (!options.draft) {
       head = head.replace(/^Bcc:.*(\r?\n[ \t].*)*(\r?\n)?/gim, "").replace(/\r?\n$/, "");
     }
@@ -240,8 +293,13 @@ export class Mailbox {
     const msg = this.insert(bytes, {
       labels: options.draft ? ["DRAFT"] : ["SENT"],
       internalDate: this.now(),
-      threadId: options.threadId,
+      newThread: true,
     });
+    // Through the API a message joins a thread only when `threadId` names it AND the headers
+    // match (reference §4.1); otherwise it starts its own.
+    if (options.threadId && this.joinsThread(msg, options.threadId)) {
+      msg.threadId = options.threadId;
+    }
     if (!options.draft) this.recordDelivery(msg, bcc);
     return msg;
   }

@@ -15,9 +15,85 @@
  * @module
  */
 
-import { base64Wrapped, utf8 } from "../../gmail/encoding.ts";
-import { buildMime } from "../../gmail/mime_build.ts";
+import { utf8 } from "./bytes.ts";
 import type { Mailbox } from "./mailbox.ts";
+
+/** base64 in 76-character lines (RFC 2045 6.8). */
+function base64Wrapped(bytes: Uint8Array): string {
+  return (bytes.toBase64().match(/.{1,76}/g) ?? []).join("\r\n");
+}
+
+/** A header value: ASCII as is, anything else one RFC 2047 `B` word per 30 characters. */
+function word(s: string): string {
+  if (/^[\x20-\x7e]*$/.test(s)) return s;
+  const chars = [...s];
+  const words: string[] = [];
+  for (let i = 0; i < chars.length; i += 30) {
+    words.push(`=?UTF-8?B?${utf8(chars.slice(i, i + 30).join("")).toBase64()}?=`);
+  }
+  return words.join("\r\n ");
+}
+
+interface Addr {
+  name?: string;
+  email: string;
+}
+
+const addr = (a: Addr) => a.name ? `${word(a.name)} <${a.email}>` : a.email;
+
+/**
+ * The seed's own tiny message writer (the emulator never uses the client's builder): headers,
+ * then a text and/or HTML body (multipart/alternative when both) and attachments
+ * (multipart/mixed), every body base64 in UTF-8.
+ */
+function buildMime(m: {
+  from: Addr;
+  to: Addr[];
+  cc?: Addr[];
+  subject: string;
+  text?: string;
+  html?: string;
+  attachments?: { filename: string; mimeType: string; content: Uint8Array }[];
+  date: Date;
+  messageId?: string;
+}): string {
+  let n = 0;
+  const boundary = () => `=_seed_${++n}_${m.subject.length}`;
+  const leaf = (type: string, text: string) =>
+    `Content-Type: ${type}; charset=UTF-8\r\nContent-Transfer-Encoding: base64\r\n\r\n${
+      base64Wrapped(utf8(text.replace(/\r?\n/g, "\r\n")))
+    }`;
+  const multipart = (type: string, parts: string[]) => {
+    const b = boundary();
+    return `Content-Type: multipart/${type}; boundary="${b}"\r\n\r\n` +
+      parts.map((p) => `--${b}\r\n${p}\r\n`).join("") + `--${b}--`;
+  };
+  const bodies = [
+    ...(m.text !== undefined ? [leaf("text/plain", m.text)] : []),
+    ...(m.html !== undefined ? [leaf("text/html", m.html)] : []),
+  ];
+  let body = bodies.length > 1 ? multipart("alternative", bodies) : bodies[0];
+  if (m.attachments?.length) {
+    body = multipart("mixed", [
+      body,
+      ...m.attachments.map((a) =>
+        `Content-Type: ${a.mimeType}; name="${a.filename}"\r\nContent-Disposition: attachment; filename="${a.filename}"\r\nContent-Transfer-Encoding: base64\r\n\r\n${
+          base64Wrapped(a.content)
+        }`
+      ),
+    ]);
+  }
+  const head = [
+    `From: ${addr(m.from)}`,
+    `To: ${m.to.map(addr).join(", ")}`,
+    ...(m.cc?.length ? [`Cc: ${m.cc.map(addr).join(", ")}`] : []),
+    `Subject: ${word(m.subject)}`,
+    `Date: ${m.date.toUTCString().replace("GMT", "+0000")}`,
+    `Message-ID: ${m.messageId ?? `<seed-${m.date.getTime()}@mail.example>`}`,
+    "MIME-Version: 1.0",
+  ];
+  return head.join("\r\n") + "\r\n" + body + "\r\n";
+}
 
 const HOUR = 3_600_000;
 
