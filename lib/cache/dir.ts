@@ -77,6 +77,27 @@ export async function tightenFile(path: string): Promise<void> {
   if (mode !== null && (mode & 0o777 & ~FILE_MODE) !== 0) await Deno.chmod(path, mode & FILE_MODE);
 }
 
+/**
+ * Tighten an existing store in place: the directory as {@link prepareDir} would (without creating
+ * it) and every file in it as {@link tightenFile}. Best effort and silent: a read-only file
+ * system or a file owned by someone else is left as it is (the next write reports real problems).
+ */
+export async function tightenExisting(dir: string): Promise<void> {
+  if (!POSIX) return;
+  try {
+    const { mode, isDirectory } = await Deno.stat(dir);
+    if (!isDirectory) return;
+    if (mode !== null && (mode & 0o1000) === 0 && (mode & 0o077) !== 0) {
+      await Deno.chmod(dir, mode & DIR_MODE).catch(() => {});
+    }
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile) await tightenFile(join(dir, e.name)).catch(() => {});
+    }
+  } catch {
+    // Absent or unreadable: nothing to tighten.
+  }
+}
+
 /** The error every unusable-directory failure becomes. */
 export function notWritable(dir: string, cause: unknown): ConfigError {
   const reason = cause instanceof Error ? cause.message : String(cause);

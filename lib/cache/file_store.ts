@@ -13,8 +13,15 @@
  *   critical sections short, and a single lock file that is never deleted avoids the
  *   unlink-while-waiting races of per-key lock files and makes `clear(prefix)` trivially atomic.
  *   Not re-entrant: an `update` callback may `get` but must not write to the same store.
- * - **Reads never write**: expired entries read as absent; removal of expired entries, stale temp
- *   files and tightening of modes happen in a sweep the first time an instance takes the lock.
+ * - **A bounded wait for the lock**: a writer polls the lock (`tryLock`) for at most
+ *   {@link LOCK_WAIT_MS} (option `lockWaitMs`), then fails with `cache_busy` (retryable), naming
+ *   the lock file and how to clear it; a hung holder never hangs every later command. A holder
+ *   that died released the lock with its descriptor, so the next writer takes it at once.
+ * - **Reads never write entries**: expired entries read as absent; removal of expired entries
+ *   and stale temp files happens in a sweep the first time an instance takes the lock.
+ * - **Modes are tightened when the store opens** (the first read or write of an instance): an
+ *   existing `0755` directory and `0644` files from an older version or a careless copy become
+ *   `0700`/`0600` at once, not only at the next write; best effort on a read-only file system.
  *   The one exception is a corrupt file, which is moved aside (under the lock, after re-checking
  *   that no writer replaced it) to `<name>.corrupt-<epoch ms>` and reported once through
  *   `onWarning`; the read proceeds as absent and every other key is untouched.
@@ -38,7 +45,7 @@ import { joinPath as join } from "./path.ts";
 import { McsError } from "../errors.ts";
 import type { CacheStore, UpdateResult, WriteOptions } from "./types.ts";
 import { type Clock, isLive, serializeValue } from "./entry.ts";
-import { FILE_MODE, notWritable, prepareDir, tightenFile } from "./dir.ts";
+import { FILE_MODE, notWritable, prepareDir, tightenExisting, tightenFile } from "./dir.ts";
 import { fileNameForKey, isEntryFileName } from "./file_name.ts";
 import { Mutex } from "./mutex.ts";
 
@@ -48,7 +55,12 @@ export interface FileCacheStoreOptions {
   now?: Clock;
   /** Receives one message per quarantined file (default: `console.error`). */
   onWarning?: (message: string) => void;
+  /** How long a writer waits for the lock before `cache_busy` (default {@link LOCK_WAIT_MS}). */
+  lockWaitMs?: number;
 }
+
+/** How long a writer waits for the store's lock by default: 10 s. */
+export const LOCK_WAIT_MS = 10_000;
 
 /** One entry as stored on disk. */
 interface Entry {
@@ -72,6 +84,8 @@ export class FileCacheStore implements CacheStore {
   readonly #warn: (message: string) => void;
   readonly #mutex = new Mutex();
   readonly #reported = new Set<string>();
+  readonly #lockWaitMs: number;
+  #opened: Promise<void> | undefined;
   #swept = false;
   /** True while this instance holds the lock (a read from inside an update callback). */
   #held = false;
@@ -81,9 +95,16 @@ export class FileCacheStore implements CacheStore {
     this.dir = dir;
     this.#now = options.now ?? Date.now;
     this.#warn = options.onWarning ?? ((message) => console.error(message));
+    this.#lockWaitMs = options.lockWaitMs ?? LOCK_WAIT_MS;
+  }
+
+  /** Once per instance, before its first read or write: tighten existing modes. */
+  #open(): Promise<void> {
+    return this.#opened ??= tightenExisting(this.dir);
   }
 
   async get<T>(key: string): Promise<T | undefined> {
+    await this.#open();
     const entry = await this.#read(await fileNameForKey(key), key, false);
     return entry && isLive(entry.exp, this.#now()) ? entry.v as T : undefined;
   }
@@ -119,6 +140,7 @@ export class FileCacheStore implements CacheStore {
   }
 
   async keys(prefix = ""): Promise<string[]> {
+    await this.#open();
     const now = this.#now();
     const out: string[] = [];
     for (const name of await this.#entryNames()) {
@@ -140,6 +162,7 @@ export class FileCacheStore implements CacheStore {
   /** Run `fn` holding the in-process mutex and the cross-process lock on `<dir>/.lock`. */
   #locked<T>(fn: () => Promise<T>): Promise<T> {
     return this.#mutex.run(async () => {
+      await this.#open();
       let lock: Deno.FsFile;
       try {
         await prepareDir(this.dir);
@@ -153,7 +176,7 @@ export class FileCacheStore implements CacheStore {
         throw notWritable(this.dir, e);
       }
       try {
-        await lock.lock(true);
+        await acquire(lock, join(this.dir, LOCK_FILE), this.#lockWaitMs);
         if (!this.#swept) {
           await this.#sweep();
           this.#swept = true;
@@ -292,6 +315,29 @@ export class FileCacheStore implements CacheStore {
     }
     return names;
   }
+}
+
+/**
+ * Take the exclusive lock on `lock`, polling `tryLock` with a growing pause (2 ms up to 50 ms)
+ * for at most `waitMs`; then `cache_busy`.
+ */
+async function acquire(lock: Deno.FsFile, path: string, waitMs: number): Promise<void> {
+  const deadline = performance.now() + waitMs;
+  for (let pause = 2;; pause = Math.min(pause * 2, 50)) {
+    if (await lock.tryLock(true)) return;
+    const left = deadline - performance.now();
+    if (left <= 0) break;
+    await new Promise((r) => setTimeout(r, Math.min(pause, left)));
+  }
+  const seconds = Math.round(waitMs / 100) / 10;
+  throw new McsError(
+    "cache_busy",
+    `The cache is busy: another process has held its lock ${path} for more than ${seconds} s. ` +
+      "Run the command again in a moment. If no other mcs is running, a stuck process holds " +
+      `the lock: end it (\`fuser -v ${path}\` names it), or delete ${path} to clear it.`,
+    "runtime",
+    { retryable: true, details: { lock_file: path, waited_ms: waitMs } },
+  );
 }
 
 /** Parse a file's text into an entry, or return why it is not one. */

@@ -134,7 +134,8 @@ export async function compose(ctx: GmailContext, input: SendInput): Promise<Comp
     }
     const origSubject = header(orig.payload, "subject");
     subject ??= /^re:/i.test(origSubject) ? origSubject : `Re: ${origSubject}`;
-    if (!to.length && !cc.length && !bcc.length) {
+    // --cc/--bcc add to a reply; only an explicit `to` (a draft reply) replaces its recipients.
+    if (!to.length) {
       const replyAddr = header(orig.payload, "reply-to") || header(orig.payload, "from");
       to.push(...parseAddressList(replyAddr, "original sender"));
       if (input.replyAll) {
@@ -142,7 +143,9 @@ export async function compose(ctx: GmailContext, input: SendInput): Promise<Comp
         const others = [
           ...parseAddressList(header(orig.payload, "to") || undefined, "original to"),
           ...parseAddressList(header(orig.payload, "cc") || undefined, "original cc"),
-        ].filter((a) => a.email.toLowerCase() !== me && !to.some((t) => t.email === a.email));
+        ].filter((a) =>
+          a.email.toLowerCase() !== me && ![...to, ...cc].some((t) => t.email === a.email)
+        );
         cc.push(...others);
       }
     }

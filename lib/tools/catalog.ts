@@ -30,6 +30,10 @@ export interface JsonSchema {
   minimum?: number;
   maximum?: number;
   minLength?: number;
+  /** Longest string accepted (characters); longer is an argument error. */
+  maxLength?: number;
+  /** Most items a list accepts; more is an argument error. */
+  maxItems?: number;
   /** Rendering hint carried over from the original SDK (multi-line text). */
   format?: string;
 }
@@ -70,6 +74,42 @@ const MESSAGE_FULL =
 const GMAIL_QUERY =
   "Gmail search syntax, e.g. `from:alice is:unread after:2025/01/01 has:attachment subject:invoice`";
 
+/**
+ * Size limits of the parameters, derived from Gmail and the RFCs. An argument beyond its limit
+ * is an argument error (`invalid_arguments`, exit 2) before anything is sent, never a network
+ * error: every string parameter has a `maxLength` and every list a `maxItems`.
+ */
+export const LIMITS = {
+  /** A search query: Gmail's search box takes far less; 2,048 keeps URLs well under 8 KB. */
+  query: 2048,
+  /** Message, thread and draft ids (Gmail's are 16-20 characters). */
+  id: 256,
+  /** Page tokens (Gmail's are about 20 characters). */
+  pageToken: 1024,
+  /** One address: RFC 5321's 64-octet local part, "@" and a 255-octet domain. */
+  address: 320,
+  /** Recipients per field: Gmail sends to at most 500 recipients per message. */
+  recipients: 500,
+  /** The legacy tools' comma-separated address strings: 500 addresses and their separators. */
+  addressString: 500 * 322,
+  /** A subject line. */
+  subject: 2000,
+  /** A body: Gmail's 35 MB message size limit. */
+  body: 35 * 1024 * 1024,
+  /** A file or directory path (Linux PATH_MAX). */
+  path: 4096,
+  /** Attachments per message. */
+  attachments: 100,
+  /** A label name (Gmail allows 225 characters). */
+  label: 225,
+  /** Labels added or removed in one call. */
+  labels: 100,
+  /** Message ids in one call (Gmail's batchModify takes at most 1,000). */
+  ids: 1000,
+  /** Any other string parameter. */
+  text: 1000,
+} as const;
+
 function obj(properties: Record<string, JsonSchema>, required: string[] = []): ObjectSchema {
   return { type: "object", properties, required, additionalProperties: false };
 }
@@ -77,6 +117,7 @@ function obj(properties: Record<string, JsonSchema>, required: string[] = []): O
 const str = (description: string, extra: Partial<JsonSchema> = {}): JsonSchema => ({
   type: "string",
   description,
+  maxLength: LIMITS.text,
   ...extra,
 });
 const bool = (description: string): JsonSchema => ({
@@ -84,11 +125,23 @@ const bool = (description: string): JsonSchema => ({
   description,
   default: false,
 });
-const strList = (description: string): JsonSchema => ({
+const strList = (description: string, maxItems: number, maxLength: number): JsonSchema => ({
   type: "array",
-  items: { type: "string" },
+  items: { type: "string", maxLength },
+  maxItems,
   description: `${description} A list, or one string with comma-separated values.`,
 });
+const id = (description: string): JsonSchema => str(description, { maxLength: LIMITS.id });
+const pageToken = (description: string): JsonSchema =>
+  str(description, { maxLength: LIMITS.pageToken });
+const query = (description: string, extra: Partial<JsonSchema> = {}): JsonSchema =>
+  str(description, { maxLength: LIMITS.query, ...extra });
+const recipients = (description: string): JsonSchema =>
+  strList(description, LIMITS.recipients, LIMITS.address);
+const addressString = (description: string, extra: Partial<JsonSchema> = {}): JsonSchema =>
+  str(description, { maxLength: LIMITS.addressString, ...extra });
+const bodyText = (description: string, extra: Partial<JsonSchema> = {}): JsonSchema =>
+  str(description, { format: "multiline", maxLength: LIMITS.body, ...extra });
 /** The HTML opt-in of the read tools. */
 const includeHtml = (limitName: string): JsonSchema => ({
   type: "boolean",
@@ -107,16 +160,14 @@ const limit = (def: number, what = "messages"): JsonSchema => ({
 });
 
 const COMPOSE = {
-  to: strList("Recipient addresses."),
-  cc: strList("CC addresses."),
-  bcc: strList("BCC addresses (delivered, not shown to other recipients)."),
+  to: recipients("Recipient addresses."),
+  cc: recipients("CC addresses."),
+  bcc: recipients("BCC addresses (delivered, not shown to other recipients)."),
   reply_to: str("Reply-To address."),
-  subject: str("Subject line."),
-  body: str("Plain-text body.", { format: "multiline" }),
-  html: str("HTML body (sent as multipart/alternative with `body` as the text part).", {
-    format: "multiline",
-  }),
-  attachments: strList("Paths of local files to attach."),
+  subject: str("Subject line.", { maxLength: LIMITS.subject }),
+  body: bodyText("Plain-text body."),
+  html: bodyText("HTML body (sent as multipart/alternative with `body` as the text part)."),
+  attachments: strList("Paths of local files to attach.", LIMITS.attachments, LIMITS.path),
 };
 
 /** A message id as the examples show it (real ones come from search results). */
@@ -130,12 +181,12 @@ export const TOOLS: readonly ToolSpec[] = [
     description:
       `Search the mailbox with ${GMAIL_QUERY}; newest first. Returns {messages: [${MESSAGE_SUMMARY}], next_page_token} — pass next_page_token back as page_token for the next page (null when there are no more).`,
     parameters: obj({
-      query: str(
+      query: query(
         `Search query (${GMAIL_QUERY}). Empty matches everything except spam and trash.`,
         { default: "" },
       ),
       limit: limit(20),
-      page_token: str("Cursor from a previous result's next_page_token."),
+      page_token: pageToken("Cursor from a previous result's next_page_token."),
     }),
     example: { query: "from:alice is:unread", limit: 10 },
   },
@@ -144,7 +195,7 @@ export const TOOLS: readonly ToolSpec[] = [
     title: "Read a message",
     description: `Read one message by id, with its body as plain text. Returns ${MESSAGE_FULL}.`,
     parameters: obj({
-      id: str("Message id (from search_emails)."),
+      id: id("Message id (from search_emails)."),
       max_body_chars: {
         type: "integer",
         description: "Truncate the body to this many characters (default: 20000).",
@@ -161,12 +212,12 @@ export const TOOLS: readonly ToolSpec[] = [
     description:
       `Search conversations (threads) with ${GMAIL_QUERY}; newest first. Returns {threads: [{id, subject, participants: [string], message_count, last_message_id, date (ISO 8601), snippet, labels: [name], unread}], next_page_token} — use get_thread to read one, reply_email with last_message_id to answer it.`,
     parameters: obj({
-      query: str(
+      query: query(
         `Search query (${GMAIL_QUERY}). Empty matches everything except spam and trash.`,
         { default: "" },
       ),
       limit: limit(20, "conversations"),
-      page_token: str("Cursor from a previous result's next_page_token."),
+      page_token: pageToken("Cursor from a previous result's next_page_token."),
     }),
     example: { query: "subject:invoice", limit: 5 },
   },
@@ -176,7 +227,7 @@ export const TOOLS: readonly ToolSpec[] = [
     description:
       `Read every message of a thread (conversation), oldest first. Returns {id, messages: [${MESSAGE_FULL}]}.`,
     parameters: obj({
-      id: str("Thread id (a message's thread_id)."),
+      id: id("Thread id (a message's thread_id)."),
       max_body_chars: {
         type: "integer",
         description: "Truncate each body to this many characters (default: 5000).",
@@ -202,7 +253,7 @@ export const TOOLS: readonly ToolSpec[] = [
     description:
       "Reply in the same thread (sets In-Reply-To and References; subject gets 'Re: '). Returns {id, thread_id, labels}.",
     parameters: obj({
-      id: str("Id of the message to reply to."),
+      id: id("Id of the message to reply to."),
       body: COMPOSE.body,
       html: COMPOSE.html,
       reply_all: bool("Also reply to the original To and CC recipients (default: false)."),
@@ -220,7 +271,7 @@ export const TOOLS: readonly ToolSpec[] = [
       "Save a draft without sending it; with reply_to_id the draft is a reply in that message's thread. Returns {draft_id, id, thread_id}.",
     parameters: obj({
       ...COMPOSE,
-      reply_to_id: str("Make the draft a reply to this message id."),
+      reply_to_id: id("Make the draft a reply to this message id."),
     }),
     mutates: true,
     example: { to: ["bob@example.com"], subject: "Report", body: "Draft of the report." },
@@ -232,7 +283,7 @@ export const TOOLS: readonly ToolSpec[] = [
       "List drafts, newest first. Returns {drafts: [{draft_id, id, thread_id, to, subject, snippet}], next_page_token}.",
     parameters: obj({
       limit: limit(20, "drafts"),
-      page_token: str("Cursor from next_page_token."),
+      page_token: pageToken("Cursor from next_page_token."),
     }),
     example: { limit: 10 },
   },
@@ -240,7 +291,7 @@ export const TOOLS: readonly ToolSpec[] = [
     name: "send_draft",
     title: "Send a draft",
     description: "Send an existing draft. Returns {id, thread_id, labels}.",
-    parameters: obj({ draft_id: str("Draft id (from create_draft or list_drafts).") }, [
+    parameters: obj({ draft_id: id("Draft id (from create_draft or list_drafts).") }, [
       "draft_id",
     ]),
     mutates: true,
@@ -260,9 +311,9 @@ export const TOOLS: readonly ToolSpec[] = [
     description:
       "Add or remove labels (names or ids) and mark messages read, unread, archived or starred. Returns {ids, labels} (labels: the label names after the change, when one id was given).",
     parameters: obj({
-      ids: strList("Message ids."),
-      add_labels: strList("Labels to add (names or ids)."),
-      remove_labels: strList("Labels to remove (names or ids)."),
+      ids: strList("Message ids.", LIMITS.ids, LIMITS.id),
+      add_labels: strList("Labels to add (names or ids).", LIMITS.labels, LIMITS.label),
+      remove_labels: strList("Labels to remove (names or ids).", LIMITS.labels, LIMITS.label),
       mark_read: bool("Mark as read."),
       mark_unread: bool("Mark as unread."),
       archive: bool("Remove from the inbox."),
@@ -276,7 +327,7 @@ export const TOOLS: readonly ToolSpec[] = [
     name: "trash_email",
     title: "Move to trash",
     description: "Move a message to the trash (recoverable for 30 days). Returns {id, labels}.",
-    parameters: obj({ id: str("Message id.") }, ["id"]),
+    parameters: obj({ id: id("Message id.") }, ["id"]),
     mutates: true,
     example: { id: MSG_ID },
   },
@@ -286,12 +337,14 @@ export const TOOLS: readonly ToolSpec[] = [
     description:
       "Save a message attachment to a local directory. An existing file is kept and a numbered name is picked (name (1).pdf), unless overwrite is true. Pass out_dir: the current directory is often read-only in a sandbox. Returns {path, filename, mime_type, size}.",
     parameters: obj({
-      message_id: str("Message id."),
+      message_id: id("Message id."),
       attachment_id: str(
         "Which attachment: its part_id, attachment_id or filename (from read_email's attachments).",
+        { maxLength: LIMITS.path },
       ),
       out_dir: str(
         "Writable directory to save into, e.g. a scratch or output directory (default: the current directory).",
+        { maxLength: LIMITS.path },
       ),
       overwrite: bool(
         "Replace a file of the same name instead of picking a numbered name (default: false).",
@@ -316,7 +369,7 @@ export const TOOLS: readonly ToolSpec[] = [
     description:
       `List message headers in a folder (a label name such as INBOX), newest first. Returns {messages: [${MESSAGE_SUMMARY} plus uid (= id)]}.`,
     parameters: obj({
-      folder: str("Folder name (default: INBOX).", { default: "INBOX" }),
+      folder: str("Folder name (default: INBOX).", { default: "INBOX", maxLength: LIMITS.label }),
       limit: limit(20),
     }),
     legacy: true,
@@ -328,9 +381,10 @@ export const TOOLS: readonly ToolSpec[] = [
     description:
       `Fetch the full message identified by its UID (the Gmail message id), including body text. Returns ${MESSAGE_FULL} plus uid.`,
     parameters: obj({
-      uid: str("Message UID."),
+      uid: id("Message UID."),
       folder: str("Folder containing the message (default: INBOX; ignored by Gmail).", {
         default: "INBOX",
+        maxLength: LIMITS.label,
       }),
       include_html: includeHtml("limit (50000 characters)"),
     }, ["uid"]),
@@ -343,9 +397,10 @@ export const TOOLS: readonly ToolSpec[] = [
     description:
       `Search messages with ${GMAIL_QUERY}. IMAP-style criteria (FROM "alice" SUBJECT "x" UNSEEN SINCE 01-Jan-2025) are translated. Returns {messages: [${MESSAGE_SUMMARY} plus uid]}.`,
     parameters: obj({
-      criteria: str('Search criteria (default: "ALL").', { default: "ALL" }),
+      criteria: query('Search criteria (default: "ALL").', { default: "ALL" }),
       folder: str('Folder to search in (default: INBOX; "ALL" for every folder).', {
         default: "INBOX",
+        maxLength: LIMITS.label,
       }),
       limit: limit(20),
     }),
@@ -358,9 +413,9 @@ export const TOOLS: readonly ToolSpec[] = [
     description:
       "Move a message from one folder to another (label names resolved to ids). Returns {uid, labels}.",
     parameters: obj({
-      uid: str("Message UID."),
-      destination: str("Target folder name."),
-      folder: str("Source folder (default: INBOX).", { default: "INBOX" }),
+      uid: id("Message UID."),
+      destination: str("Target folder name.", { maxLength: LIMITS.label }),
+      folder: str("Source folder (default: INBOX).", { default: "INBOX", maxLength: LIMITS.label }),
     }, ["uid", "destination"]),
     legacy: true,
     mutates: true,
@@ -372,10 +427,13 @@ export const TOOLS: readonly ToolSpec[] = [
     description:
       "Add or remove flags on a message. Flags: \\Seen, \\Flagged, \\Deleted (trash), \\Draft, or a label name; space- or comma-separated. Returns {uid, labels}.",
     parameters: obj({
-      uid: str("Message UID."),
+      uid: id("Message UID."),
       flags: str("Space- or comma-separated flags, e.g. '\\Seen \\Flagged'."),
       remove: bool("If true, remove the flags instead of adding them (default: false)."),
-      folder: str("Folder (default: INBOX; ignored by Gmail).", { default: "INBOX" }),
+      folder: str("Folder (default: INBOX; ignored by Gmail).", {
+        default: "INBOX",
+        maxLength: LIMITS.label,
+      }),
     }, ["uid", "flags"]),
     legacy: true,
     mutates: true,
@@ -385,7 +443,9 @@ export const TOOLS: readonly ToolSpec[] = [
     name: "create_folder",
     title: "Create a new mailbox folder",
     description: "Create a new folder (a Gmail user label). Returns {id, name}.",
-    parameters: obj({ name: str("Name of the folder to create.") }, ["name"]),
+    parameters: obj({ name: str("Name of the folder to create.", { maxLength: LIMITS.label }) }, [
+      "name",
+    ]),
     legacy: true,
     mutates: true,
     example: { name: "Projects" },
@@ -396,11 +456,11 @@ export const TOOLS: readonly ToolSpec[] = [
     description:
       "Send an e-mail with a plain-text body. Supports To, CC, BCC, and Reply-To headers. Returns {id, thread_id, labels}.",
     parameters: obj({
-      to: str("Comma-separated recipient addresses."),
-      subject: str("E-mail subject line."),
-      body: str("Plain-text message body.", { format: "multiline" }),
-      cc: str("Comma-separated CC addresses (default: none).", { default: "" }),
-      bcc: str("Comma-separated BCC addresses (default: none).", { default: "" }),
+      to: addressString("Comma-separated recipient addresses."),
+      subject: str("E-mail subject line.", { maxLength: LIMITS.subject }),
+      body: bodyText("Plain-text message body."),
+      cc: addressString("Comma-separated CC addresses (default: none).", { default: "" }),
+      bcc: addressString("Comma-separated BCC addresses (default: none).", { default: "" }),
       reply_to: str("Reply-To address (default: none)."),
     }, ["to", "subject", "body"]),
     legacy: true,
@@ -413,15 +473,12 @@ export const TOOLS: readonly ToolSpec[] = [
     description:
       "Send an e-mail with an HTML body and an optional plain-text fallback. Supports To, CC, BCC, and Reply-To headers. Returns {id, thread_id, labels}.",
     parameters: obj({
-      to: str("Comma-separated recipient addresses."),
-      subject: str("E-mail subject line."),
-      html_body: str("HTML message body.", { format: "multiline" }),
-      text_body: str("Plain-text fallback body (default: none).", {
-        format: "multiline",
-        default: "",
-      }),
-      cc: str("Comma-separated CC addresses (default: none).", { default: "" }),
-      bcc: str("Comma-separated BCC addresses (default: none).", { default: "" }),
+      to: addressString("Comma-separated recipient addresses."),
+      subject: str("E-mail subject line.", { maxLength: LIMITS.subject }),
+      html_body: bodyText("HTML message body."),
+      text_body: bodyText("Plain-text fallback body (default: none).", { default: "" }),
+      cc: addressString("Comma-separated CC addresses (default: none).", { default: "" }),
+      bcc: addressString("Comma-separated BCC addresses (default: none).", { default: "" }),
       reply_to: str("Reply-To address (default: none)."),
     }, ["to", "subject", "html_body"]),
     legacy: true,

@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Manifest } from "../../lib/build/artifacts.ts";
 import { denortZipPath } from "../../lib/build/denort.ts";
+import { toolchainEnv } from "../support/toolchain_env.ts";
 
 export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const BUILD = join(ROOT, "lib", "build", "main.ts");
@@ -52,14 +53,11 @@ export async function exec(
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
-/** The environment for `lib/build/main.ts`: PATH/HOME/DENO_DIR only, plus `vars`. */
+/** The environment for `lib/build/main.ts`: HOME and the toolchain's (certificates, proxies,
+ * npm config, Deno's cache: {@link toolchainEnv}), plus `vars`. */
 export function buildEnv(vars: Record<string, string>): Record<string, string> {
-  const keep: Record<string, string> = {};
-  for (const k of ["PATH", "HOME", "DENO_DIR", "NO_COLOR"]) {
-    const v = Deno.env.get(k);
-    if (v !== undefined) keep[k] = v;
-  }
-  return { ...keep, NO_COLOR: "1", ...vars };
+  const home = Deno.env.get("HOME");
+  return toolchainEnv({ ...(home ? { HOME: home } : {}), NO_COLOR: "1", ...vars });
 }
 
 /** Run `lib/build/main.ts <args>` with only `vars` as the deployment's environment. */

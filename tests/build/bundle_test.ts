@@ -11,6 +11,7 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startStack } from "../../lib/emulators/stack.ts";
+import { requires, testRequiring } from "../support/requires.ts";
 import {
   buildBundle,
   type BuiltBundle,
@@ -270,31 +271,35 @@ Deno.test("bundle: works under its baked permission set and everything else is d
 
 const denort = await denortAvailable();
 
-Deno.test({
-  name: denort
-    ? "compiled binary: works under its baked permission set and everything else is denied"
-    : "compiled binary proofs (IGNORED: no denort; set DENORT_BIN or cache denort-<target>.zip)",
-  ignore: !denort,
-  async fn(t) {
-    await withStack(async ({ stack, bundle, dirs, runEnv }) => {
-      const vars = Object.fromEntries(
-        Object.entries(stack.env).filter(([k]) => !/SECRET|API_KEY|TOKEN/.test(k)),
-      );
-      const out = join(bundle.dist, "mcs");
-      const b = await runBuild(
-        ["compile", "--dist", bundle.dist, "--output", out, "--write-dir", dirs.inbox],
-        {
-          ...vars,
-          ...(Deno.env.get("DENORT_BIN") ? { DENORT_BIN: Deno.env.get("DENORT_BIN")! } : {}),
-        },
-      );
-      assertEquals(b.code, 0, b.stderr);
-      await proofs(
-        t,
-        (args, env) => exec([out, ...args], { env: { ...runEnv, ...env }, clearEnv: true }),
-        stack,
-        dirs,
-      );
-    });
+testRequiring(
+  requires("denort", denort !== undefined, {
+    reason: "no denort (set DENORT_BIN or cache denort-<target>.zip)",
+    ciCannotProvide:
+      ".ci/run cannot install denort: no package, and its download host is unreachable",
+  }),
+  {
+    name: "compiled binary: works under its baked permission set and everything else is denied",
+    async fn(t) {
+      await withStack(async ({ stack, bundle, dirs, runEnv }) => {
+        const vars = Object.fromEntries(
+          Object.entries(stack.env).filter(([k]) => !/SECRET|API_KEY|TOKEN/.test(k)),
+        );
+        const out = join(bundle.dist, "mcs");
+        const b = await runBuild(
+          ["compile", "--dist", bundle.dist, "--output", out, "--write-dir", dirs.inbox],
+          {
+            ...vars,
+            ...(Deno.env.get("DENORT_BIN") ? { DENORT_BIN: Deno.env.get("DENORT_BIN")! } : {}),
+          },
+        );
+        assertEquals(b.code, 0, b.stderr);
+        await proofs(
+          t,
+          (args, env) => exec([out, ...args], { env: { ...runEnv, ...env }, clearEnv: true }),
+          stack,
+          dirs,
+        );
+      });
+    },
   },
-});
+);

@@ -15,6 +15,7 @@ import { ensureWritable, resolveCacheDir } from "../../lib/cache/dir.ts";
 import { FileCacheStore } from "../../lib/cache/file_store.ts";
 import { mapEnv } from "../../lib/config/env.ts";
 import { ConfigError } from "../../lib/errors.ts";
+import { mountNamespace, requires, testRequiring } from "../support/requires.ts";
 
 const POSIX = Deno.build.os !== "windows";
 const isRoot = POSIX && Deno.uid() === 0;
@@ -78,29 +79,34 @@ Deno.test("a directory under a regular file: ConfigError naming it and MCS_CACHE
   assertEquals(await store.get("k"), undefined);
 });
 
-Deno.test({
-  name: "a chmod 0500 directory: ConfigError (skipped as root, where chmod does not stop writes)",
-  ignore: !POSIX || isRoot,
-  fn: async () => {
-    await using tmp = await tempDir();
-    const dir = `${tmp.path}/ro`;
-    await Deno.mkdir(dir, { mode: 0o700 });
-    await Deno.writeTextFile(`${dir}/k-rt.json`, '{"ver":1,"k":"rt","v":'); // truncated
-    await Deno.chmod(dir, 0o500);
-    try {
-      assertNotWritable(await assertRejects(() => ensureWritable(dir), ConfigError), dir);
-      // A corrupt entry that cannot be moved aside is reported once and reads as absent.
-      const warnings: string[] = [];
-      const store = new FileCacheStore(dir, { onWarning: (m) => warnings.push(m) });
-      assertEquals(await store.get("rt"), undefined);
-      assertEquals(await store.get("rt"), undefined);
-      assertEquals(warnings.length, 1);
-      assertStringIncludes(warnings[0], "could not be moved aside");
-    } finally {
-      await Deno.chmod(dir, 0o700);
-    }
+testRequiring(
+  requires("a non-root user", POSIX && !isRoot, {
+    reason: POSIX ? "running as root, where chmod 0500 does not stop writes" : "no POSIX modes",
+    ciCannotProvide: "CI may run as root; the read-only case is covered by the tmpfs test",
+  }),
+  {
+    name: "a chmod 0500 directory: ConfigError",
+    fn: async () => {
+      await using tmp = await tempDir();
+      const dir = `${tmp.path}/ro`;
+      await Deno.mkdir(dir, { mode: 0o700 });
+      await Deno.writeTextFile(`${dir}/k-rt.json`, '{"ver":1,"k":"rt","v":'); // truncated
+      await Deno.chmod(dir, 0o500);
+      try {
+        assertNotWritable(await assertRejects(() => ensureWritable(dir), ConfigError), dir);
+        // A corrupt entry that cannot be moved aside is reported once and reads as absent.
+        const warnings: string[] = [];
+        const store = new FileCacheStore(dir, { onWarning: (m) => warnings.push(m) });
+        assertEquals(await store.get("rt"), undefined);
+        assertEquals(await store.get("rt"), undefined);
+        assertEquals(warnings.length, 1);
+        assertStringIncludes(warnings[0], "could not be moved aside");
+      } finally {
+        await Deno.chmod(dir, 0o700);
+      }
+    },
   },
-});
+);
 
 /** `unshare` flags that give us a private mount namespace where we may mount, if any. */
 function unshareFlags(): string[] | undefined {
@@ -124,9 +130,8 @@ function unshareFlags(): string[] | undefined {
 }
 const flags = unshareFlags();
 
-Deno.test({
+testRequiring(mountNamespace(flags), {
   name: "a read-only file system (tmpfs in a private mount namespace): ConfigError, even as root",
-  ignore: flags === undefined,
   fn: async () => {
     await using tmp = await tempDir();
     const dir = `${tmp.path}/ro`;

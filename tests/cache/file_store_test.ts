@@ -122,6 +122,29 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name: "modes: a 0755 store with 0644 files is tightened when it opens, before any write",
+  ignore: !POSIX,
+  fn: async () => {
+    await using tmp = await tempDir();
+    const dir = `${tmp.path}/old`;
+    await Deno.mkdir(dir);
+    await Deno.chmod(dir, 0o755);
+    const files = [`${dir}/${await fileNameForKey("loose")}`, `${dir}/.lock`];
+    await Deno.writeTextFile(files[0], JSON.stringify({ ver: 1, k: "loose", v: "secret" }));
+    await Deno.writeTextFile(files[1], "");
+    for (const f of files) await Deno.chmod(f, 0o644);
+    assertEquals(await new FileCacheStore(dir).get("loose"), "secret"); // a read, no write
+    assertEquals(await mode(dir), 0o700);
+    for (const f of files) assertEquals(await mode(f), 0o600, f);
+    const other = `${tmp.path}/other`;
+    await Deno.mkdir(other);
+    await Deno.chmod(other, 0o755);
+    assertEquals(await new FileCacheStore(other).keys(), []);
+    assertEquals(await mode(other), 0o700, "keys() opens the store too");
+  },
+});
+
 Deno.test("a corrupt file is quarantined, reported once, and other keys survive", async () => {
   await using tmp = await tempDir();
   const warnings: string[] = [];

@@ -6,6 +6,7 @@
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { FileCacheStore } from "../../lib/cache/file_store.ts";
+import { McsError } from "../../lib/errors.ts";
 import { version } from "./fixtures/big_writer.ts";
 
 async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
@@ -106,4 +107,40 @@ Deno.test("readers never see a torn value; a writer SIGKILLed at a random moment
     assertEquals(await store.get("big"), "after");
     assertEquals([...Deno.readDirSync(tmp.path)].filter((e) => e.name.startsWith(".tmp-")), []);
   }
+});
+
+Deno.test("a hung lock holder: writers give up with cache_busy; once it dies they take the lock", async () => {
+  await using tmp = await tempDir();
+  await Deno.mkdir(tmp.path, { recursive: true });
+  const holder = child("hung_holder.ts", tmp.path, [], "piped");
+  try {
+    const reader = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    while (!seen.includes("held")) {
+      const { value, done } = await reader.read();
+      assert(!done, "the holder exited before taking the lock");
+      seen += value;
+    }
+    reader.releaseLock();
+    const store = new FileCacheStore(tmp.path, { lockWaitMs: 300 });
+    const e = await store.set("k", 1).then(() => undefined, (e) => e);
+    assert(e instanceof McsError, `expected cache_busy, got ${e}`);
+    assertEquals(e.code, "cache_busy");
+    assertEquals(e.retryable, true);
+    assertEquals(e.category, "runtime");
+    const lockFile = `${tmp.path}/.lock`;
+    assert(e.message.includes(lockFile), "the message names the lock file");
+    assert(/delete .*\.lock to clear it/.test(e.message), "and says how to clear a stale one");
+    assertEquals(e.details?.lock_file, lockFile);
+    assertEquals(await store.get("k"), undefined, "reads do not wait for the lock");
+  } finally {
+    holder.kill("SIGKILL");
+    await holder.status;
+    await holder.stdout.cancel().catch(() => {});
+    await holder.stderr.cancel().catch(() => {});
+  }
+  // The holder died: the kernel released its lock, and the next writer takes it at once.
+  const store = new FileCacheStore(tmp.path, { lockWaitMs: 5_000 });
+  await store.set("k", 2);
+  assertEquals(await store.get("k"), 2);
 });

@@ -10,12 +10,12 @@
  * @module
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { browserPerson, hasChromium } from "../support/browser.ts";
+import { browserPerson, chromium } from "../support/browser.ts";
+import { testRequiring } from "../support/requires.ts";
 import { chainWorld } from "./_world.ts";
 
-Deno.test({
+testRequiring(chromium, {
   name: "auth0-linkauth with a real browser: sign in, consent, then the agent reads Gmail",
-  ignore: !hasChromium,
   async fn() {
     await using w = await chainWorld();
     const keep = Deno.env.get("MCS_CHAIN_SHOTS");

@@ -5,6 +5,7 @@
  */
 
 import { type Ran, runProcess } from "../support/process.ts";
+import { toolchainEnv } from "../support/toolchain_env.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 export const ROOT_PATH = ROOT.pathname.replace(/\/$/, "");
@@ -21,19 +22,17 @@ export interface McsOptions {
   cwd?: string;
 }
 
-/** The child's environment: only `env`, plus no user config and Deno's module cache. */
+/**
+ * The child's environment: only `extra`, no user config, plus the toolchain's variables
+ * (PATH, Deno's cache, certificates, npm registry config, proxies unless `extra` sets its own;
+ * see {@link toolchainEnv}).
+ */
 export function mcsEnv(extra: Record<string, string> = {}): Record<string, string> {
-  const env: Record<string, string> = {
-    // No user config, no proxies; Deno's module cache stays reachable.
+  return toolchainEnv({
+    // No user config; what the test gives wins.
     MCS_CONFIG: `${ROOT_PATH}/tests/cli/fixtures/absent-config.toml`,
     ...extra,
-  };
-  for (const name of ["DENO_DIR", "PATH"]) {
-    const v = Deno.env.get(name);
-    if (v && !(name in env)) env[name] = v;
-  }
-  if (!env.DENO_DIR) env.DENO_DIR = `${Deno.env.get("HOME")}/.cache/deno`;
-  return env;
+  });
 }
 
 /** `deno run` arguments for `mcs args...`. */
@@ -46,7 +45,7 @@ function ours(stderr: string): string {
   return stderr.split("\n").filter((l) => !/experimental feature/.test(l)).join("\n");
 }
 
-/** Run `mcs args...`; the environment holds only `env` (plus what Deno needs). */
+/** Run `mcs args...`; the environment holds only `env` (plus the toolchain's, {@link mcsEnv}). */
 export async function mcs(args: string[], o: McsOptions = {}): Promise<Ran> {
   const ran = await runProcess(Deno.execPath(), mcsArgs(args, o.perms), {
     env: mcsEnv(o.env),

@@ -10,6 +10,7 @@ import { checkFoundInSent, checkRead, checkSearch, checkSent } from "../../cli/c
 import { McsError } from "../../lib/errors.ts";
 import { assert, assertEquals, assertStringIncludes, assertThrows } from "../support/assert.ts";
 import { runProcess } from "../support/process.ts";
+import { toolchainEnv } from "../support/toolchain_env.ts";
 import { CONFIG, MAIN, ROOT_PATH } from "./_mcs.ts";
 
 /** The demo's stdout split into `{command, lines}` blocks: each command's own output lines. */
@@ -38,11 +39,8 @@ function resultOf(lines: string[]) {
 }
 
 Deno.test("deno task demo: login, consent, search, read and send, exit 0", async () => {
-  const env: Record<string, string> = {};
-  for (const name of ["DENO_DIR", "PATH", "HOME"]) {
-    const v = Deno.env.get(name);
-    if (v) env[name] = v;
-  }
+  const home = Deno.env.get("HOME");
+  const env = toolchainEnv(home ? { HOME: home } : {});
   const { code, stdout, stderr } = await runProcess(
     Deno.execPath(),
     ["run", "--no-prompt", "-P=demo", "--config", CONFIG, MAIN, "dev", "demo"],

@@ -7,6 +7,7 @@
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startStack } from "../../lib/emulators/stack.ts";
 import { CONFIG, MAIN, mcsEnv, ROOT_PATH } from "./_mcs.ts";
+import { requires, testRequiring } from "../support/requires.ts";
 
 /** `script -qfec CMD /dev/null`: run CMD on a pty, its screen on our stdout. */
 function onTerminal(args: string[], env: Record<string, string>) {
@@ -52,9 +53,14 @@ function onTerminal(args: string[], env: Record<string, string>) {
   };
 }
 
-Deno.test({
+const script = requires(
+  "script (bsdutils)",
+  await Deno.stat("/usr/bin/script").then(() => true, () => false),
+  { reason: "no /usr/bin/script to give the CLI a terminal (apt-get install bsdutils)" },
+);
+
+testRequiring(script, {
   name: "auth login --wait on a terminal: URL, code, QR code and spinner; finishes by itself",
-  ignore: !(await Deno.stat("/usr/bin/script").then(() => true, () => false)),
   async fn() {
     const stack = await startStack();
     try {

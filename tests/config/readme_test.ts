@@ -1,9 +1,13 @@
 /**
  * README.md documents what the code does: every setting (config key, env variable and alias),
- * every exit code and every agent tool appears there, and it starts with the two commands.
+ * every exit code, every CLI command and every agent tool appears there, and it starts with the
+ * two commands.
  */
 import { assert, assertEquals } from "../support/assert.ts";
 import { allEnvNames, SETTINGS } from "../../lib/config/settings.ts";
+import { TOOLS } from "../../lib/tools/catalog.ts";
+import { COMMANDS } from "../../cli/spec.ts";
+import { EXIT } from "../../cli/output.ts";
 
 const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
 
@@ -30,4 +34,32 @@ Deno.test("README's configuration table lists every setting with its env names",
     const plain = name.replace("_*", "_<SCOPE>");
     assert(readme.includes(plain) || /_PROXY$/i.test(name), `README mentions ${name}`);
   }
+});
+
+/** The text of the README section that starts with heading `title`, up to the next `## `. */
+function section(title: string): string {
+  const start = readme.indexOf(`\n## ${title}\n`);
+  assert(start >= 0, `README has a section "${title}"`);
+  const end = readme.indexOf("\n## ", start + 1);
+  return readme.slice(start, end < 0 ? undefined : end);
+}
+
+Deno.test("README's agent contract names every tool of the catalogue", () => {
+  const contract = section("The agent contract");
+  const missing = TOOLS.map((t) => t.name).filter((n) => !contract.includes(`\`${n}\``));
+  assertEquals(missing, [], "tools missing from README's agent contract");
+});
+
+Deno.test("README's exit code table has a row for every exit code the CLI uses", () => {
+  const rows = section("The agent contract").split("\n")
+    .map((l) => /^\|\s*(\d+)\s*\|/.exec(l)?.[1]).filter((x) => x !== undefined).map(Number);
+  assertEquals(rows.sort(), Object.values(EXIT).sort(), "README exit rows vs cli/output.ts EXIT");
+});
+
+Deno.test("README's command list shows every CLI command with its full path", () => {
+  const commands = section("Commands");
+  const missing = COMMANDS.map((c) => `mcs ${c.path.join(" ")}`).filter((cmd) =>
+    !new RegExp("`" + cmd.replace(/[.*+?^${}()|[\]\\]/g, "\\$&") + "[ `]").test(commands)
+  );
+  assertEquals(missing, [], "commands missing from README's Commands section");
 });

@@ -7,7 +7,8 @@
  * @module
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { browserPerson, hasChromium } from "../support/browser.ts";
+import { browserPerson, chromium } from "../support/browser.ts";
+import { testRequiring } from "../support/requires.ts";
 import { auth0Provider } from "../support/emulators.ts";
 import { runDenoJson } from "../support/process.ts";
 import { startLinkAuthBroker } from "../../lib/emulators/linkauth/mod.ts";
@@ -21,9 +22,8 @@ interface AgentStep {
   challenge?: { code: string };
 }
 
-Deno.test({
+testRequiring(chromium, {
   name: "a person signs in through a real browser; the agent's next poll gets the token",
-  ignore: !hasChromium,
   async fn() {
     const auth0 = await startAuth0Emulator();
     const broker = await startLinkAuthBroker({

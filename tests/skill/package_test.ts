@@ -12,6 +12,8 @@
 import { join } from "node:path";
 import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
 import { exec, type Ran, ROOT, runBuild } from "../build/_build.ts";
+import { toolchainEnv } from "../support/toolchain_env.ts";
+import { mountNamespace, stepRequiring } from "../support/requires.ts";
 import { renderSkillMd } from "../../lib/tools/skill_md.ts";
 import { startGmailEmulator } from "../../lib/emulators/gmail/mod.ts";
 import { GoogleTokenRegistry } from "../../lib/emulators/google_tokens.ts";
@@ -76,9 +78,15 @@ async function denoOnlyBin(root: string): Promise<string> {
   return bin;
 }
 
-/** Minimal environment of a skill call: PATH (deno + the POSIX tools), no DENO_DIR. */
+/**
+ * Minimal environment of a skill call: PATH (deno + the POSIX tools), no DENO_DIR (the launcher
+ * picks it), and the toolchain's certificate, proxy and npm variables.
+ */
 function skillEnv(bin: string, vars: Record<string, string>): Record<string, string> {
-  return { PATH: `${bin}:/usr/bin:/bin`, NO_COLOR: "1", ...vars };
+  return toolchainEnv(
+    { PATH: `${bin}:/usr/bin:/bin`, NO_COLOR: "1", ...vars },
+    { denoDir: false },
+  );
 }
 
 function assertNotPackaged(r: Ran): string {
@@ -162,9 +170,8 @@ Deno.test({
         },
       );
 
-      await t.step({
+      await stepRequiring(t, mountNamespace(flags), {
         name: "container: read-only home, temp and skill folder; only the cache dir writable",
-        ignore: flags === undefined,
         fn: async () => {
           const home = join(root, "home-ro");
           const tmp = join(root, "tmp-ro");

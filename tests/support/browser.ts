@@ -3,13 +3,14 @@
  * and {@link browserPerson}, which runs `browser_person.ts` as its own `deno run -A` process
  * (playwright-core needs more than the `test` permission set grants) and returns what it saw.
  *
- * Needs `apt-get install -y chromium` (Debian) and the playwright-core npm package; tests skip
- * themselves when {@link hasChromium} is false.
+ * Needs `apt-get install -y chromium` (Debian) and the playwright-core npm package; tests declare
+ * {@link chromium} as a requirement (skipped without it, failed under CI).
  *
  * @example
  * ```ts
- * import { browserPerson, hasChromium } from "./browser.ts";
- * Deno.test({ name: "sign in", ignore: !hasChromium, async fn() {
+ * import { browserPerson, chromium } from "./browser.ts";
+ * import { testRequiring } from "./requires.ts";
+ * testRequiring(chromium, { name: "sign in", async fn() {
  *   const seen = await browserPerson({ entry: "code", url: "https://127.0.0.1:1", code: "ABCD-1234" });
  *   // seen.ok, seen.shown (the code on the page), seen.auth0Heading, seen.final
  * } });
@@ -17,6 +18,7 @@
  * @module
  */
 import { runDenoJson } from "./process.ts";
+import { type Requirement, requires } from "./requires.ts";
 
 /** The Chromium binary ($CHROMIUM_PATH, default `/usr/bin/chromium`). */
 export const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
@@ -26,6 +28,11 @@ export const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
  */
 export const hasChromium = Deno.env.get("MCS_REQUIRE_BROWSER") === "1" ||
   await Deno.stat(CHROMIUM).then(() => true, () => false);
+
+/** The browser tests' requirement: skipped without Chromium, failed under CI (`.ci/run` installs it). */
+export const chromium: Requirement = requires("chromium", hasChromium, {
+  reason: `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`,
+});
 
 const PERSON = new URL("./browser_person.ts", import.meta.url).pathname;
 

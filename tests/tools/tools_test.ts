@@ -6,7 +6,7 @@
  * @module
  */
 
-import { toolByName, TOOLS } from "../../lib/tools/catalog.ts";
+import { LIMITS, toolByName, TOOLS } from "../../lib/tools/catalog.ts";
 import { imapToGmailQuery } from "../../lib/tools/imap_query.ts";
 import { IMPLEMENTED, type MailClient, runTool } from "../../lib/tools/run.ts";
 import { noticesOf, validateArgs } from "../../lib/tools/validate.ts";
@@ -436,4 +436,53 @@ Deno.test("trash_email returns the resulting label names", async () => {
     id: "m1",
     labels: ["TRASH"],
   });
+});
+
+Deno.test("every string parameter has a maxLength and every list a maxItems", () => {
+  for (const t of TOOLS) {
+    for (const [name, p] of Object.entries(t.parameters.properties)) {
+      if (p.type === "string") assert(p.maxLength, `${t.name}.${name} has a maxLength`);
+      if (p.type === "array") {
+        assert(p.maxItems, `${t.name}.${name} has a maxItems`);
+        assert(p.items?.maxLength, `${t.name}.${name} items have a maxLength`);
+      }
+    }
+  }
+});
+
+Deno.test("arguments over their limits are argument errors naming the parameter and the limit", () => {
+  const cases: [string, Record<string, unknown>, string][] = [
+    [
+      "search_emails",
+      { query: "x".repeat(100_000) },
+      `"query" is too long: 100000 characters, at most ${LIMITS.query}`,
+    ],
+    ["search_threads", { query: "x".repeat(LIMITS.query + 1) }, `"query" is too long`],
+    ["read_email", { id: "1".repeat(LIMITS.id + 1) }, `"id" is too long`],
+    [
+      "send_email",
+      { to: Array.from({ length: 501 }, (_, i) => `u${i}@example.com`), subject: "s", body: "b" },
+      `"to" has 501 items, at most ${LIMITS.recipients}`,
+    ],
+    [
+      "send_email",
+      { to: "a@example.com", bcc: `${"b".repeat(400)}@example.com`, subject: "s", body: "b" },
+      `"bcc[0]" is too long`,
+    ],
+    ["send_email", { to: "a@example.com", subject: "s".repeat(LIMITS.subject + 1) }, `"subject"`],
+    ["modify_email", { ids: Array(LIMITS.ids + 1).fill("1") }, `"ids" has 1001 items`],
+    [
+      "send_message",
+      { to: "a".repeat(LIMITS.addressString + 1), subject: "s", body: "b" },
+      `"to" is too long`,
+    ],
+  ];
+  for (const [tool, args, want] of cases) {
+    const e = assertThrows(() => validateArgs(toolByName(tool)!, args), UsageError);
+    assertEquals(e.code, "invalid_arguments");
+    assertStringIncludes(e.message, want);
+    assert(e.message.length < 300, "the message does not echo the argument");
+  }
+  // At the limit is fine.
+  validateArgs(toolByName("search_emails")!, { query: "x".repeat(LIMITS.query) });
 });
