@@ -157,3 +157,22 @@ Deno.test("emulator: custom owner and user id in the path", async () => {
     await emu.close();
   }
 });
+
+Deno.test("emulator: rfc822msgid matches the whole Message-ID, with or without brackets", async () => {
+  await using f = await setup();
+  const token = issue(f, [FULL]);
+  const ids = async (q: string) => {
+    const r = await api(
+      `${f.emu.url}/gmail/v1/users/me/messages?q=${encodeURIComponent(q)}`,
+      token,
+    );
+    assert.equal(r.status, 200);
+    return (r.json.messages ?? []).map((m: { id: string }) => m.id);
+  };
+  const bare = await ids("rfc822msgid:party@example.net");
+  assert.equal(bare.length, 1);
+  assert.deepEqual(await ids("rfc822msgid:<party@example.net>"), bare);
+  // A fragment of an id is not that id, and the operator is not free text.
+  assert.deepEqual(await ids("rfc822msgid:party"), []);
+  assert.deepEqual(await ids("rfc822msgid:example.net"), []);
+});

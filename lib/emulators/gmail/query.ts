@@ -2,7 +2,8 @@
  * A useful subset of Gmail's search language for the emulator: free text and quoted phrases,
  * `from:` `to:` `cc:` `subject:` `label:` `in:` `is:` `has:attachment` `filename:`
  * `after:`/`before:` (YYYY/MM/DD or epoch seconds), `newer_than:`/`older_than:` (d/m/y),
- * negation with `-`, and `OR` between two terms. Matching is case-insensitive substring.
+ * `rfc822msgid:` (the whole Message-ID, brackets optional), negation with `-`, and `OR` between two
+ * terms. Other matching is case-insensitive substring.
  *
  * @example
  * ```ts
@@ -32,7 +33,7 @@ export interface CompiledQuery {
 
 function tokenize(q: string): string[] {
   const out: string[] = [];
-  const re = /-?(?:[A-Za-z_]+:)?(?:"[^"]*"|\([^)]*\)|[^\s"()]+)|"[^"]*"/g;
+  const re = /-?(?:[A-Za-z0-9_]+:)?(?:"[^"]*"|\([^)]*\)|[^\s"()]+)|"[^"]*"/g;
   for (const m of q.matchAll(re)) out.push(m[0]);
   return out;
 }
@@ -44,7 +45,7 @@ function parseTerm(tok: string): Term {
     neg = true;
     t = t.slice(1);
   }
-  const m = /^([A-Za-z_]+):(.*)$/.exec(t);
+  const m = /^([A-Za-z][A-Za-z0-9_]*):(.*)$/.exec(t);
   let field: string | undefined;
   let value = t;
   if (m) {
@@ -123,11 +124,16 @@ function termMatches(box: Mailbox, m: StoredMessage, t: Term): boolean {
     case "older_than":
       return m.internalDate < box.now() - relativeMs(t.value);
     case "rfc822msgid":
-      return v.messageId.toLowerCase().includes(val);
+      // Gmail matches the whole Message-ID, with or without its angle brackets.
+      return bareMessageId(v.messageId).toLowerCase() === bareMessageId(val);
     default:
       // Unknown operator: Gmail treats "foo:bar" as text.
       return has(`${t.field}:${t.value}`) || has(v.text);
   }
+}
+
+function bareMessageId(id: string): string {
+  return id.trim().replace(/^<|>$/g, "");
 }
 
 /** Compile a query string. An empty query matches everything. */
