@@ -30,8 +30,12 @@
  * @module
  */
 
-import { decodeBase64Strict, encodeBase64Url } from "../../encoding/base64.ts";
-import { encryptEnvelope, ENVELOPE_ALGORITHM } from "../../auth/linkauth/crypto.ts";
+import {
+  ALGORITHM as ENVELOPE_ALGORITHM,
+  decodeStrict as decodeBase64Strict,
+  encodeUrl as encodeBase64Url,
+  sealForAgent,
+} from "./envelope.ts";
 import type { FetchLike } from "../../net/types.ts";
 import { CONNECT_HTML, CONNECT_JS, PAGE_HEADERS } from "./page.ts";
 import {
@@ -438,7 +442,7 @@ export function startLinkAuthBroker(
   };
 
   const store = async (s: Session, plaintext: unknown) => {
-    s.ciphertext = await encryptEnvelope(s.publicKey, plaintext);
+    s.ciphertext = await sealForAgent(s.publicKey, plaintext);
     s.algorithm = ENVELOPE_ALGORITHM;
     s.status = "ready";
   };
