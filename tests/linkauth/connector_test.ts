@@ -12,7 +12,18 @@ import { LinkAuthConnector } from "../../lib/auth/linkauth/connector.ts";
 import { LinkAuthProvider } from "../../lib/auth/linkauth/provider.ts";
 import { encryptEnvelope, generateAgentKey } from "../../lib/auth/linkauth/crypto.ts";
 import type { FetchLike } from "../../lib/net/types.ts";
-import { linkAuthWorld as setup } from "../support/emulators.ts";
+import { linkAuthWorld } from "../support/emulators.ts";
+
+/** {@link linkAuthWorld} whose connectors sleep on the shared fake clock (`sleep` advances it). */
+async function setup(...[broker, conn]: Parameters<typeof linkAuthWorld>) {
+  const ref: { clock?: { t: number } } = {};
+  const world = await linkAuthWorld(broker, {
+    sleep: (ms) => Promise.resolve(void (ref.clock!.t += ms)),
+    ...conn,
+  });
+  ref.clock = world.clock;
+  return world;
+}
 
 async function challenge(c: LinkAuthConnector, req: AuthRequest = { scope: "gmail" }) {
   return await assertRejects(() => c.authenticate(req), AuthChallenge);
@@ -35,15 +46,15 @@ Deno.test("login: challenge, pending, then the refresh token; stored result; inv
   assert(s.oauthScopes?.includes("offline_access"));
   assertEquals(first.expiresAt, s.expiresAt);
 
-  // Too soon: no request reaches the broker.
+  // Too soon: the call waits out the interval, then polls (still pending: the same code).
   const again = await challenge(connector);
   assertEquals(again.userCode, first.userCode);
-  assertEquals(broker.session(first.userCode!)!.pollCount, 0);
+  assertEquals(broker.session(first.userCode!)!.pollCount, 1);
 
   clock.t += 6_000;
   const pending = await challenge(connector);
   assertEquals(pending.userCode, first.userCode);
-  assertEquals(broker.session(first.userCode!)!.pollCount, 1);
+  assertEquals(broker.session(first.userCode!)!.pollCount, 2);
 
   await broker.complete(first.userCode!, {
     access_token: "at",
@@ -60,7 +71,7 @@ Deno.test("login: challenge, pending, then the refresh token; stored result; inv
 
   // A later call (another process) gets the stored result without asking the broker.
   assertEquals(await connector.authenticate({ scope: "gmail" }), result);
-  assertEquals(broker.session(first.userCode!)!.pollCount, 2);
+  assertEquals(broker.session(first.userCode!)!.pollCount, 3);
 
   await connector.invalidate("gmail");
   const fresh = await challenge(connector);
@@ -181,13 +192,63 @@ Deno.test("polling too fast is slowed, not failed, and the new interval persists
   assertEquals(slowed.retryAfterS, 10);
   const polls = env.broker.session(c.userCode!)!.pollCount;
   env.clock.t += 5_000;
-  // A new process (new connector, same cache) honours the persisted interval: no poll yet.
-  await challenge(env.make());
-  assertEquals(env.broker.session(c.userCode!)!.pollCount, polls);
+  // A new process (new connector, same cache) honours the persisted interval: it waits out the
+  // rest of the 10 s, then polls once, accepted (no second slow_down).
+  const slept: number[] = [];
+  const sleep = (ms: number) => Promise.resolve(void (slept.push(ms), env.clock.t += ms));
+  const waited = await challenge(env.make({ sleep }));
+  assertEquals(waited.userCode, c.userCode);
+  assertEquals(slept, [5_000]);
+  assertEquals(env.broker.session(c.userCode!)!.pollCount, polls + 1);
   await env.broker.complete(c.userCode!, { refresh_token: "rt-slow" });
   env.clock.t += 5_000;
   const r = await env.make().authenticate({ scope: "gmail" });
   assertEquals(r.kind === "credential" && r.credential.value, "rt-slow");
+});
+
+Deno.test("a rerun right after the person finished gets the result, not the done challenge", async () => {
+  await using env = await setup();
+  const first = await challenge(env.make());
+  env.clock.t += 6_000;
+  await challenge(env.make()); // polled: pending
+  // The person finishes now, and the agent runs the command again at once, 1 s after the last
+  // poll: a fresh connector (a new process) on the same cache waits the rest out and polls.
+  await env.broker.complete(first.userCode!, { refresh_token: "rt-9" });
+  env.clock.t += 1_000;
+  const slept: number[] = [];
+  const sleep = (ms: number) => Promise.resolve(void (slept.push(ms), env.clock.t += ms));
+  const result = await env.make({ sleep }).authenticate({ scope: "gmail" });
+  assertEquals(result, {
+    kind: "credential",
+    credential: { kind: "refresh_token", value: "rt-9" },
+  });
+  assertEquals(slept, [4_500], "the rest of the interval (5 s + 0.5 s margin), no more");
+
+  // The same for a passthrough poll by state alone.
+  const req: AuthRequest = {
+    scope: "gmail:connect",
+    url: "http://127.0.0.1:9/connect?ticket=t9",
+    callbackParams: ["connect_code"],
+    state: "st-9",
+  };
+  const c = await challenge(env.make(), req);
+  await env.broker.complete(c.userCode!, { connect_code: "cc-9" });
+  env.clock.t += 2_000;
+  assertEquals(await env.make({ sleep }).authenticate({ ...req, url: undefined }), {
+    kind: "callback",
+    params: { connect_code: "cc-9" },
+  });
+});
+
+Deno.test("a stored next poll further out than any interval is not waited for", async () => {
+  await using env = await setup();
+  const first = await challenge(env.make());
+  const key = (await env.cache.keys("linkauth/session/"))[0];
+  const stored = await env.cache.get<Record<string, number>>(key);
+  await env.cache.set(key, { ...stored, nextPollAt: env.clock.t + 300_000 });
+  const slept: number[] = [];
+  const again = await challenge(env.make({ sleep: (ms) => Promise.resolve(void slept.push(ms)) }));
+  assertEquals([again.userCode, slept], [first.userCode, []]);
 });
 
 Deno.test("passthrough: connect consent via the broker, connect_code captured by state", async () => {

@@ -6,7 +6,10 @@
  * earliest next poll) and received login results. A call either returns the result, or throws
  * {@link AuthChallenge} with the URL and code; running the same command later picks the result
  * up. Terminal broker states (`consumed`, 404, local expiry, an envelope that does not decrypt)
- * drop the session and raise a *new* challenge, so a dead URL is never shown twice. Parallel
+ * drop the session and raise a *new* challenge, so a dead URL is never shown twice. A call made
+ * before the next poll is due (a rerun right after the person finished) waits out the rest of
+ * the interval (at most one interval) and polls, so it returns the result instead of the
+ * challenge the person just completed. Parallel
  * processes (an agent running several tools at once) share one session per slot: creating and
  * polling run under a cross-process lease (`../lease.ts`), so they all show the same code and
  * completing it is never ignored.
@@ -127,6 +130,12 @@ const DEFAULT_SCOPES = ["openid", "profile", "email", "offline_access"];
  */
 const LEASE_MS = 45_000;
 
+/**
+ * Longest wait for a poll that is not yet due: a slowed-down interval (the broker's default
+ * `interval + 5` = 10 s) plus the margin. A stored session's own interval may be longer.
+ */
+const MAX_DUE_WAIT_MS = 11_000;
+
 /** The LinkAuth connector. */
 export class LinkAuthConnector implements AuthPort {
   readonly callbackUrl: string;
@@ -227,9 +236,16 @@ export class LinkAuthConnector implements AuthPort {
     if (stored) return stored.result;
     const seen = await cache.get<StoredSession>(this.#sessionKey(slot));
     const now = this.#now();
-    // Not due yet: answer from the cache without writing or asking the broker.
     if (seen && seen.expiresAtMs > now && seen.nextPollAt > now) {
-      throw this.#challenge(seen, request, undefined);
+      // Not due yet. The person may have finished the step since the last poll (a rerun right
+      // after they did), so showing the stored challenge again could show a dead URL: wait out
+      // the rest of the interval, then poll. The wait is bounded (a stored slot further out,
+      // e.g. after the clock went back, is shown as it is).
+      const wait = seen.nextPollAt - now;
+      if (wait > Math.max(seen.interval * 1000 + this.#margin, MAX_DUE_WAIT_MS)) {
+        throw this.#challenge(seen, request, undefined);
+      }
+      await this.#sleep(wait);
     }
     return await this.#locked(slot, () => this.#step(request, slot, seen !== undefined));
   }
@@ -264,6 +280,8 @@ export class LinkAuthConnector implements AuthPort {
         current?.session_id,
       );
     }
+    // Not due: another process polled while this one waited, after this call began, and its
+    // answer was not `ready` (that would be stored above), so this challenge is current.
     if (current.nextPollAt > now) throw this.#challenge(current, request, undefined);
     // The next poll slot is stored only once this poll has its answer: until then the session
     // reads as due, so a parallel process queues on the lease and then sees the outcome (the
