@@ -242,6 +242,9 @@ export async function diagnose(
       ? classify(err, { rotationObserved: await rts.rotationObserved() })
       : undefined;
     if (kind !== "needs_connect") {
+      if (kind === "refresh_token_rotation_enabled") {
+        return failCode("token_vault_exchange", "refresh_token_rotation_enabled");
+      }
       if (err instanceof Auth0Failure && kind && mayBeRotation(kind, err)) {
         // A refusal Auth0 does not explain: Refresh Token Rotation (unsupported by Token Vault)
         // shows in the refresh probe's response, whatever the refusal's wording.
