@@ -130,6 +130,15 @@ Deno.test("rotation: a new configured token is a new origin (the old descendant 
   const b = (await new RefreshTokens(cache, keys, { configured: "v1.other" }).current()).token!;
   assertEquals(b.value, "v1.other");
   assertNotEquals(b.identity, held.identity);
+  // Nothing configured (an interactive path): a configured token's descendant is not used.
+  assertEquals((await new RefreshTokens(cache, keys).current()).token, undefined);
+  // A token from a login is, and rotates within its own identity.
+  const login = new RefreshTokens(cache, keys);
+  const l = await login.saveLogin("v1.login");
+  const l2 = await login.adopt(l, { refresh_token: "v1.login2" });
+  const again = (await new RefreshTokens(cache, keys).current()).token!;
+  assertEquals([again.value, again.identity], ["v1.login2", l.identity]);
+  assertEquals(l2.identity, l.identity);
 });
 
 // ------------------------------------------------------------------ defect 2: identity

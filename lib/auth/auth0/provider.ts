@@ -198,8 +198,11 @@ export class Auth0Provider implements CredentialProvider {
    * origin and the login hint. Callers key their own per-account cache entries (the Gmail
    * label map) with it. May start a login like {@link getToken}.
    */
-  async identity(scope: string): Promise<string> {
-    return (await this.#refreshToken(scope)).identity;
+  identity(scope: string): Promise<string> {
+    // Its own flight: parallel label lookups start at most one login between them.
+    return this.#flights.run(`identity\0${scope}`, async () => {
+      return (await this.#refreshToken(scope)).identity;
+    });
   }
 
   async #getToken(scope: string): Promise<string> {

@@ -11,7 +11,8 @@
  * - **A rotated token wins over the configured one it descends from.** The stored entry keeps
  *   the fingerprint of its origin (the configured `MCS_AUTH0_REFRESH_TOKEN`, or the token a login
  *   returned). While the configured token is unchanged, its stored descendant is used; a new
- *   configured token is a new origin and starts over (the old descendant is ignored).
+ *   configured token is a new origin and starts over, and with none configured a descendant of
+ *   a configured token is not used at all (only tokens from a login are).
  * - **Identity.** {@link HeldRefreshToken.identity} (origin + login hint, see `identityOf`)
  *   keys everything obtained with the token, so another token or hint never sees it. A stored
  *   token obtained under another login hint is "foreign": not used.
@@ -36,6 +37,7 @@ import { type Auth0Keys, fingerprint, identityOf, type StoredRefreshToken } from
 export interface HeldRefreshToken extends StoredRefreshToken {
   origin: string;
   hint: string;
+  source: "configured" | "login";
   /** Keys every identity-bound cache entry. */
   identity: string;
 }
@@ -67,7 +69,11 @@ export class RefreshTokens {
     readonly options: RefreshTokensOptions = {},
   ) {}
 
-  async #hold(value: string, origin?: string): Promise<HeldRefreshToken> {
+  async #hold(
+    value: string,
+    source: "configured" | "login",
+    origin?: string,
+  ): Promise<HeldRefreshToken> {
     const o = origin ?? await fingerprint(value);
     const hint = await fingerprint(this.options.loginHint ?? "");
     return {
@@ -75,6 +81,7 @@ export class RefreshTokens {
       value,
       origin: o,
       hint,
+      source,
       identity: await identityOf(o, this.options.loginHint),
     };
   }
@@ -111,28 +118,38 @@ export class RefreshTokens {
     if (configured) {
       const origin = await fingerprint(configured);
       if (
-        stored && storedOrigin === origin && storedHint === hint && await alive(stored.value)
+        stored && stored.source === "configured" && storedOrigin === origin &&
+        storedHint === hint && await alive(stored.value)
       ) {
-        return { token: await this.#hold(stored.value, origin), foreign: false };
+        return { token: await this.#hold(stored.value, "configured", origin), foreign: false };
       }
-      if (await alive(configured)) return { token: await this.#hold(configured), foreign: false };
+      if (await alive(configured)) {
+        return { token: await this.#hold(configured, "configured"), foreign: false };
+      }
     }
-    if (!stored) return { foreign: false };
+    // A descendant of a configured token is never used once that token is no longer configured.
+    if (!stored || stored.source === "configured") return { foreign: false };
     if (storedHint !== hint) return { foreign: true };
     if (!(await alive(stored.value))) return { foreign: false };
-    return { token: await this.#hold(stored.value, storedOrigin), foreign: false };
+    return { token: await this.#hold(stored.value, "login", storedOrigin), foreign: false };
   }
 
   /** Persist a token a login returned (its own origin). */
   async saveLogin(value: string): Promise<HeldRefreshToken> {
-    const held = await this.#hold(value);
+    const held = await this.#hold(value, "login");
     await this.#save(held);
     return this.#held = held;
   }
 
   async #save(held: HeldRefreshToken): Promise<void> {
-    const { kind, value, origin, hint } = held;
-    await this.cache.set<StoredRefreshToken>(this.keys.refreshToken, { kind, value, origin, hint });
+    const { kind, value, origin, hint, source } = held;
+    await this.cache.set<StoredRefreshToken>(this.keys.refreshToken, {
+      kind,
+      value,
+      origin,
+      hint,
+      source,
+    });
   }
 
   /**

@@ -45,6 +45,12 @@ export interface StoredRefreshToken {
   origin?: string;
   /** Fingerprint of the login hint in force when it was obtained (absent: none). */
   hint?: string;
+  /**
+   * `configured`: a rotated descendant of `MCS_AUTH0_REFRESH_TOKEN`, used only while that
+   * setting holds its origin. `login` (or absent): obtained by a login, used when no usable
+   * token is configured.
+   */
+  source?: "configured" | "login";
 }
 
 /** A Connected Accounts flow waiting for the user's consent. */
