@@ -13,8 +13,12 @@
  *    and read its result); on `federated_connection_refresh_token_not_found`: the Connected
  *    Accounts step (`connected_accounts.ts`), then the exchange is retried;
  * 4. on `invalid_grant` the refresh token is dropped everywhere (store, memory, the port's copy)
- *    and a new login is started; every other failure maps to an actionable error naming the
- *    tenant setting (see `checklist.ts`).
+ *    and a new login is started; a refusal with no known reason is checked for Refresh Token
+ *    Rotation (one refresh: a new `refresh_token` in its response, kept); every other failure
+ *    maps to an actionable error naming the tenant setting (see `checklist.ts`).
+ *
+ * Any response carrying a new refresh token is persisted before anything uses it
+ * (`refresh_token.ts`).
  *
  * @example
  * ```ts
