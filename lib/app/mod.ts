@@ -26,6 +26,7 @@ import type { CacheStore } from "../cache/types.ts";
 import type { Config } from "../config/resolve.ts";
 import { type AuthMode, settingByName } from "../config/settings.ts";
 import { ConfigError } from "../errors.ts";
+import { namespaced } from "../cache/namespace.ts";
 import type { GmailClient } from "../gmail/client.ts";
 import type { Net } from "../net/http.ts";
 import { auth0BaseUrl, persists, REQUIRED_SETTINGS } from "./modes.ts";
@@ -154,10 +155,42 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
           credentials,
           fetch: net,
           apiBase: config.get("gmail_api_base"),
-          cache: mode === "static" ? undefined : store,
+          cache: mode === "static" ? undefined : identityBound(store, credentials, "gmail"),
         })
       ),
     close: () => net.close(),
+  };
+}
+
+/**
+ * `store` seen through the account `credentials` act as for `scope`: every key is prefixed
+ * with the provider's identity (a fingerprint of the refresh token's origin and the login
+ * hint), so a new `MCS_AUTH0_REFRESH_TOKEN` or `MCS_AUTH0_LOGIN_HINT` never reads the previous
+ * account's entries (the Gmail label map). The identity is resolved on first use; a provider
+ * without one (LinkAuth keeps one account per broker namespace) gets `store` itself.
+ */
+export function identityBound(
+  store: CacheStore,
+  credentials: CredentialProvider,
+  scope: string,
+): CacheStore {
+  if (!credentials.identity) return store;
+  let bound: Promise<CacheStore> | undefined;
+  const inner = () =>
+    bound ??= credentials.identity!(scope).then(
+      (id) => namespaced(store, "id", id),
+      (err) => {
+        bound = undefined;
+        throw err;
+      },
+    );
+  return {
+    get: async (key) => (await inner()).get(key),
+    set: async (key, value, options) => (await inner()).set(key, value, options),
+    delete: async (key) => (await inner()).delete(key),
+    update: async (key, fn) => (await inner()).update(key, fn),
+    keys: async (prefix) => (await inner()).keys(prefix),
+    clear: async (prefix) => (await inner()).clear(prefix),
   };
 }
 

@@ -46,6 +46,13 @@ export interface CredentialProvider {
   getToken(scope: string): Promise<string>;
   /** Forget any cached access token for `scope` (called after a 401 from the resource server). */
   invalidate(scope: string): Promise<void>;
+  /**
+   * Optional: a stable, non-secret id of the account tokens for `scope` act as (e.g. a
+   * fingerprint of the refresh token's origin and the login hint). Per-account cache entries
+   * outside the provider (the Gmail label map) are keyed by it, so a new account never reads
+   * another's. May raise an {@link AuthChallenge} like {@link getToken}.
+   */
+  identity?(scope: string): Promise<string>;
 }
 
 /** Which step of the flow needs the user. */

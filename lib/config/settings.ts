@@ -142,7 +142,8 @@ export const SETTINGS: readonly Setting[] = [
     flag: "login-hint",
     secret: false,
     type: "string",
-    description: "Email of the account to use when several are connected (login_hint)",
+    description:
+      "Provider user id of the account to use when several are connected (login_hint: the Google account id)",
   },
   {
     name: "auth0_via_broker",

@@ -919,9 +919,20 @@ Deno.test("fidelity classify: each real error body maps to its flow signal or ch
   for (const [name, endpoint, status, error, description, expected] of CLASSIFY) {
     assertEquals(classify(new Auth0Failure(endpoint, status, error, description)), expected, name);
   }
+  // `validation_errors[].field` values are a guess (GUESSES.md): classify never keys on them;
+  // the connect flow establishes the cause itself (misconfig_test "guess variants").
   const field = (f: string) => new Auth0Failure("connect", 400, "Bad Request", "", [f]);
-  assertEquals(classify(field("connection")), "connection_not_enabled_for_connected_accounts");
-  assertEquals(classify(field("redirect_uri")), "callback_url_not_allowed");
+  assertEquals(classify(field("connection")), "my_account_request_rejected");
+  assertEquals(classify(field("redirect_uri")), "my_account_request_rejected");
+  // Nor on the wording of a rotation refusal (a guess too): only an observed rotation counts.
+  const vault = new Auth0Failure(
+    "token_vault",
+    400,
+    "invalid_request",
+    "Token Vault does not support refresh token rotation.",
+  );
+  assertEquals(classify(vault), "auth0_request_rejected");
+  assertEquals(classify(vault, { rotationObserved: true }), "refresh_token_rotation_enabled");
 });
 
 // ------------------------------------------------------------------ provider vs checklist #11

@@ -9,7 +9,7 @@
 
 import type { Auth0ErrorCode } from "../../lib/auth/auth0/checklist.ts";
 import type { DiagnoseWarningCode } from "../../lib/auth/auth0/diagnose.ts";
-import { fingerprint, keysFor } from "../../lib/auth/auth0/state.ts";
+import { fingerprint, identityOf, keysFor } from "../../lib/auth/auth0/state.ts";
 import type { ConnectedRecord } from "../../lib/auth/auth0/state.ts";
 import { FileCacheStore, namespaced } from "../../lib/cache/mod.ts";
 import {
@@ -369,7 +369,13 @@ Deno.test("doctor: every tenant switch named (account not connected)", async (t)
 Deno.test("doctor: connected account, the connection's Offline Access (#11)", async (t) => {
   await using w = await doctorWorld();
   const { emu } = w;
-  const recordKey = w.keys.connected("gmail", "google-oauth2");
+  // One refresh token: the record is bound to its identity (origin fingerprint, no hint).
+  const rt = emu.issueRefreshToken();
+  const recordKey = w.keys.connected(
+    await identityOf(await fingerprint(rt), undefined),
+    "gmail",
+    "google-oauth2",
+  );
   /** Connect the account as mcs's connect flow does (the record it writes at /complete). */
   const connect = async (offline: boolean) => {
     const account = emu.connectAccount({ offline });
@@ -381,17 +387,17 @@ Deno.test("doctor: connected account, the connection's Offline Access (#11)", as
   };
   await t.step("first Google token not yet expired: works, #11 still a warning", async () => {
     await connect(true);
-    const { ran, res } = await w.doctor(emu.issueRefreshToken());
+    const { ran, res } = await w.doctor(rt);
     assertEquals(ran.code, 0);
     assertEquals(res.auth0.needsConnect, undefined);
     assertEquals(codes(res.issues, "warning"), ["connection_offline_access_unverified"]);
   });
   await t.step("offline access on, token refreshed by the vault: a clean bill", async () => {
     emu.expireGoogleTokens();
-    const { ran, res } = await w.doctor(emu.issueRefreshToken());
+    const { ran, res } = await w.doctor(rt);
     assertEquals(ran.code, 0);
     assertEquals(res.issues, []);
-    const human = await w.doctor(emu.issueRefreshToken(), {}, []);
+    const human = await w.doctor(rt, {}, []);
     assertStringIncludes(human.ran.stdout, "✓ No problems found.");
   });
   await t.step(
@@ -400,7 +406,7 @@ Deno.test("doctor: connected account, the connection's Offline Access (#11)", as
       withConfig(emu, { connectionOfflineAccess: false }, async () => {
         await connect(false);
         emu.expireGoogleTokens();
-        const { ran, res } = await w.doctor(emu.issueRefreshToken());
+        const { ran, res } = await w.doctor(rt);
         assertEquals(ran.code, 3, JSON.stringify(res.issues));
         assertEquals(res.auth0.failure?.code, "connection_offline_access_disabled");
         assertEquals(codes(res.issues, "problem"), ["connection_offline_access_disabled"]);
@@ -411,7 +417,7 @@ Deno.test("doctor: connected account, the connection's Offline Access (#11)", as
     () =>
       withConfig(emu, { myAccountApi: false }, async () => {
         await connect(true);
-        const { ran, res } = await w.doctor(emu.issueRefreshToken());
+        const { ran, res } = await w.doctor(rt);
         assertEquals(ran.code, 0, JSON.stringify(res.issues));
         assert(codes(res.issues, "warning").includes("my_account_api_not_activated"));
         const step = res.auth0.steps.find((s: { name: string }) => s.name === "my_account_token");

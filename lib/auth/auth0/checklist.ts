@@ -271,7 +271,9 @@ export function classify(
       }
       if (e === "access_denied" && /tokenset/i.test(desc)) return "needs_connect";
       if (e === "unauthorized_client") return "token_vault_grant_not_enabled";
-      if (e === "invalid_request" && (hints.rotationObserved || /rotation/i.test(desc))) {
+      // Rotation is known from a refresh response that carried a new refresh token (see
+      // refresh_token.ts), never from the wording of this error (undocumented).
+      if (e === "invalid_request" && hints.rotationObserved) {
         return "refresh_token_rotation_enabled";
       }
       if (e === "access_denied") return "token_vault_access_denied";
@@ -289,17 +291,50 @@ export function classify(
     case "connect":
     case "complete":
     case "accounts":
+      // Which setting a refused `/connect` points to is established by the connect flow
+      // itself (connected_accounts.ts), not from `validation_errors` (their shape is a guess).
       if (f.status === 401) return "my_account_token_rejected";
       if (f.status === 403) return "mrrt_policy_missing";
-      if (f.status === 400 && f.fields.includes("connection")) {
-        return "connection_not_enabled_for_connected_accounts";
-      }
-      if (f.status === 400 && f.fields.includes("redirect_uri")) return "callback_url_not_allowed";
       if (f.endpoint === "complete" && (f.status === 400 || f.status === 404 || f.status === 409)) {
         return "connect_flow_dead";
       }
       return "my_account_request_rejected";
   }
+}
+
+/**
+ * The error for a classified failure: flow signals that escaped their flow become the checklist
+ * code that explains them; other codes map to their own row.
+ */
+export function flowError(kind: FlowSignal | Auth0ErrorCode, failure: Auth0Failure): McsError {
+  switch (kind) {
+    case "needs_connect":
+      return auth0Error("connected_account_missing", { failure });
+    case "invalid_refresh_token":
+      return auth0Error("refresh_token_invalid", { failure });
+    case "my_account_token_rejected":
+      return auth0Error("my_account_request_rejected", {
+        failure,
+        detail: "The My Account API rejected mcs's access token.",
+      });
+    case "connect_flow_dead":
+      return auth0Error("my_account_request_rejected", {
+        failure,
+        detail: "The connect flow is no longer valid; run the command again.",
+      });
+    default:
+      return auth0Error(kind, { failure });
+  }
+}
+
+/**
+ * Whether a Token Vault refusal could be Refresh Token Rotation (which Token Vault does not
+ * support, in words the docs do not give): a 4xx mcs has no specific reason for. The caller
+ * then learns rotation from a refresh response (a new `refresh_token` in it).
+ */
+export function mayBeRotation(kind: FlowSignal | Auth0ErrorCode, f: Auth0Failure): boolean {
+  return f.endpoint === "token_vault" && f.status >= 400 && f.status < 500 &&
+    (kind === "auth0_request_rejected" || kind === "token_vault_access_denied");
 }
 
 /** Build the McsError for a checklist code. */

@@ -3,7 +3,12 @@
  * configured (or cached) refresh token and reports the first missing tenant setting, with its
  * checklist entry, plus warnings for the settings a probe cannot verify up front (the API's and
  * the connection's Offline Access, and My Account settings that only matter when reconnecting).
- * It never starts a login or a connect flow, never writes the cache and never returns a token.
+ * It never starts a login or a connect flow and never returns a token. It writes the cache in
+ * one case only: a refresh response that carries a new refresh token (a rotating tenant) is
+ * persisted before anything else uses it (`refresh_token.ts`), so running it twice never
+ * presents a spent token (which would make Auth0 revoke the whole token family). Rotation is
+ * detected from that response alone: a Token Vault refusal Auth0 does not explain is followed
+ * by the refresh probe, and a rotated token there names Refresh Token Rotation as the cause.
  *
  * @example
  * ```ts
@@ -23,6 +28,7 @@ import {
   Auth0Failure,
   type ChecklistEntry,
   classify,
+  mayBeRotation,
 } from "./checklist.ts";
 import {
   type Auth0ProviderOptions,
@@ -32,7 +38,8 @@ import {
   REFRESH_TOKEN_TYPE,
   TOKEN_VAULT_GRANT,
 } from "./provider.ts";
-import { type ConnectedRecord, fingerprint, keysFor, type StoredRefreshToken } from "./state.ts";
+import { RefreshTokens } from "./refresh_token.ts";
+import { type ConnectedRecord, fingerprint, keysFor } from "./state.ts";
 import { resolveTenant } from "./tenant.ts";
 import { Auth0Transport } from "./transport.ts";
 
@@ -137,10 +144,15 @@ export async function diagnose(
     return fromError("tenant", err);
   }
   const keys = keysFor(tenant.host, options.clientId);
-  const stored = await options.cache.get<StoredRefreshToken>(keys.refreshToken);
-  const cachedRt = stored?.kind === "refresh_token" ? stored.value : undefined;
-  const rt = options.refreshToken ?? cachedRt;
-  if (options.audience && (!rt || rt !== cachedRt)) {
+  const rts = new RefreshTokens(options.cache, keys, {
+    configured: options.refreshToken,
+    loginHint: options.loginHint,
+  });
+  let held = (await rts.current()).token;
+  const rt = held?.value;
+  const fromLogin = held !== undefined &&
+    (!options.refreshToken || held.origin !== await fingerprint(options.refreshToken));
+  if (options.audience && !fromLogin) {
     // A token mcs obtained itself came from a login with this audience; any other cannot tell.
     warn(
       "api_offline_access_unverified",
@@ -180,19 +192,35 @@ export async function diagnose(
   });
   const scope = options.scope ?? "gmail";
   const connection = options.connections?.[scope] ?? DEFAULT_CONNECTIONS[scope] ?? scope;
-  const record = await options.cache.get<ConnectedRecord>(keys.connected(scope, connection));
+  const record = await options.cache.get<ConnectedRecord>(
+    keys.connected(held!.identity, scope, connection),
+  );
+  /** The refresh-grant probe (MRRT to the My Account API); a rotated token is kept first. */
+  let rotated = false;
+  const refresh = async () => {
+    const res = await t.token("mrrt", "refresh_token", {
+      refresh_token: held!.value,
+      audience: tenant.meAudience,
+      scope: MY_ACCOUNT_SCOPES.join(" "),
+    });
+    const next = await rts.adopt(held!, res, { refreshGrant: true });
+    rotated ||= next.value !== held!.value;
+    held = next;
+    return res;
+  };
   const offlineSetting = "Connection permission: Offline Access";
   const offlineWhere =
     `check Authentication → Social → ${connection} → Permissions → Offline Access in the dashboard`;
   let connected: boolean;
   try {
     const res = await t.token("token_vault", TOKEN_VAULT_GRANT, {
-      subject_token: rt,
+      subject_token: held!.value,
       subject_token_type: REFRESH_TOKEN_TYPE,
       requested_token_type: FEDERATED_TOKEN_TYPE,
       connection,
       ...(options.loginHint ? { login_hint: options.loginHint } : {}),
     });
+    held = await rts.adopt(held!, res);
     steps.push({ name: "token_vault_exchange", ok: true, status: "ok" });
     connected = true;
     // #11 shows only once the vault hands out a refreshed provider token (state.ts).
@@ -210,7 +238,21 @@ export async function diagnose(
       );
     }
   } catch (err) {
-    if (!(err instanceof Auth0Failure) || classify(err) !== "needs_connect") {
+    const kind = err instanceof Auth0Failure
+      ? classify(err, { rotationObserved: await rts.rotationObserved() })
+      : undefined;
+    if (kind !== "needs_connect") {
+      if (kind === "refresh_token_rotation_enabled") {
+        return failCode("token_vault_exchange", "refresh_token_rotation_enabled");
+      }
+      if (err instanceof Auth0Failure && kind && mayBeRotation(kind, err)) {
+        // A refusal Auth0 does not explain: Refresh Token Rotation (unsupported by Token Vault)
+        // shows in the refresh probe's response, whatever the refusal's wording.
+        if (!(await rts.rotationObserved())) await refresh().catch(() => undefined);
+        if (await rts.rotationObserved()) {
+          return failCode("token_vault_exchange", "refresh_token_rotation_enabled");
+        }
+      }
       return fromError("token_vault_exchange", err);
     }
     if (record && !record.refreshed) {
@@ -254,11 +296,16 @@ export async function diagnose(
   };
   let token: string;
   try {
-    const res = await t.token("mrrt", "refresh_token", {
-      refresh_token: rt,
-      audience: tenant.meAudience,
-      scope: MY_ACCOUNT_SCOPES.join(" "),
-    });
+    const res = await refresh();
+    if (rotated) {
+      warn(
+        "refresh_token_rotation_enabled",
+        AUTH0_CHECKLIST.refresh_token_rotation_enabled.items,
+        AUTH0_CHECKLIST.refresh_token_rotation_enabled.setting,
+        `Auth0 rotated the refresh token (mcs kept the new one). ` +
+          AUTH0_CHECKLIST.refresh_token_rotation_enabled.fix,
+      );
+    }
     if (!(res.scope ?? "").split(" ").includes("create:me:connected_accounts")) {
       return myAccount("my_account_token", {
         ...AUTH0_CHECKLIST.mrrt_policy_missing,

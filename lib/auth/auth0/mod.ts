@@ -26,6 +26,8 @@ export {
   Auth0Failure,
   type ChecklistEntry,
   classify,
+  flowError,
+  mayBeRotation,
 } from "./checklist.ts";
 export {
   diagnose,
@@ -35,4 +37,6 @@ export {
   type DiagnoseWarningCode,
 } from "./diagnose.ts";
 export { resolveTenant, type Tenant } from "./tenant.ts";
-export { keysFor } from "./state.ts";
+export { identityOf, keysFor } from "./state.ts";
+export { type CurrentRefreshToken, type HeldRefreshToken, RefreshTokens } from "./refresh_token.ts";
+export { ConnectedAccounts } from "./connected_accounts.ts";

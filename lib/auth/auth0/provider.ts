@@ -4,16 +4,21 @@
  * every step may run in a fresh process.
  *
  * Flow per `getToken(scope)`:
- * 1. cached access token (memory, then store) until its expiry minus a skew;
- * 2. refresh token from the explicit setting, the store, or the {@link AuthPort} (may raise a
- *    login {@link AuthChallenge});
- * 3. Token Vault exchange; on `federated_connection_refresh_token_not_found`: a pending connect
- *    flow is polled (same `url` and `state`) and completed, or a new one is started (MRRT →
- *    `/connect` with PKCE → connect challenge through the port's passthrough mode), then the
- *    exchange is retried;
+ * 1. refresh token ({@link RefreshTokens}): a stored rotated descendant of the configured one,
+ *    the configured one, one stored from a login, or a login through the {@link AuthPort} (may
+ *    raise a login {@link AuthChallenge}); it fixes the identity every cached entry is bound to;
+ * 2. cached access token of that identity (memory, then store) until its expiry minus a small
+ *    skew;
+ * 3. Token Vault exchange, one per identity+scope across processes (a lease; the others wait
+ *    and read its result); on `federated_connection_refresh_token_not_found`: the Connected
+ *    Accounts step (`connected_accounts.ts`), then the exchange is retried;
  * 4. on `invalid_grant` the refresh token is dropped everywhere (store, memory, the port's copy)
- *    and a new login is started; every other failure maps to an actionable error naming the
- *    tenant setting (see `checklist.ts`).
+ *    and a new login is started; a refusal with no known reason is checked for Refresh Token
+ *    Rotation (one refresh: a new `refresh_token` in its response, kept); every other failure
+ *    maps to an actionable error naming the tenant setting (see `checklist.ts`).
+ *
+ * Any response carrying a new refresh token is persisted before anything uses it
+ * (`refresh_token.ts`).
  *
  * @example
  * ```ts
@@ -25,29 +30,16 @@
  * ```
  * @module
  */
-import * as oauth from "oauth4webapi";
 import type { CacheStore } from "../../cache/types.ts";
 import { McsError } from "../../errors.ts";
 import type { FetchLike } from "../../net/types.ts";
-import {
-  AuthChallenge,
-  type AuthPort,
-  type AuthResult,
-  type CredentialProvider,
-  type HttpRelay,
-} from "../types.ts";
+import type { AuthPort, AuthResult, CredentialProvider, HttpRelay } from "../types.ts";
 import { SingleFlight } from "../single_flight.ts";
 import { withLease } from "../lease.ts";
-import { auth0Error, Auth0Failure, classify } from "./checklist.ts";
-import {
-  type ConnectedRecord,
-  fingerprint,
-  jwtExpiry,
-  keysFor,
-  type PendingConnect,
-  type StoredAccessToken,
-  type StoredRefreshToken,
-} from "./state.ts";
+import { auth0Error, Auth0Failure, classify, flowError, mayBeRotation } from "./checklist.ts";
+import { ConnectedAccounts, MY_ACCOUNT_SCOPES } from "./connected_accounts.ts";
+import { type HeldRefreshToken, RefreshTokens } from "./refresh_token.ts";
+import { fingerprint, jwtExpiry, keysFor, type StoredAccessToken } from "./state.ts";
 import { resolveTenant, type Tenant } from "./tenant.ts";
 import { Auth0Transport, type TokenResponse } from "./transport.ts";
 
@@ -59,12 +51,7 @@ export const REFRESH_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:refresh_toke
 /** Requested token type of the exchange. */
 export const FEDERATED_TOKEN_TYPE =
   "http://auth0.com/oauth/token-type/federated-connection-access-token";
-/** Scopes requested for the My Account API token. */
-export const MY_ACCOUNT_SCOPES = [
-  "create:me:connected_accounts",
-  "read:me:connected_accounts",
-  "delete:me:connected_accounts",
-];
+export { MY_ACCOUNT_SCOPES };
 /** Gmail scopes requested when connecting Google for the `gmail` scope. */
 export const GMAIL_CONNECT_SCOPES = [
   "openid",
@@ -103,7 +90,11 @@ export interface Auth0ProviderOptions {
   connections?: Record<string, string>;
   /** Scope → provider scopes requested at connect time, merged over the defaults. */
   connectionScopes?: Record<string, readonly string[]>;
-  /** Selects one of several accounts on the same connection (exchange + connect + login). */
+  /**
+   * Selects one of several accounts on the same connection: sent as `login_hint` to the Token
+   * Vault exchange (where the SDKs call it the provider's user id, e.g. the Google account id),
+   * the connect consent and the login. Part of the identity every cached token is bound to.
+   */
   loginHint?: string;
   /** Interactive connector (login and connect consent). */
   auth?: AuthPort;
@@ -117,7 +108,11 @@ export interface Auth0ProviderOptions {
   redirectUri?: string;
   /** Clock, epoch ms. */
   now?: () => number;
-  /** Seconds before expiry at which a cached token is no longer used (default 60). */
+  /**
+   * Seconds before its real expiry at which a cached token is no longer used (default 10).
+   * Token Vault hands out the same Google token until it expires, so a token in its last
+   * minute is still cached and used, up to this margin.
+   */
   skewS?: number;
   /** Token endpoint client authentication (default `client_secret_post`). */
   clientAuth?: "client_secret_post" | "client_secret_basic";
@@ -126,11 +121,11 @@ export interface Auth0ProviderOptions {
 const MAX_ROUNDS = 4;
 
 /**
- * Lease on one scope+connection's connect step (see {@link withLease}): longer than its worst
- * case without a user in the loop (My Account token, `/connect`, and the port's broker session,
- * or a poll and `/complete`, each bounded by a 15 s request timeout).
+ * Lease on one identity+scope+connection's Token Vault exchange ({@link withLease}): parallel
+ * processes with an empty cache make one exchange, the others wait and read its result. Longer
+ * than the exchange's worst case (a 15 s request timeout plus the retry policy's waits).
  */
-const CONNECT_LEASE_MS = 90_000;
+const VAULT_LEASE_MS = 45_000;
 
 /** The provider. */
 export class Auth0Provider implements CredentialProvider {
@@ -141,10 +136,10 @@ export class Auth0Provider implements CredentialProvider {
   readonly #now: () => number;
   readonly #skewMs: number;
   readonly #connections: Record<string, string>;
-  readonly #connectionScopes: Record<string, readonly string[]>;
   readonly #memory = new Map<string, StoredAccessToken>();
   readonly #flights = new SingleFlight<string>();
-  #refresh?: StoredRefreshToken;
+  readonly #rts: RefreshTokens;
+  readonly #connect: ConnectedAccounts;
 
   constructor(options: Auth0ProviderOptions) {
     this.#o = options;
@@ -159,9 +154,26 @@ export class Auth0Provider implements CredentialProvider {
     });
     this.#k = keysFor(this.tenant.host, options.clientId);
     this.#now = options.now ?? Date.now;
-    this.#skewMs = (options.skewS ?? 60) * 1000;
+    this.#skewMs = (options.skewS ?? 10) * 1000;
     this.#connections = { ...DEFAULT_CONNECTIONS, ...options.connections };
-    this.#connectionScopes = { ...DEFAULT_CONNECTION_SCOPES, ...options.connectionScopes };
+    this.#rts = new RefreshTokens(options.cache, this.#k, {
+      configured: options.refreshToken,
+      loginHint: options.loginHint,
+    });
+    this.#connect = new ConnectedAccounts({
+      tenant: this.tenant,
+      transport: this.#t,
+      keys: this.#k,
+      cache: options.cache,
+      refreshTokens: this.#rts,
+      auth: options.auth,
+      loginHint: options.loginHint,
+      redirectUri: options.redirectUri,
+      connectionScopes: { ...DEFAULT_CONNECTION_SCOPES, ...options.connectionScopes },
+      now: this.#now,
+      skewMs: this.#skewMs,
+      toAccessToken: (res) => this.#toAccessToken(res),
+    });
   }
 
   /** The Auth0 connection used for `scope`. */
@@ -185,19 +197,31 @@ export class Auth0Provider implements CredentialProvider {
     return this.#flights.run(scope, () => this.#getToken(scope));
   }
 
+  /**
+   * The identity tokens for `scope` are obtained as: a fingerprint of the refresh token's
+   * origin and the login hint. Callers key their own per-account cache entries (the Gmail
+   * label map) with it. May start a login like {@link getToken}.
+   */
+  identity(scope: string): Promise<string> {
+    // Its own flight: parallel label lookups start at most one login between them.
+    return this.#flights.run(`identity\0${scope}`, async () => {
+      return (await this.#refreshToken(scope)).identity;
+    });
+  }
+
   async #getToken(scope: string): Promise<string> {
     const connection = this.connectionFor(scope);
-    const cached = await this.#cachedAccessToken(scope, connection);
-    if (cached) return cached.value;
     let connectDone = false;
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const rt = await this.#refreshToken(scope);
+      const cached = await this.#cachedAccessToken(rt, scope, connection);
+      if (cached) return cached.value;
       const asked = this.#now();
       try {
-        return await this.#exchange(scope, connection, rt);
+        return await this.#exchangeOnce(scope, connection, rt);
       } catch (err) {
         if (!(err instanceof Auth0Failure)) throw err;
-        const kind = classify(err, { rotationObserved: await this.#rotationObserved() });
+        const kind = classify(err, { rotationObserved: await this.#rts.rotationObserved() });
         if (kind === "needs_connect") {
           if (connectDone) {
             throw auth0Error("connection_not_enabled_for_connected_accounts", {
@@ -207,7 +231,7 @@ export class Auth0Provider implements CredentialProvider {
           }
           try {
             // "elsewhere": a parallel process connected it after this exchange was sent.
-            connectDone = await this.#ensureConnected(scope, connection, rt, err, asked) ===
+            connectDone = await this.#connect.ensureConnected(scope, connection, rt, err, asked) ===
               "completed";
           } catch (inner) {
             if (inner instanceof Auth0Failure && inner.error === "invalid_grant") {
@@ -222,7 +246,13 @@ export class Auth0Provider implements CredentialProvider {
           await this.#dropRefreshToken(scope, rt);
           continue;
         }
-        throw this.#error(kind, err);
+        if (
+          mayBeRotation(kind, err) &&
+          (await this.#rts.rotationObserved() || await this.#rotates(rt))
+        ) {
+          throw auth0Error("refresh_token_rotation_enabled", { failure: err });
+        }
+        throw flowError(kind, err);
       }
     }
     throw new McsError(
@@ -237,7 +267,9 @@ export class Auth0Provider implements CredentialProvider {
 
   async invalidate(scope: string): Promise<void> {
     const connection = this.connectionFor(scope);
-    const key = this.#k.accessToken(scope, connection);
+    const { token } = await this.#rts.current();
+    if (!token) return;
+    const key = this.#k.accessToken(token.identity, scope, connection);
     this.#memory.delete(key);
     await this.#o.cache.delete(key);
   }
@@ -245,10 +277,11 @@ export class Auth0Provider implements CredentialProvider {
   // ---------------------------------------------------------------- access tokens
 
   async #cachedAccessToken(
+    rt: HeldRefreshToken,
     scope: string,
     connection: string,
   ): Promise<StoredAccessToken | undefined> {
-    const key = this.#k.accessToken(scope, connection);
+    const key = this.#k.accessToken(rt.identity, scope, connection);
     const now = this.#now();
     const fresh = (t: StoredAccessToken | undefined) =>
       t && t.kind === "access_token" && typeof t.value === "string" &&
@@ -276,7 +309,24 @@ export class Auth0Provider implements CredentialProvider {
     };
   }
 
-  async #exchange(scope: string, connection: string, rt: StoredRefreshToken): Promise<string> {
+  /**
+   * The exchange under the identity's lease: a process that waited finds the token the holder
+   * stored and makes no exchange of its own.
+   */
+  async #exchangeOnce(scope: string, connection: string, rt: HeldRefreshToken): Promise<string> {
+    return await withLease(
+      this.#o.cache,
+      this.#k.vaultLease(rt.identity, scope, connection),
+      async () => {
+        const cached = await this.#cachedAccessToken(rt, scope, connection);
+        if (cached) return cached.value;
+        return await this.#exchange(scope, connection, rt);
+      },
+      { ttlMs: VAULT_LEASE_MS, what: "Another mcs process" },
+    );
+  }
+
+  async #exchange(scope: string, connection: string, rt: HeldRefreshToken): Promise<string> {
     const params: Record<string, string> = {
       subject_token: rt.value,
       subject_token_type: REFRESH_TOKEN_TYPE,
@@ -285,52 +335,33 @@ export class Auth0Provider implements CredentialProvider {
     };
     if (this.#o.loginHint) params.login_hint = this.#o.loginHint;
     const res = await this.#t.token("token_vault", TOKEN_VAULT_GRANT, params);
+    // Should the exchange ever rotate the subject token, keep the successor first.
+    await this.#rts.adopt(rt, res);
     const token = this.#toAccessToken(res);
-    await this.#noteVaultToken(scope, connection, token.value);
-    const key = this.#k.accessToken(scope, connection);
+    await this.#connect.noteVaultToken(rt, scope, connection, await fingerprint(token.value));
+    const key = this.#k.accessToken(rt.identity, scope, connection);
     this.#memory.set(key, token);
-    if (token.expiresAt - this.#skewMs > this.#now()) {
+    // Cached until its real expiry: parallel and later calls use it up to the skew margin.
+    if (token.expiresAt > this.#now()) {
       await this.#o.cache.set(key, token, { expiresAt: token.expiresAt });
     }
     return token.value;
   }
 
-  /** Track, for an account mcs connected, whether the vault ever refreshed its token. */
-  async #noteVaultToken(scope: string, connection: string, value: string): Promise<void> {
-    const key = this.#k.connected(scope, connection);
-    const record = await this.#o.cache.get<ConnectedRecord>(key);
-    if (!record || record.refreshed) return;
-    const fp = await fingerprint(value);
-    if (record.firstToken === fp) return;
-    await this.#o.cache.set(
-      key,
-      record.firstToken ? { ...record, refreshed: true } : { ...record, firstToken: fp },
-    );
-  }
-
   // ---------------------------------------------------------------- refresh token
 
-  async #isDead(value: string): Promise<boolean> {
-    const dead = await this.#o.cache.get<string[]>(this.#k.deadRefreshTokens) ?? [];
-    return dead.includes(await fingerprint(value));
-  }
-
-  async #refreshToken(scope: string): Promise<StoredRefreshToken> {
-    if (this.#refresh) return this.#refresh;
-    const explicit = this.#o.refreshToken;
-    if (explicit && !(await this.#isDead(explicit))) {
-      return this.#refresh = { kind: "refresh_token", value: explicit };
-    }
-    const stored = await this.#o.cache.get<StoredRefreshToken>(this.#k.refreshToken);
-    if (
-      stored?.kind === "refresh_token" && typeof stored.value === "string" &&
-      !(await this.#isDead(stored.value))
-    ) {
-      return this.#refresh = stored;
-    }
+  async #refreshToken(scope: string): Promise<HeldRefreshToken> {
+    const { token, foreign } = await this.#rts.current();
+    if (token) return token;
     const auth = this.#o.auth;
     if (!auth) {
-      throw auth0Error(explicit ? "refresh_token_invalid" : "refresh_token_missing");
+      throw auth0Error(this.#o.refreshToken ? "refresh_token_invalid" : "refresh_token_missing");
+    }
+    if (foreign) {
+      // The stored token was obtained under another login hint: never hand it (or the port's
+      // copy of that login) to this identity.
+      await this.#rts.forget();
+      await auth.invalidate(scope);
     }
     const authorizeParams: Record<string, string> = {
       connection: this.connectionFor(scope),
@@ -350,367 +381,33 @@ export class Auth0Provider implements CredentialProvider {
       await auth.invalidate(scope);
       throw auth0Error("offline_access_disabled");
     }
-    if (await this.#isDead(result.credential.value)) {
+    if (await this.#rts.isDead(result.credential.value)) {
       await auth.invalidate(scope);
       throw auth0Error("refresh_token_invalid", {
         detail: "The auth connector returned a refresh token Auth0 already rejected.",
       });
     }
-    await this.#saveRefreshToken(result.credential.value);
-    return this.#refresh!;
+    return await this.#rts.saveLogin(result.credential.value);
   }
-
-  async #saveRefreshToken(value: string): Promise<void> {
-    this.#refresh = { kind: "refresh_token", value };
-    await this.#o.cache.set(this.#k.refreshToken, this.#refresh);
-  }
-
-  async #dropRefreshToken(scope: string, rt: StoredRefreshToken): Promise<void> {
-    const fp = await fingerprint(rt.value);
-    await this.#o.cache.update<string[]>(this.#k.deadRefreshTokens, (cur) => ({
-      value: [...(cur ?? []).filter((x) => x !== fp), fp].slice(-20),
-    }));
-    this.#refresh = undefined;
-    const stored = await this.#o.cache.get<StoredRefreshToken>(this.#k.refreshToken);
-    if (!stored || stored.value === rt.value) await this.#o.cache.delete(this.#k.refreshToken);
-    await this.#o.cache.delete(this.#k.myAccountToken);
-    if (this.#o.auth) await this.#o.auth.invalidate(scope);
-  }
-
-  async #rotationObserved(): Promise<boolean> {
-    return (await this.#o.cache.get<boolean>(this.#k.rotationObserved)) === true;
-  }
-
-  // ---------------------------------------------------------------- connected accounts
 
   /**
-   * Connect the account for scope+connection: resume the pending flow or start one, and
-   * complete it once the user consented. Resolves `"completed"` when this call completed it,
-   * `"elsewhere"` when a parallel process did after `asked` (the exchange is then retried).
-   *
-   * The whole step runs under a cross-process lease per scope+connection ({@link withLease};
-   * the store lock itself is never held across a request, see there why): an agent that starts
-   * several `mcs` calls at once must cause one `/connect` and show one consent code, and the
-   * one-time callback must be completed by exactly one process. Waiters re-read everything
-   * inside the lease, so they resume the flow the first process stored (same URL, state and
-   * broker code) or find the account connected. A port that blocks for the user (the loopback
-   * connector under `mcs auth login`) holds the lease meanwhile; a parallel call then waits at
-   * most {@link CONNECT_LEASE_MS} and takes over (resuming the same flow).
+   * Whether the tenant rotates refresh tokens, learnt from a refresh response (a new
+   * `refresh_token` in it), which is persisted first. Asked only when Token Vault refused the
+   * exchange without a reason mcs knows: rotation is one such reason, and its error wording is
+   * not documented.
    */
-  async #ensureConnected(
-    scope: string,
-    connection: string,
-    rt: StoredRefreshToken,
-    notFound: Auth0Failure,
-    asked: number,
-  ): Promise<"completed" | "elsewhere"> {
-    if (!this.#o.auth) {
-      if (!(await this.#checkRecord(scope, connection, notFound, asked))) return "elsewhere";
-      throw auth0Error("connected_account_missing", { failure: notFound });
-    }
-    return await withLease(
-      this.#o.cache,
-      this.#k.connectLease(scope, connection),
-      () => this.#connectStep(scope, connection, rt, notFound, asked),
-      { ttlMs: CONNECT_LEASE_MS },
-    );
-  }
-
-  /** False when a parallel process connected the account after `asked`; throws if Token Vault lost it. */
-  async #checkRecord(
-    scope: string,
-    connection: string,
-    notFound: Auth0Failure,
-    asked: number,
-  ): Promise<boolean> {
-    const cache = this.#o.cache;
-    const recordKey = this.#k.connected(scope, connection);
-    const record = await cache.get<ConnectedRecord>(recordKey);
-    if (record && record.connectedAt >= asked) return false;
-    if (record && !record.refreshed) {
-      // mcs connected this account, yet the vault lost it before ever refreshing the provider
-      // token: no provider refresh token was stored (the connection lacks Offline Access). The
-      // record goes, so the run after the fix reconnects.
-      await cache.delete(recordKey);
-      throw auth0Error("connection_offline_access_disabled", {
-        failure: notFound,
-        detail:
-          "Token Vault lost the connected account before its first token refresh (unless the account was disconnected meanwhile).",
-      });
-    }
-    return true;
-  }
-
-  /** The connect step proper, under the lease. */
-  async #connectStep(
-    scope: string,
-    connection: string,
-    rt: StoredRefreshToken,
-    notFound: Auth0Failure,
-    asked: number,
-  ): Promise<"completed" | "elsewhere"> {
-    if (!(await this.#checkRecord(scope, connection, notFound, asked))) return "elsewhere";
-    const cache = this.#o.cache;
-    const auth = this.#o.auth!;
-    const pendingKey = this.#k.pending(scope, connection);
-    const pending = await cache.get<PendingConnect>(pendingKey);
-    if (pending && pending.expiresAt > this.#now()) {
-      // Resume: the same URL and state, so a connector keyed either way finds its session (and
-      // never mistakes the poll for a login).
-      const result = await auth.authenticate({
-        scope: `${scope}:connect`,
-        url: pending.url,
-        callbackParams: ["connect_code"],
-        state: pending.state,
-        step: "connect",
-      });
-      if (await this.#completeWith(pending, result, rt)) return "completed";
-    } else if (pending) {
-      await cache.delete(pendingKey);
-    }
-    const fresh = await this.#startConnect(scope, connection, rt);
-    const result = await auth.authenticate({
-      scope: `${scope}:connect`,
-      url: fresh.url,
-      callbackParams: ["connect_code"],
-      state: fresh.state,
-      step: "connect",
-    });
-    if (!(await this.#completeWith(fresh, result, rt))) {
-      throw new AuthChallenge({
-        message:
-          `Connect your ${connection} account: open the URL and approve access, then run the command again.`,
-        url: fresh.url,
-        scope,
-        step: "connect",
-        expiresAt: fresh.expiresAt,
-      });
-    }
-    return "completed";
-  }
-
-  /** Complete a flow from a port result; false when the flow is dead and must restart. */
-  async #completeWith(
-    pending: PendingConnect,
-    result: AuthResult,
-    rt: StoredRefreshToken,
-  ): Promise<boolean> {
-    const pendingKey = this.#k.pending(pending.scope, pending.connection);
-    if (result.kind !== "callback") {
-      throw new McsError(
-        "auth_port_bad_result",
-        "The auth connector returned a credential where connect callback parameters were expected.",
-      );
-    }
-    const code = result.params.connect_code;
-    if (!code) {
-      await this.#o.cache.delete(pendingKey);
-      if (result.params.error === "access_denied") {
-        throw new McsError(
-          "connect_denied",
-          "The connection was denied in the consent screen; run the command again to retry.",
-          "runtime",
-          { retryable: true },
-        );
-      }
+  async #rotates(rt: HeldRefreshToken): Promise<boolean> {
+    try {
+      const res = await this.#t.token("mrrt", "refresh_token", { refresh_token: rt.value });
+      return (await this.#rts.adopt(rt, res, { refreshGrant: true })).value !== rt.value;
+    } catch {
       return false;
     }
-    if (result.params.state !== undefined && result.params.state !== pending.state) {
-      await this.#o.cache.delete(pendingKey);
-      throw new McsError(
-        "connect_state_mismatch",
-        "The connect callback's state does not match the pending flow; run the command again.",
-        "runtime",
-        { retryable: true },
-      );
-    }
-    const body = {
-      auth_session: pending.authSession,
-      connect_code: code,
-      redirect_uri: pending.redirectUri,
-      code_verifier: pending.codeVerifier,
-    };
-    let res: Record<string, unknown>;
-    try {
-      res = await this.#myAccount(
-        "complete",
-        "POST",
-        "/connected-accounts/complete",
-        rt,
-        body,
-      ) as Record<string, unknown>;
-    } catch (err) {
-      if (err instanceof Auth0Failure && classify(err) === "connect_flow_dead") {
-        await this.#o.cache.delete(pendingKey);
-        return false;
-      }
-      throw this.#convert(err);
-    }
-    await this.#o.cache.delete(pendingKey);
-    const record: ConnectedRecord = {
-      id: typeof res?.id === "string" ? res.id : undefined,
-      connectedAt: this.#now(),
-    };
-    await this.#o.cache.set(this.#k.connected(pending.scope, pending.connection), record);
-    return true;
   }
 
-  async #startConnect(
-    scope: string,
-    connection: string,
-    rt: StoredRefreshToken,
-  ): Promise<PendingConnect> {
-    const scopes = this.#connectionScopes[scope];
-    if (!scopes?.length) {
-      throw auth0Error("connection_scopes_missing", {
-        detail:
-          `No provider scopes are configured for scope '${scope}' (connection ${connection}).`,
-      });
-    }
-    const redirectUri = this.#o.auth?.callbackUrl ?? this.#o.redirectUri;
-    if (!redirectUri) {
-      throw new McsError(
-        "connect_redirect_uri_missing",
-        "The auth connector has no callback URL for the Connected Accounts flow; configure auth0-oauth or auth0-linkauth.",
-        "config",
-      );
-    }
-    const state = oauth.generateRandomState();
-    const codeVerifier = oauth.generateRandomCodeVerifier();
-    const authorizationParams: Record<string, string> = { prompt: "consent" };
-    if (this.#o.loginHint) authorizationParams.login_hint = this.#o.loginHint;
-    const res = await this.#myAccount("connect", "POST", "/connected-accounts/connect", rt, {
-      connection,
-      redirect_uri: redirectUri,
-      state,
-      scopes: [...scopes],
-      code_challenge: await oauth.calculatePKCECodeChallenge(codeVerifier),
-      code_challenge_method: "S256",
-      authorization_params: authorizationParams,
-    }).catch((err) => {
-      throw this.#convert(err);
-    }) as Record<string, unknown>;
-    const params = res?.connect_params as Record<string, unknown> | undefined;
-    if (
-      typeof res?.connect_uri !== "string" || typeof params?.ticket !== "string" ||
-      typeof res?.auth_session !== "string"
-    ) {
-      throw auth0Error("auth0_bad_response", {
-        detail:
-          "The My Account API /connect response lacks connect_uri, connect_params.ticket or auth_session.",
-      });
-    }
-    const expiresIn = typeof res.expires_in === "number" && res.expires_in > 0
-      ? res.expires_in
-      : 300;
-    const url = new URL(res.connect_uri);
-    url.searchParams.set("ticket", params.ticket);
-    const pending: PendingConnect = {
-      authSession: res.auth_session,
-      codeVerifier,
-      state,
-      redirectUri,
-      scope,
-      connection,
-      url: url.href,
-      expiresAt: this.#now() + expiresIn * 1000,
-    };
-    await this.#o.cache.set(this.#k.pending(scope, connection), pending, {
-      expiresAt: pending.expiresAt,
-    });
-    return pending;
-  }
-
-  /** A My Account API call; retries once with a fresh token when the cached one is rejected. */
-  async #myAccount(
-    endpoint: "connect" | "complete",
-    method: "POST",
-    path: string,
-    rt: StoredRefreshToken,
-    body: unknown,
-  ): Promise<unknown> {
-    for (let attempt = 0;; attempt++) {
-      const token = await this.#myAccountToken(rt, attempt > 0);
-      try {
-        return await this.#t.myAccount(endpoint, method, path, token, body);
-      } catch (err) {
-        if (
-          attempt === 0 && err instanceof Auth0Failure &&
-          classify(err) === "my_account_token_rejected"
-        ) {
-          await this.#o.cache.delete(this.#k.myAccountToken);
-          continue;
-        }
-        throw err;
-      }
-    }
-  }
-
-  /** The My Account API token, from the store or a Multi-Resource Refresh Token exchange. */
-  async #myAccountToken(rt: StoredRefreshToken, forceNew: boolean): Promise<string> {
-    if (!forceNew) {
-      const stored = await this.#o.cache.get<StoredAccessToken>(this.#k.myAccountToken);
-      if (stored?.kind === "access_token" && this.#now() < stored.expiresAt - this.#skewMs) {
-        return stored.value;
-      }
-    }
-    let res: TokenResponse;
-    try {
-      res = await this.#t.token("mrrt", "refresh_token", {
-        refresh_token: rt.value,
-        audience: this.tenant.meAudience,
-        scope: MY_ACCOUNT_SCOPES.join(" "),
-      });
-    } catch (err) {
-      if (err instanceof Auth0Failure) {
-        const kind = classify(err, { rotationObserved: await this.#rotationObserved() });
-        // A dead refresh token surfaces raw: getToken drops it and restarts the login.
-        if (kind === "invalid_refresh_token") throw err;
-        throw this.#error(kind, err);
-      }
-      throw err;
-    }
-    if (res.refresh_token && res.refresh_token !== rt.value) {
-      // Rotation is on: keep the new token (the old one is now spent) and remember the fact.
-      await this.#saveRefreshToken(res.refresh_token);
-      rt = this.#refresh!;
-      await this.#o.cache.set(this.#k.rotationObserved, true);
-    }
-    const granted = (res.scope ?? "").split(" ");
-    if (!granted.includes("create:me:connected_accounts")) {
-      throw auth0Error("mrrt_policy_missing", {
-        detail: "The My Account API token was issued without create:me:connected_accounts.",
-      });
-    }
-    const token = this.#toAccessToken(res);
-    await this.#o.cache.set(this.#k.myAccountToken, token, { expiresAt: token.expiresAt });
-    return token.value;
-  }
-
-  /** Map a failure to its error, except a dead refresh token (handled by getToken). */
-  #convert(err: unknown): unknown {
-    if (!(err instanceof Auth0Failure) || err.error === "invalid_grant") return err;
-    return this.#error(classify(err), err);
-  }
-
-  #error(kind: ReturnType<typeof classify>, failure: Auth0Failure): McsError {
-    switch (kind) {
-      case "needs_connect":
-        return auth0Error("connected_account_missing", { failure });
-      case "invalid_refresh_token":
-        return auth0Error("refresh_token_invalid", { failure });
-      case "my_account_token_rejected":
-        return auth0Error("my_account_request_rejected", {
-          failure,
-          detail: "The My Account API rejected mcs's access token.",
-        });
-      case "connect_flow_dead":
-        return auth0Error("my_account_request_rejected", {
-          failure,
-          detail: "The connect flow is no longer valid; run the command again.",
-        });
-      default:
-        return auth0Error(kind, { failure });
-    }
+  async #dropRefreshToken(scope: string, rt: HeldRefreshToken): Promise<void> {
+    await this.#rts.drop(rt);
+    await this.#o.cache.delete(this.#k.myAccountToken(rt.identity));
+    if (this.#o.auth) await this.#o.auth.invalidate(scope);
   }
 }

@@ -68,6 +68,21 @@ function invalid(detail: string, field: string): Response {
   });
 }
 
+/**
+ * A `/connect` refused for a tenant setting. [guess] The docs say only "problem+json 400/403";
+ * the shape is a switchable variant (GUESSES.md).
+ */
+function refused(ctx: Ctx, detail: string, field: string): Response {
+  switch (ctx.state.guesses.connectRefusal) {
+    case "detail_only":
+      return problem(400, "Bad Request", detail);
+    case "forbidden":
+      return problem(403, "Forbidden", "The request is not allowed.");
+    default:
+      return invalid(detail, field);
+  }
+}
+
 async function readJson(req: Request): Promise<Record<string, unknown> | Response> {
   const type = (req.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
   if (type !== "application/json") {
@@ -159,13 +174,15 @@ async function connect(ctx: Ctx, req: Request, caller: Caller): Promise<Response
     }
   }
   if (!ctx.state.config.connectedAccountsConnections.includes(connection)) {
-    return invalid(
+    return refused(
+      ctx,
       `The connection '${connection}' is not enabled for Connected Accounts.`,
       "connection",
     );
   }
   if (!callbackAllowed(ctx.client, redirect_uri)) {
-    return invalid(
+    return refused(
+      ctx,
       "The redirect_uri is not in the application's Allowed Callback URLs.",
       "redirect_uri",
     );

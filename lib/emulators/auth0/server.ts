@@ -31,8 +31,10 @@ import { TokenBucket } from "./rate_limit.ts";
 import {
   ADA,
   type ConnectedAccount,
+  defaultGuesses,
   defaultTenantConfig,
   type EmulatedUser,
+  type GuessVariants,
   type LoggedRequest,
   randomAlnum,
   randomId,
@@ -42,8 +44,8 @@ import {
 } from "./state.ts";
 import { handleRevoke, handleToken, mintGoogle } from "./token.ts";
 
-export { ADA, defaultTenantConfig, TOKEN_VAULT_GRANT };
-export type { ConnectedAccount, EmulatedUser, LoggedRequest, TenantConfig };
+export { ADA, defaultGuesses, defaultTenantConfig, TOKEN_VAULT_GRANT };
+export type { ConnectedAccount, EmulatedUser, GuessVariants, LoggedRequest, TenantConfig };
 
 /** Options of {@link startAuth0Emulator}. */
 export interface Auth0EmulatorOptions {
@@ -65,6 +67,8 @@ export interface Auth0EmulatorOptions {
   config?: Partial<TenantConfig>;
   /** The seeded user (default {@link ADA}, ada@example.com). */
   user?: EmulatedUser;
+  /** Variants for what the reference leaves open (GUESSES.md). Mutable later via `guesses`. */
+  guesses?: Partial<GuessVariants>;
   /** Shared Google access-token registry (the Gmail emulator validates against it). */
   googleTokens?: GoogleTokenRegistry;
   /** Clock in epoch ms (default `Date.now`); tests advance it to expire tokens and tickets. */
@@ -95,6 +99,8 @@ export interface Auth0Emulator {
   readonly user: EmulatedUser;
   /** Tenant switches, mutable at runtime (`emu.config.tokenVaultGrant = false`). */
   readonly config: TenantConfig;
+  /** The variant of each guess, mutable at runtime (`emu.guesses.connectRefusal = "forbidden"`). */
+  readonly guesses: GuessVariants;
   /** The shared Google token registry. */
   readonly googleTokens: GoogleTokenRegistry;
   /** Every request served, in order (method, path, grant type, status). */
@@ -117,11 +123,15 @@ export interface Auth0Emulator {
    * Mint a refresh token for the seeded user directly (the `auth0` pre-stored token path).
    * `authTime` (epoch ms, default now) is when the user logged in.
    */
-  issueRefreshToken(options?: { scopes?: string[]; audience?: string; authTime?: number }): string;
+  issueRefreshToken(
+    options?: { scopes?: string[]; audience?: string; authTime?: number; user?: EmulatedUser },
+  ): string;
   /** Create a connected account directly (skips /connect and consent). */
   connectAccount(
-    options?: { connection?: string; scopes?: string[]; offline?: boolean },
+    options?: { connection?: string; scopes?: string[]; offline?: boolean; user?: EmulatedUser },
   ): ConnectedAccount;
+  /** Add another tenant user (for tests with several accounts); logins stay the seeded user's. */
+  addUser(user: EmulatedUser): void;
   /** The seeded user's connected accounts. */
   accounts(): readonly ConnectedAccount[];
   /** Revoke every refresh token (the next use gives `invalid_grant`). */
@@ -137,6 +147,15 @@ export interface Auth0Emulator {
     response: { status: number; body?: unknown; headers?: Record<string, string> },
     times?: number,
   ): void;
+  /**
+   * Fail the next `times` token-endpoint requests (optionally only those of `grantType`, e.g.
+   * the Token Vault grant or `refresh_token`) with `status` (429 or 5xx), an OAuth error body
+   * and, when given, a `retry-after` of `retryAfter` (delta-seconds text, e.g. `"1"`, or an
+   * HTTP-date). Requests it answers are logged like any other (status included).
+   */
+  failTokenRequests(
+    options: { times: number; status: number; retryAfter?: string; grantType?: string },
+  ): void;
   close(): Promise<void>;
 }
 
@@ -148,6 +167,7 @@ export async function startAuth0Emulator(
 ): Promise<Auth0Emulator> {
   const now = options.now ?? Date.now;
   const state = new TenantState({ ...defaultTenantConfig(), ...options.config }, now);
+  state.guesses = { ...defaultGuesses(), ...options.guesses };
   const user = options.user ?? ADA;
   state.users = [user];
   const client: EmulatedClient = {
@@ -162,6 +182,21 @@ export async function startAuth0Emulator(
     string,
     { status: number; body?: unknown; headers?: Record<string, string>; times: number }
   >();
+  let tokenFailures:
+    | { times: number; status: number; retryAfter?: string; grantType?: string }
+    | undefined;
+  /** Answer from `failTokenRequests` when this request is one to fail. */
+  const failure = async (req: Request, path: string): Promise<[Response, string?] | undefined> => {
+    if (path !== "/oauth/token" || !tokenFailures || tokenFailures.times <= 0) return undefined;
+    const grant = (await readParams(req.clone()))?.grant_type;
+    if (tokenFailures.grantType && grant !== tokenFailures.grantType) return undefined;
+    tokenFailures.times--;
+    const { status, retryAfter } = tokenFailures;
+    const body = status === 429
+      ? { error: "too_many_requests", error_description: "Rate limit exceeded." }
+      : { error: "server_error", error_description: "Internal error." };
+    return [json(status, body, retryAfter ? { "retry-after": retryAfter } : {}), grant];
+  };
   const authBucket = new TokenBucket(() => state.config.rateLimit, now);
   const meBucket = new TokenBucket(() => state.config.myAccountRateLimit, now);
   let issuerValue = "";
@@ -175,14 +210,17 @@ export async function startAuth0Emulator(
     if (state.config.latencyMs > 0) await new Promise((r) => setTimeout(r, state.config.latencyMs));
     let grantType: string | undefined;
     let res: Response;
-    const inj = injected.get(path);
+    const failed = await failure(req, path);
+    const inj = failed ? undefined : injected.get(path);
     const bucket = path === "/oauth/token" || path === "/oauth/revoke"
       ? authBucket
       : path.startsWith("/me/")
       ? meBucket
       : undefined;
-    const limit = inj && inj.times > 0 ? undefined : bucket?.take();
-    if (inj && inj.times > 0) {
+    const limit = failed || (inj && inj.times > 0) ? undefined : bucket?.take();
+    if (failed) {
+      [res, grantType] = failed;
+    } else if (inj && inj.times > 0) {
       inj.times--;
       res = json(inj.status, inj.body ?? {}, inj.headers);
     } else if (limit && !limit.allowed) {
@@ -373,6 +411,9 @@ export async function startAuth0Emulator(
     get config() {
       return state.config;
     },
+    get guesses() {
+      return state.guesses;
+    },
     googleTokens,
     get requests() {
       return state.requests;
@@ -394,7 +435,7 @@ export async function startAuth0Emulator(
     issueRefreshToken(opts = {}) {
       return state.issueRefreshToken({
         clientId: client.clientId,
-        userId: user.userId,
+        userId: (opts.user ?? user).userId,
         scopes: opts.scopes ?? ["openid", "profile", "email", "offline_access"],
         audience: opts.audience,
         authTime: opts.authTime,
@@ -402,10 +443,13 @@ export async function startAuth0Emulator(
     },
     connectAccount(opts = {}) {
       const connection = opts.connection ?? "google-oauth2";
-      state.accounts = state.accounts.filter((a) => a.connection !== connection);
+      const owner = opts.user ?? user;
+      state.accounts = state.accounts.filter((a) =>
+        a.connection !== connection || a.userId !== owner.userId
+      );
       const account: ConnectedAccount = {
         id: "cac_" + randomAlnum(20),
-        userId: user.userId,
+        userId: owner.userId,
         connection,
         scopes: opts.scopes ?? ["openid", "profile", "https://mail.google.com/"],
         createdAt: now(),
@@ -416,6 +460,9 @@ export async function startAuth0Emulator(
       return account;
     },
     accounts: () => state.accounts.filter((a) => a.userId === user.userId),
+    addUser(extra) {
+      if (!state.user(extra.userId)) state.users.push(extra);
+    },
     revokeRefreshTokens() {
       for (const r of state.refreshTokens.values()) r.revoked = true;
     },
@@ -424,6 +471,9 @@ export async function startAuth0Emulator(
     },
     injectResponse(path, response, times = 1) {
       injected.set(path, { ...response, times });
+    },
+    failTokenRequests(opts) {
+      tokenFailures = { ...opts };
     },
     async close() {
       await server.shutdown();

@@ -94,6 +94,43 @@ export interface TenantConfig {
   myAccountRateLimit: RateLimit;
 }
 
+/**
+ * Answers the reference does not give, as switchable variants (lib/emulators/GUESSES.md lists
+ * them). Not tenant settings: the client must work, or fail with an actionable code, under
+ * every variant. The first value of each is the default.
+ */
+export interface GuessVariants {
+  /**
+   * Token Vault while Refresh Token Rotation is on. The docs say only "Token Vault does not
+   * support refresh token rotation". `invalid_request`: 400 naming rotation (default);
+   * `access_denied`: 403 with an unrelated description; `allowed`: the exchange works (only
+   * the refresh grant rotates); `rotates`: the exchange works and returns a new refresh token.
+   */
+  tokenVaultUnderRotation: "invalid_request" | "access_denied" | "allowed" | "rotates";
+  /**
+   * The body of a `/connect` refused for a connection not enabled for Connected Accounts or a
+   * redirect URI not in Allowed Callback URLs (the docs: "problem+json 400/403" [infer]).
+   * `validation_errors`: 400 with `validation_errors[].field` (default); `detail_only`: 400
+   * without `validation_errors`; `forbidden`: 403 without `validation_errors`.
+   */
+  connectRefusal: "validation_errors" | "detail_only" | "forbidden";
+  /**
+   * What the Token Vault exchange matches `login_hint` against. The SDKs call it the
+   * provider-side user id. `id_or_email`: the Google account id or the email (default);
+   * `id_only`: the Google account id only.
+   */
+  loginHint: "id_or_email" | "id_only";
+}
+
+/** The default guesses. */
+export function defaultGuesses(): GuessVariants {
+  return {
+    tokenVaultUnderRotation: "invalid_request",
+    connectRefusal: "validation_errors",
+    loginHint: "id_or_email",
+  };
+}
+
 /** A token bucket: `burst` requests, refilled at `perSecond`. */
 export interface RateLimit {
   burst: number;
@@ -234,6 +271,8 @@ export function randomAlnum(length = 20): string {
 /** All mutable emulator state. */
 export class TenantState {
   config: TenantConfig;
+  /** The reference's gaps, as switchable variants. */
+  guesses: GuessVariants = defaultGuesses();
   now: () => number;
   users: EmulatedUser[] = [ADA];
   codes = new Map<string, AuthCode>();

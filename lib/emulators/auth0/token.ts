@@ -303,13 +303,20 @@ function tokenVault(ctx: Ctx, p: Record<string, string>): Response {
   const usable = usableRefreshToken(ctx, p.subject_token);
   if ("response" in usable) return usable.response;
   const { rec } = usable;
-  if (cfg.refreshTokenRotation) {
-    // [infer] the docs say only "Token Vault does not support refresh token rotation".
+  const underRotation = cfg.refreshTokenRotation
+    ? state.guesses.tokenVaultUnderRotation
+    : undefined;
+  // [guess] the docs say only "Token Vault does not support refresh token rotation"; the answer
+  // is a switchable variant (GUESSES.md).
+  if (underRotation === "invalid_request") {
     return oauthError(
       400,
       "invalid_request",
       "Token Vault does not support refresh token rotation. Disable Refresh Token Rotation for the application.",
     );
+  }
+  if (underRotation === "access_denied") {
+    return oauthError(403, "access_denied", "The request was denied.");
   }
   // The docs say an Always MFA policy makes Token Vault retrieval fail; not in the reference: the
   // exact error (401/403 `mfa_required` with an `mfa_token` is the generic form).
@@ -319,10 +326,14 @@ function tokenVault(ctx: Ctx, p: Record<string, string>): Response {
     });
   }
   const user = state.user(rec.userId)!;
-  // `login_hint` is the provider-side user id in the SDKs; the emulator also accepts the email.
+  // `login_hint` is the provider-side user id in the SDKs; [guess] whether the email works too
+  // is a switchable variant (GUESSES.md).
+  const hintMatches = (hint: string) =>
+    hint === user.googleSub || hint === googleAccountId(user.googleSub) ||
+    (state.guesses.loginHint === "id_or_email" && hint === user.email);
   const account = state.accounts.find((a) =>
     a.userId === rec.userId && a.connection === p.connection &&
-    (!p.login_hint || p.login_hint === user.email || p.login_hint === user.googleSub)
+    (!p.login_hint || hintMatches(p.login_hint))
   );
   const notFound = () =>
     oauthError(
@@ -343,13 +354,37 @@ function tokenVault(ctx: Ctx, p: Record<string, string>): Response {
   }
   // `scope` is documented as present when it differs from what was granted; the emulator always
   // sends it (auth0-ai compares it with the scopes a tool needs).
-  return json(200, {
+  const body: Record<string, unknown> = {
     access_token: account.googleAccessToken,
     expires_in: Math.max(0, Math.floor(((account.googleExpiresAt ?? now) - now) / 1000)),
     scope: account.scopes.join(" "),
     issued_token_type: FEDERATED_TOKEN_TYPE,
     token_type: "Bearer",
-  });
+  };
+  if (underRotation === "rotates") {
+    // The variant where the exchange rotates its subject token like the refresh grant.
+    const next = state.issueRefreshToken({
+      clientId: rec.clientId,
+      userId: rec.userId,
+      scopes: rec.scopes,
+      audience: rec.audience,
+      family: rec.family,
+      authTime: rec.authTime,
+      expiresAt: rec.rotating ? rec.expiresAt : undefined,
+    });
+    if (!rec.rotated) {
+      rec.rotated = true;
+      rec.rotatedAt = state.now();
+      rec.successor = next;
+    }
+    body.refresh_token = next;
+  }
+  return json(200, body);
+}
+
+/** The Google account id in an Auth0 user id such as `google-oauth2|1000…`. */
+function googleAccountId(sub: string): string {
+  return sub.includes("|") ? sub.slice(sub.indexOf("|") + 1) : sub;
 }
 
 /** Mint a Google access token for a connected account through the shared registry. */
