@@ -430,15 +430,17 @@ Deno.test("doctor: the Gmail probe reports a disabled Gmail API (exit 3)", async
   await using w = await doctorWorld();
   const { emu } = w;
   const account = emu.connectAccount({ offline: true });
+  // One refresh token: the connected record is bound to its identity.
+  const rt = emu.issueRefreshToken();
   await w.store.set(
-    w.keys.connected("gmail", "google-oauth2"),
+    w.keys.connected(await identityOf(await fingerprint(rt), undefined), "gmail", "google-oauth2"),
     {
       connectedAt: Date.now(),
       firstToken: await fingerprint(account.googleAccessToken!),
     } satisfies ConnectedRecord,
   );
   await t.step("enabled: the probe reads the profile", async () => {
-    const { ran, res } = await w.doctor(emu.issueRefreshToken());
+    const { ran, res } = await w.doctor(rt);
     assertEquals(ran.code, 0, JSON.stringify(res.issues));
     assertEquals(res.gmail.status, "ok");
     assertEquals(res.gmail.email, "ada@example.com");
@@ -446,7 +448,7 @@ Deno.test("doctor: the Gmail probe reports a disabled Gmail API (exit 3)", async
   await t.step("disabled in the Google Cloud project: gmail_api_disabled", async () => {
     w.gmail.faults.apiDisabled(true, "987654321");
     try {
-      const { ran, res } = await w.doctor(emu.issueRefreshToken());
+      const { ran, res } = await w.doctor(rt);
       assertEquals(ran.code, 3, JSON.stringify(res.issues));
       assertEquals(codes(res.issues, "problem"), ["gmail_api_disabled"]);
       assertEquals(res.gmail.status, "failed");
