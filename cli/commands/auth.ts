@@ -141,21 +141,38 @@ async function status(ctx: Context): Promise<CommandOutput> {
     let pending: unknown[] = [];
     let connected: unknown[] = [];
     let refreshToken: boolean | null = null;
+    let otherAccounts = 0;
     if (mode.startsWith("auth0")) {
-      const { keysFor, resolveTenant } = await import("../../lib/auth/auth0/mod.ts");
+      const { keysFor, RefreshTokens, resolveTenant } = await import(
+        "../../lib/auth/auth0/mod.ts"
+      );
       const k = keysFor(
         resolveTenant(config.get("auth0_domain")!).host,
         config.get("auth0_client_id")!,
       );
-      refreshToken = (await app.store.get(k.refreshToken)) !== undefined ||
-        config.get("auth0_refresh_token") !== undefined;
-      const under = async (prefix: string) =>
-        await Promise.all(
-          stored.filter((key) => key.startsWith(prefix)).map(async (key) => ({
-            key: key.slice(prefix.length),
+      // The account this configuration uses, found in the cache alone (no network, no login):
+      // entries are keyed `<kind>/<scope>/<connection>/<identity>`, and only this identity's
+      // are shown; other accounts' entries (another refresh token or login hint) are counted.
+      const current = (await new RefreshTokens(app.store, k, {
+        configured: config.get("auth0_refresh_token"),
+        loginHint: config.get("auth0_login_hint"),
+      }).current()).token;
+      refreshToken = current !== undefined;
+      const suffix = current ? `/${current.identity}` : undefined;
+      const under = async (prefix: string) => {
+        const mine: { key: string; value: Record<string, unknown> | undefined }[] = [];
+        for (const key of stored.filter((key) => key.startsWith(prefix))) {
+          if (!suffix || !key.endsWith(suffix)) {
+            otherAccounts++;
+            continue;
+          }
+          mine.push({
+            key: key.slice(prefix.length, -suffix.length),
             value: await app.store.get<Record<string, unknown>>(key),
-          })),
-        );
+          });
+        }
+        return mine;
+      };
       tokens = (await under(`${k.root}/at/`)).map(({ key, value }) => ({
         scope: key,
         expires_at: iso(value?.expiresAt),
@@ -181,6 +198,7 @@ async function status(ctx: Context): Promise<CommandOutput> {
       access_tokens: tokens,
       pending_connect: pending,
       connected_accounts: connected,
+      other_accounts_entries: otherAccounts,
       stored_keys: stored.length,
     };
     const lines = [
@@ -201,6 +219,9 @@ async function status(ctx: Context): Promise<CommandOutput> {
         const x = c as { scope: string; connected_at: string | null };
         return `Connected ${x.scope} at ${x.connected_at ?? "?"}`;
       }),
+      ...(otherAccounts
+        ? [`Other accounts: ${otherAccounts} cached item(s) (another refresh token or login hint)`]
+        : []),
       "Settings:",
       ...settings.map((s) =>
         `  ${s.name.padEnd(22)} ${String(s.value ?? "").padEnd(40)} ${s.source}`

@@ -8,7 +8,7 @@
  */
 
 import { type Stack, startStack } from "../../lib/emulators/stack.ts";
-import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
 import { doc, mcs, spawnMcs } from "./_mcs.ts";
 import { untilAuthorized } from "./_auth_loop.ts";
 import { freePort } from "../support/ports.ts";
@@ -136,7 +136,17 @@ Deno.test("every auth path, end to end through the CLI", async (t) => {
       const status = doc(await mcs(["auth", "status", "--json"], { env }));
       assertEquals(status.result.mode, "auth0");
       assertEquals(status.result.access_tokens.length, 1);
+      assertMatch(status.result.access_tokens[0].scope, /\/google-oauth2$/, "scope/connection");
+      assertEquals(status.result.other_accounts_entries, 0);
       assert(!JSON.stringify(status).includes(env.MCS_AUTH0_CLIENT_SECRET), "no secret");
+      // Another account on the same cache: status shows its own entries, counts the others.
+      const env2 = { ...env, MCS_AUTH0_REFRESH_TOKEN: stack.auth0.issueRefreshToken() };
+      const second = doc(await mcs(["auth", "status", "--json"], { env: env2 }));
+      assertEquals(second.result.access_tokens, [], "not the first account's token");
+      assert(second.result.other_accounts_entries > 0, JSON.stringify(second.result));
+      assertEquals((await mcs(["exec", "list_labels"], { env: env2 })).code, 0);
+      const both = doc(await mcs(["auth", "status", "--json"], { env: env2 }));
+      assertEquals(both.result.access_tokens.length, 1);
       const out = await mcs(["auth", "logout", "--json"], { env });
       assert(doc(out).result.removed > 0);
       assertEquals(doc(await mcs(["auth", "status", "--json"], { env })).result.stored_keys, 0);
