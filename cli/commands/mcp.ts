@@ -27,7 +27,7 @@ export async function serverOptions(ctx: Context, prefix: string) {
     options: {
       version: VERSION,
       legacy: legacyToolsWanted(ctx.io.env.get("MCS_MCP_LEGACY_TOOLS")),
-      call: (name: string, args: unknown) => runner.call(name, args),
+      call: (name: string, args: unknown, signal: AbortSignal) => runner.call(name, args, signal),
       describe: (e: unknown) => failure(e, debug).doc as unknown as Record<string, unknown>,
       log: (level: string, text: string) => ctx.io.err(`${prefix}: ${level}: ${text}\n`),
     },

@@ -20,6 +20,10 @@
  *   what to show the user and to call the tool again. Flow state lives in the CLI's cache store,
  *   so the next call (or an `mcs exec`) continues where this one stopped.
  * - Every result's text stands on its own, for hosts that ignore `structuredContent`.
+ * - Calls run in parallel; a cancelled call (`notifications/cancelled`) gets its `signal`
+ *   aborted (the runner aborts its Gmail requests) and no response. With a `progressToken`, the
+ *   call reports `notifications/progress`: when it starts, and at every sign-in wait and check
+ *   (so a client can keep extending its timeout while the user signs in).
  *
  * @example
  * ```ts
@@ -74,6 +78,20 @@ export interface McpServerOptions {
 interface CallExtra {
   signal: AbortSignal;
   requestId: string | number;
+  sendNotification(n: { method: string; params?: Record<string, unknown> }): Promise<void>;
+}
+
+/** `notifications/progress` for one call: a no-op unless the client sent a progressToken. */
+function progressOf(token: unknown, extra: CallExtra): (message: string) => void {
+  if (typeof token !== "string" && typeof token !== "number") return () => {};
+  let progress = 0;
+  return (message) => {
+    progress++;
+    extra.sendNotification({
+      method: "notifications/progress",
+      params: { progressToken: token, progress, message },
+    }).catch(() => {});
+  };
 }
 
 /** The `auth_required` document's fields used here (see cli/output.ts). */
@@ -192,7 +210,8 @@ export function createMcpServer(options: McpServerOptions): Server {
     tool: string,
     args: unknown,
     first: AuthChallenge,
-    extra: { signal: AbortSignal; requestId: string | number },
+    extra: CallExtra,
+    progress: (message: string) => void,
   ): Promise<CallToolResult> => {
     let challenge = first;
     for (;;) {
@@ -216,10 +235,12 @@ export function createMcpServer(options: McpServerOptions): Server {
       const complete = server.createElicitationCompletionNotifier(elicitationId, {
         relatedRequestId: extra.requestId,
       });
+      progress(`waiting for the user to ${step}`);
       // Poll: run the call again until the step's code changes (done) or it expires.
       for (;;) {
         if (now() >= deadline) return failed(tool, challenge);
         await sleep(Math.max(1, challenge.retryAfterS ?? 2) * 1000, extra.signal);
+        progress(`checking whether the user has finished (${challenge.step})`);
         try {
           const result = await raceAbort(options.call(tool, args, extra.signal), extra.signal);
           await complete().catch(() => {});
@@ -247,12 +268,14 @@ export function createMcpServer(options: McpServerOptions): Server {
       if (!toolByName(name)) {
         throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
       }
+      const progress = progressOf(request.params._meta?.progressToken, extra);
+      progress(`running ${name}`);
       try {
         return okResult(await raceAbort(options.call(name, args, extra.signal), extra.signal));
       } catch (e) {
         if (extra.signal.aborted) throw e;
         if (e instanceof AuthChallenge && server.getClientCapabilities()?.elicitation?.url) {
-          return await signInThenRun(name, args, e, extra);
+          return await signInThenRun(name, args, e, extra, progress);
         }
         const result = failed(name, e);
         if (!(e instanceof AuthChallenge)) {

@@ -1,7 +1,8 @@
 /**
  * The agent tool catalogue as MCP tool definitions: the same names, descriptions and input JSON
  * Schemas as `mcs tools` (one catalogue, `lib/tools/catalog.ts`), plus a `title` and the
- * behaviour annotations hosts use to decide what needs confirmation:
+ * behaviour annotations hosts use to decide what needs confirmation, and an `outputSchema`
+ * (`./output_schemas.ts`). Annotations:
  *
  * | tool kind | readOnlyHint | destructiveHint | idempotentHint | openWorldHint |
  * | --- | --- | --- | --- | --- |
@@ -27,6 +28,7 @@
  */
 
 import { type ObjectSchema, TOOLS, type ToolSpec } from "../tools/catalog.ts";
+import { outputSchemaOf, type ToolOutputSchema } from "./output_schemas.ts";
 
 /** MCP tool behaviour hints (all optional in the protocol; always set here). */
 export interface McpToolAnnotations {
@@ -43,6 +45,8 @@ export interface McpTool {
   title: string;
   description: string;
   inputSchema: ObjectSchema;
+  /** The result's schema, or a failure document's (see `./output_schemas.ts`). */
+  outputSchema?: ToolOutputSchema;
   annotations: McpToolAnnotations;
 }
 
@@ -81,6 +85,7 @@ export function mcpTool(spec: ToolSpec): McpTool {
     title: spec.title,
     description: spec.description,
     inputSchema: spec.parameters,
+    ...(outputSchemaOf(spec.name) ? { outputSchema: outputSchemaOf(spec.name) } : {}),
     annotations: annotationsOf(spec),
   };
 }
