@@ -14,7 +14,7 @@
 
 import type { CommandOutput, Context } from "../context.ts";
 import { failure } from "../output.ts";
-import { VERSION } from "../run.ts";
+import denoJson from "../../deno.json" with { type: "json" };
 
 /** The server options both `mcs mcp` and `mcs serve` use. */
 export async function serverOptions(ctx: Context, prefix: string) {
@@ -25,7 +25,7 @@ export async function serverOptions(ctx: Context, prefix: string) {
   return {
     runner,
     options: {
-      version: VERSION,
+      version: denoJson.version,
       legacy: legacyToolsWanted(ctx.io.env.get("MCS_MCP_LEGACY_TOOLS")),
       call: (name: string, args: unknown, signal: AbortSignal) => runner.call(name, args, signal),
       describe: (e: unknown) => failure(e, debug).doc as unknown as Record<string, unknown>,
@@ -43,7 +43,9 @@ export async function run(ctx: Context): Promise<CommandOutput> {
   const transport = new DenoStdioTransport();
   transport.onerror = (e) => ctx.io.err(`mcs mcp: ${e.message}\n`);
   await server.connect(transport);
-  ctx.io.err(`mcs mcp ${VERSION}: MCP server on stdio (protocol messages on stdout only)\n`);
+  ctx.io.err(
+    `mcs mcp ${denoJson.version}: MCP server on stdio (protocol messages on stdout only)\n`,
+  );
   await transport.closed;
   runner.close();
   return { result: null, printed: true };

@@ -12,7 +12,7 @@
 
 import { UsageError } from "../../lib/errors.ts";
 import type { CommandOutput, Context } from "../context.ts";
-import { VERSION } from "../run.ts";
+import denoJson from "../../deno.json" with { type: "json" };
 import { serverOptions } from "./mcp.ts";
 
 /** The `--port` value (default 8765). @throws {UsageError} */
@@ -51,7 +51,7 @@ export async function run(ctx: Context): Promise<CommandOutput> {
     onListen: (addr) => {
       const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
       ctx.io.err(
-        `mcs serve ${VERSION}: MCP on http://${shown}:${addr.port}/mcp` +
+        `mcs serve ${denoJson.version}: MCP on http://${shown}:${addr.port}/mcp` +
           `${apiKey ? " (key required)" : ""}\n`,
       );
     },
