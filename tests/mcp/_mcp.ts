@@ -94,11 +94,15 @@ export async function startServe(args: string[], env: Record<string, string>) {
 }
 
 /** An SDK client over Streamable HTTP, with extra request headers (the bearer key). */
-export async function httpClient(url: string, headers: Record<string, string> = {}) {
+export async function httpClient(
+  url: string,
+  headers: Record<string, string> = {},
+  capabilities: ClientCapabilities = {},
+) {
   const transport = new StreamableHTTPClientTransport(new URL(url), {
     requestInit: { headers },
   });
-  const client = new Client({ name: "mcs-test", version: "1.0.0" }, { capabilities: {} });
+  const client = new Client({ name: "mcs-test", version: "1.0.0" }, { capabilities });
   await client.connect(transport);
   return {
     client,

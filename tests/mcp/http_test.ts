@@ -6,7 +6,14 @@
  * @module
  */
 
-import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
+import {
+  type CallToolResult,
+  type ElicitationCompleteNotification,
+  ElicitationCompleteNotificationSchema,
+  type ElicitRequest,
+  ElicitRequestSchema,
+  type Tool,
+} from "@modelcontextprotocol/sdk/types.js";
 import { startStack } from "../../lib/emulators/stack.ts";
 import { mcs } from "../cli/_mcs.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
@@ -100,6 +107,50 @@ Deno.test("mcs serve: a stateless tools/call without a key on loopback; auth_req
     const d = result.structuredContent as { auth_required: boolean; url: string; step: string };
     assertEquals([d.auth_required, d.step], [true, "login"]);
     assertStringIncludes((result.content[0] as { text: string }).text, d.url);
+  } finally {
+    await stack.close();
+    await Deno.remove(cache, { recursive: true });
+  }
+});
+
+Deno.test("mcs serve: URL elicitation over HTTP, one tool call through login and consent", async () => {
+  const stack = await startStack({ pollInterval: 1 });
+  const cache = await Deno.makeTempDir({ prefix: "mcs-serve-" });
+  try {
+    await using srv = await startServe([], {
+      ...stack.env,
+      MCS_CACHE_DIR: cache,
+      MCS_SERVE_API_KEY: KEY,
+    });
+    await using c = await httpClient(srv.url, { authorization: `Bearer ${KEY}` }, {
+      elicitation: { url: {} },
+    });
+    const steps: string[] = [];
+    const completed: string[] = [];
+    c.client.setRequestHandler(ElicitRequestSchema, async (req: ElicitRequest) => {
+      const p = req.params as { url: string; elicitationId: string };
+      steps.push(p.elicitationId);
+      await stack.userCompletes(
+        p.url,
+        decodeURIComponent(new URL(p.url).pathname.split("/").pop()!),
+      );
+      return { action: "accept" };
+    });
+    c.client.setNotificationHandler(
+      ElicitationCompleteNotificationSchema,
+      (n: ElicitationCompleteNotification) => {
+        completed.push(n.params.elicitationId);
+      },
+    );
+    const r = await c.client.callTool(
+      { name: "list_labels", arguments: {} },
+      undefined,
+      { timeout: 120_000 },
+    ) as CallToolResult;
+    assert(!r.isError, JSON.stringify(r));
+    assert((r.structuredContent as { labels: unknown[] }).labels.length > 0);
+    assertEquals(steps.length, 2, "login, then the Connected Accounts consent");
+    assertEquals(completed, steps, "each step completed (notifications/elicitation/complete)");
   } finally {
     await stack.close();
     await Deno.remove(cache, { recursive: true });
