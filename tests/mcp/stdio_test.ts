@@ -16,7 +16,8 @@ import {
   ElicitRequestSchema,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
-import { startStack } from "../../lib/emulators/stack.ts";
+import { type Stack, startStack } from "../../lib/emulators/stack.ts";
+import { browserPerson, hasChromium } from "../support/browser.ts";
 import { TOOLS } from "../../lib/tools/catalog.ts";
 import { doc, mcs, mcsEnv, ROOT_PATH, sleep } from "../cli/_mcs.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
@@ -158,7 +159,11 @@ Deno.test("mcs mcp without URL elicitation: auth_required results, the user acts
   }
 });
 
-Deno.test("mcs mcp with URL elicitation: one tool call through login and consent", async () => {
+/** The person's part of one step: open `url`, confirm `code`, approve. */
+type Person = (stack: Stack, url: string, code: string) => Promise<void>;
+
+/** One tool call with URL elicitation through both steps, the person acting on each URL. */
+async function elicitedCall(person: Person) {
   const stack = await startStack({ pollInterval: 1 });
   const cache = await Deno.makeTempDir({ prefix: "mcs-mcp-" });
   try {
@@ -179,7 +184,7 @@ Deno.test("mcs mcp with URL elicitation: one tool call through login and consent
       asked.push({ url: p.url, message: p.message, id: p.elicitationId });
       const code = decodeURIComponent(new URL(p.url).pathname.split("/").pop()!);
       assertStringIncludes(p.message, code, "the message names the code");
-      await stack.userCompletes(p.url, code);
+      await person(stack, p.url, code);
       return { action: "accept" };
     });
     c.client.setNotificationHandler(
@@ -197,12 +202,29 @@ Deno.test("mcs mcp with URL elicitation: one tool call through login and consent
     assert((r.structuredContent as { messages: unknown[] }).messages.length >= 1);
     assertEquals(asked.length, 2, "login, then the Connected Accounts consent");
     assertStringIncludes(asked[1].message, "connect Gmail");
-    await sleep(100); // the last completion notification may trail the result
     assertEquals(completed, asked.map((a) => a.id));
   } finally {
     await stack.close();
     await Deno.remove(cache, { recursive: true });
   }
+}
+
+Deno.test("mcs mcp with URL elicitation: one tool call through login and consent", async () => {
+  await elicitedCall(async (stack, url, code) => {
+    await stack.userCompletes(url, code);
+  });
+});
+
+Deno.test({
+  name: "mcs mcp with URL elicitation, the person in Chromium: one tool call, both steps",
+  ignore: !hasChromium,
+  async fn() {
+    await elicitedCall(async (_stack, url, code) => {
+      const seen = await browserPerson({ entry: "link", url, code });
+      assert(seen.ok, seen.error);
+      assertEquals(seen.shown, code);
+    });
+  },
 });
 
 Deno.test("mcs mcp with URL elicitation: a declined step ends the call with the challenge", async () => {
