@@ -294,7 +294,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
     details: "With MCS_SERVE_API_KEY set, every request needs Authorization: Bearer <key>. " +
       "A non-loopback --host without a key refuses to start. Requests from a browser Origin " +
-      "other than the server's own (or MCS_SERVE_ALLOWED_ORIGINS, comma-separated) get 403.",
+      "that is not a loopback one (nor in MCS_SERVE_ALLOWED_ORIGINS, comma-separated) get 403.",
     load: () => import("./commands/serve.ts"),
   },
   {
