@@ -6,8 +6,9 @@
  * Guarantees: stdout carries protocol messages only, each written whole and in order (writes
  * are queued, never interleaved); end of stdin closes the transport (so the server exits when
  * the host goes away) once every request already received has been answered (at most
- * `drainMs`, default 30 s, later); a line that is not JSON-RPC is reported through `onerror`
- * and skipped.
+ * `drainMs`, default 30 s, later); a line that is not JSON-RPC is answered with a JSON-RPC error
+ * (`-32700` not JSON, `-32600` not a message; `id: null`), reported through `onerror` and
+ * skipped.
  *
  * @example
  * ```ts
@@ -75,6 +76,15 @@ export class DenoStdioTransport implements Transport {
             message = deserializeMessage(line);
           } catch (e) {
             this.onerror?.(e instanceof Error ? e : new Error(String(e)));
+            // JSON-RPC 2.0: an unparsable or invalid message gets an error with a null id.
+            const invalidJson = e instanceof SyntaxError;
+            this.#write({
+              jsonrpc: "2.0",
+              id: null,
+              error: invalidJson
+                ? { code: -32700, message: "Parse error: the line is not JSON" }
+                : { code: -32600, message: "Invalid request: not a JSON-RPC 2.0 message" },
+            });
             continue;
           }
           if ("method" in message && "id" in message) this.#inFlight.add(message.id);
@@ -103,7 +113,11 @@ export class DenoStdioTransport implements Transport {
       this.#inFlight.delete(message.id as string | number);
       if (this.#inFlight.size === 0) this.#drained?.();
     }
-    const bytes = new TextEncoder().encode(serializeMessage(message));
+    return this.#write(message);
+  }
+
+  #write(message: unknown): Promise<void> {
+    const bytes = new TextEncoder().encode(serializeMessage(message as JSONRPCMessage));
     const out = this.#streams.output;
     this.#writes = this.#writes.then(async () => {
       let rest = bytes;

@@ -291,11 +291,12 @@ Deno.test("mcs mcp: every stdout line is a JSON-RPC message", async () => {
     const msgs = stdout.trimEnd().split("\n").map((l) => JSON.parse(l));
     for (const m of msgs) assertEquals(m.jsonrpc, "2.0", JSON.stringify(m));
     const byId = new Map(msgs.filter((m) => "id" in m).map((m) => [m.id, m]));
-    assertEquals([...byId.keys()].sort(), [1, 2, 3, 4, 5]);
+    assertEquals([...byId.keys()].filter((k) => k !== null).sort(), [1, 2, 3, 4, 5]);
     assertEquals(byId.get(1).result.protocolVersion, "2025-06-18", "negotiated down");
     assertEquals(byId.get(3).result.structuredContent.auth_required, true);
     assertEquals(byId.get(4).result.isError, true);
     assertEquals(byId.get(5).error.code, -32602);
+    assertEquals(byId.get(null)?.error.code, -32700, "the line that is not JSON is answered");
     assert(
       msgs.some((m) => m.method === "notifications/message"),
       "logs reach the client as notifications/message",
