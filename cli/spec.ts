@@ -276,6 +276,28 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import("./commands/exec.ts"),
   },
   {
+    path: ["mcp"],
+    summary: "Run the agent tools as an MCP server on stdio (for Claude, Cursor, VS Code, ...)",
+    positionals: { min: 0, max: 0 },
+    details: "stdout carries MCP protocol messages only; logs go to stderr. Sign-in steps come " +
+      "back as tool results (or URL elicitations for clients that support them). " +
+      "MCS_MCP_LEGACY_TOOLS=1 also lists the original SDK's nine tool names.",
+    load: () => import("./commands/mcp.ts"),
+  },
+  {
+    path: ["serve"],
+    summary: "Run the agent tools as an MCP server over Streamable HTTP at /mcp",
+    positionals: { min: 0, max: 0 },
+    options: {
+      host: { type: "string", arg: "HOST", help: "Address to listen on (default 127.0.0.1)" },
+      port: { type: "string", arg: "PORT", help: "Port (default 8765; 0 picks a free one)" },
+    },
+    details: "With MCS_SERVE_API_KEY set, every request needs Authorization: Bearer <key>. " +
+      "A non-loopback --host without a key refuses to start. Requests from a browser Origin " +
+      "that is not a loopback one (nor in MCS_SERVE_ALLOWED_ORIGINS, comma-separated) get 403.",
+    load: () => import("./commands/serve.ts"),
+  },
+  {
     path: ["doctor"],
     summary: "Check settings, cache directory, network routes and the Auth0 tenant",
     positionals: { min: 0, max: 0 },

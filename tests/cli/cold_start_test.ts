@@ -4,7 +4,9 @@
  * auth, Gmail, network, cache or emulator code, nor any npm package, nor any `node:` built-in
  * (importing one initialises Deno's Node compatibility layer: ~10 ms and ~6 MB measured). The
  * cache, loaded by every Gmail command, must not import `node:` either. Checked on the module
- * graph (`deno info --json`), following only static imports.
+ * graph (`deno info --json`), following only static imports. The MCP SDK, needed only by
+ * `mcs mcp` and `mcs serve`, is not even reachable through dynamic imports from `tools` and
+ * `exec`.
  * @module
  */
 
@@ -18,7 +20,7 @@ interface Info {
   }[];
 }
 
-async function staticClosure(entry: string): Promise<string[]> {
+async function staticClosure(entry: string, followDynamic = false): Promise<string[]> {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["info", "--json", "--config", `${ROOT_PATH}/deno.json`, entry],
     cwd: ROOT_PATH,
@@ -32,7 +34,7 @@ async function staticClosure(entry: string): Promise<string[]> {
     if (seen.has(url)) return;
     seen.add(url);
     for (const d of byUrl.get(url)?.dependencies ?? []) {
-      if (!d.isDynamic && d.code?.specifier) visit(d.code.specifier);
+      if ((followDynamic || !d.isDynamic) && d.code?.specifier) visit(d.code.specifier);
     }
   };
   visit(new URL(entry, `file://${ROOT_PATH}/`).href);
@@ -56,4 +58,22 @@ Deno.test("lib/cache/mod.ts (on every Gmail command's path) imports no node: bui
   assert(mods.length > 1, mods.join());
   const node = mods.filter((m) => m.startsWith("node:"));
   assert(node.length === 0, `node: imports: ${node.join(", ")}`);
+});
+
+const MCP = /modelcontextprotocol|^lib\/mcp\//;
+
+for (const entry of ["cli/main.ts", "cli/commands/tools.ts", "cli/commands/exec.ts"]) {
+  Deno.test(`${entry} does not load the MCP SDK`, async () => {
+    // main.ts reaches every command through dynamic imports: static imports only. tools and
+    // exec: everything they can load, dynamic imports included.
+    const mods = await staticClosure(entry, entry !== "cli/main.ts");
+    assert(mods.length > 1, mods.join());
+    const mcp = mods.filter((m) => MCP.test(m));
+    assert(mcp.length === 0, `MCP modules reachable: ${mcp.join(", ")}`);
+  });
+}
+
+Deno.test("the check sees the MCP SDK where it is loaded (mcs mcp)", async () => {
+  const mods = await staticClosure("cli/commands/mcp.ts", true);
+  assert(mods.some((m) => /modelcontextprotocol/.test(m)), "cli/commands/mcp.ts reaches the SDK");
 });

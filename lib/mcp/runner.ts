@@ -1,0 +1,92 @@
+/**
+ * The tool runner a long-running MCP server uses: one {@link App} (connections, tokens) and one
+ * Gmail client (label map in memory) built on the first call and kept, with the cache store as
+ * the source of truth shared with other processes (an `mcs exec` sign-in serves the server, and
+ * the other way round).
+ *
+ * Guarantees:
+ * - Arguments are validated against the catalogue before the configuration is read (a bad
+ *   argument is reported even with no configuration).
+ * - A failed build (missing setting, unwritable cache) is not remembered, so fixing the setting
+ *   and calling again works without restarting the host.
+ * - Cancellation: every Gmail request of a call carries that call's `signal` (through an
+ *   `AsyncLocalStorage` the shared client's fetch reads), so a cancelled call aborts its requests
+ *   in flight and starts no new ones, while parallel calls keep theirs.
+ *
+ * The Gmail client is built here like `buildApp` builds it (same credentials, network, API base
+ * and label cache), with that fetch wrapper added.
+ *
+ * @example
+ * ```ts
+ * import { toolRunner } from "./runner.ts";
+ * import { resolveConfig } from "../config/resolve.ts";
+ * const runner = toolRunner(() => resolveConfig());
+ * const labels = await runner.call("list_labels", {}); // may throw AuthChallenge
+ * runner.close();
+ * ```
+ * @module
+ */
+
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { App } from "../app/mod.ts";
+import type { Config } from "../config/resolve.ts";
+import type { GmailClient } from "../gmail/client.ts";
+import type { NetInit } from "../net/types.ts";
+import { prepareToolCall, runValidated } from "../tools/run.ts";
+
+/** A runner shared by every session of one server process. */
+export interface ToolRunner {
+  /** Validate and run one tool; `signal` aborts its Gmail requests. @throws McsError, AuthChallenge */
+  call(name: string, args: unknown, signal?: AbortSignal): Promise<unknown>;
+  /** Release the App's connections. */
+  close(): void;
+}
+
+interface Built {
+  app: App;
+  gmail: GmailClient;
+}
+
+/** A runner over the configuration `config` resolves. */
+export function toolRunner(config: () => Promise<Config>): ToolRunner {
+  const callSignal = new AsyncLocalStorage<AbortSignal | undefined>();
+  let built: Promise<Built> | undefined;
+  const build = async (): Promise<Built> => {
+    const { buildApp } = await import("../app/mod.ts");
+    const { GmailClient } = await import("../gmail/client.ts");
+    const app = await buildApp(await config());
+    const fetch = (input: string | URL | Request, init: NetInit = {}) => {
+      const own = callSignal.getStore();
+      const signal = own && init.signal ? AbortSignal.any([own, init.signal]) : own ?? init.signal;
+      return app.net(input, signal ? { ...init, signal } : init);
+    };
+    const gmail = new GmailClient({
+      credentials: app.credentials,
+      fetch,
+      apiBase: app.config.get("gmail_api_base"),
+      cache: app.mode === "static" ? undefined : app.store,
+    });
+    return { app, gmail };
+  };
+  const get = (): Promise<Built> => {
+    if (!built) {
+      const p = build();
+      built = p;
+      p.catch(() => {
+        if (built === p) built = undefined;
+      });
+    }
+    return built;
+  };
+  return {
+    async call(name, args, signal) {
+      const valid = prepareToolCall(name, args);
+      const { gmail } = await get();
+      signal?.throwIfAborted();
+      return await callSignal.run(signal, () => runValidated(name, valid, { gmail }));
+    },
+    close() {
+      built?.then((b) => b.app.close(), () => {});
+    },
+  };
+}

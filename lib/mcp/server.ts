@@ -1,0 +1,289 @@
+/**
+ * The MCP server: the agent tools over the Model Context Protocol (the official SDK's low-level
+ * `Server`, protocol 2025-11-25, negotiating down to 2025-06-18 and 2025-03-26), transport-free
+ * (`mcs mcp` connects it to stdio, `mcs serve` to Streamable HTTP).
+ *
+ * Guarantees:
+ * - `tools/list` is the catalogue `mcs tools` prints (see `./tools.ts`), computed once.
+ * - Every tool outcome is a tool result, never a JSON-RPC error: success is `structuredContent`
+ *   (the same `result` object `mcs exec` prints) plus a text copy; a failure is `isError: true`
+ *   with the CLI contract's error document (`{ok:false,error:{code,message,retryable}}`) as
+ *   `structuredContent` and a sentence as text. JSON-RPC errors are for protocol problems only
+ *   (an unknown tool name, malformed params).
+ * - Sign-in: when a call needs the user (an {@link AuthChallenge}), a client that declared the
+ *   `elicitation.url` capability gets `elicitation/create` in URL mode; the server then polls
+ *   (runs the call again every `retry_after_s`), sends `notifications/elicitation/complete` when
+ *   the step is done, elicits the next step (the Connected Accounts consent) the same way, and
+ *   returns the tool's real result: one tool call for the model. A decline, a cancel or an
+ *   expired step ends the call with the fallback below. Any other client gets the fallback at
+ *   once: `isError: true`, the `auth_required` document as `structuredContent`, and text saying
+ *   what to show the user and to call the tool again. Flow state lives in the CLI's cache store,
+ *   so the next call (or an `mcs exec`) continues where this one stopped.
+ * - Every result's text stands on its own, for hosts that ignore `structuredContent`.
+ * - Calls run in parallel; a cancelled call (`notifications/cancelled`) gets its `signal`
+ *   aborted (the runner aborts its Gmail requests) and no response. With a `progressToken`, the
+ *   call reports `notifications/progress`: when it starts, and at every sign-in wait and check
+ *   (so a client can keep extending its timeout while the user signs in).
+ *
+ * @example
+ * ```ts
+ * import { createMcpServer } from "./server.ts";
+ * const server = await createMcpServer({
+ *   version: "0.1.0",
+ *   legacy: false,
+ *   call: (name, args) => Promise.resolve({ name, args }),
+ *   describe: (e) => ({ ok: false, error: { code: "x", message: String(e), retryable: false } }),
+ * });
+ * // await server.connect(transport);
+ * ```
+ * @module
+ */
+
+import { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import {
+  type CallToolRequest,
+  CallToolRequestSchema,
+  type CallToolResult,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
+} from "@modelcontextprotocol/sdk/types.js";
+import { AuthChallenge } from "../auth/types.ts";
+import { toolByName } from "../tools/catalog.ts";
+import { mcpTools } from "./tools.ts";
+
+/** What the server needs from its host (the CLI command). */
+export interface McpServerOptions {
+  /** The program version (serverInfo). */
+  version: string;
+  /** Also list the original SDK's nine tool names. */
+  legacy: boolean;
+  /**
+   * Validate and run one tool; throws on failure (an {@link AuthChallenge} when the user must
+   * act). `signal` aborts when the client cancels the request.
+   */
+  call(name: string, args: unknown, signal: AbortSignal): Promise<unknown>;
+  /** The CLI contract's document for a thrown value (`failure(e).doc`). */
+  describe(e: unknown): Record<string, unknown>;
+  /** A log line (stderr); the server also sends it as `notifications/message`. */
+  log?(level: "info" | "warning" | "error", text: string): void;
+  /** Clock (epoch ms) and sleep, for tests. */
+  now?(): number;
+  sleep?(ms: number, signal: AbortSignal): Promise<void>;
+  /** Longest wait for one sign-in step when the challenge names no expiry (default 15 min). */
+  stepTimeoutMs?: number;
+}
+
+/** What the SDK passes a request handler (the part used here). */
+interface CallExtra {
+  signal: AbortSignal;
+  requestId: string | number;
+  sendNotification(n: { method: string; params?: Record<string, unknown> }): Promise<void>;
+}
+
+/** `notifications/progress` for one call: a no-op unless the client sent a progressToken. */
+function progressOf(token: unknown, extra: CallExtra): (message: string) => void {
+  if (typeof token !== "string" && typeof token !== "number") return () => {};
+  let progress = 0;
+  return (message) => {
+    progress++;
+    extra.sendNotification({
+      method: "notifications/progress",
+      params: { progressToken: token, progress, message },
+    }).catch(() => {});
+  };
+}
+
+/** The `auth_required` document's fields used here (see cli/output.ts). */
+interface AuthDoc {
+  url?: string | null;
+  code?: string | null;
+  step?: string;
+  expires_at?: string | null;
+  message?: string;
+}
+
+function abortable(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const t = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** Reject as soon as `signal` aborts (the underlying work may finish later, unobserved). */
+function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
+/** The text a model sees for a step the user must do (stands on its own). */
+export function challengeText(tool: string, doc: AuthDoc): string {
+  const what = doc.step === "connect"
+    ? "connect their Gmail account (Connected Accounts consent)"
+    : "sign in";
+  const lines = [`Authorization needed: the user must ${what} before ${tool} can run.`];
+  if (doc.url) {
+    lines.push(
+      `Show the user this link and ask them to open it${
+        doc.code ? ` and confirm the code ${doc.code}` : ""
+      }: ${doc.url}`,
+    );
+  } else if (doc.message) lines.push(doc.message);
+  if (doc.expires_at) lines.push(`The link expires at ${doc.expires_at}.`);
+  lines.push(
+    `When the user says they are done, call ${tool} again with the same arguments; it continues ` +
+      "the sign-in (a second step may follow, shown the same way).",
+  );
+  return lines.join("\n");
+}
+
+/** The text of a failed call. */
+function errorText(doc: Record<string, unknown>): string {
+  const e = doc.error as { code?: string; message?: string; retryable?: boolean } | undefined;
+  if (!e) return JSON.stringify(doc);
+  return `Error ${e.code}: ${e.message}${e.retryable ? " (retryable: try again later)" : ""}`;
+}
+
+/** A success result: the tool's result object, and the same as JSON text. */
+export function okResult(result: unknown): CallToolResult {
+  const structured = result && typeof result === "object" && !Array.isArray(result)
+    ? result as Record<string, unknown>
+    : { result };
+  return {
+    content: [{ type: "text", text: JSON.stringify(result) }],
+    structuredContent: structured,
+  };
+}
+
+/** Build a server; connect it to a transport with `server.connect(transport)`. */
+export function createMcpServer(options: McpServerOptions): Server {
+  const tools = mcpTools({ legacy: options.legacy });
+  const now = options.now ?? Date.now;
+  const sleep = options.sleep ?? abortable;
+  const server = new Server(
+    { name: "mcs", title: "mcs: Gmail for agents", version: options.version },
+    {
+      capabilities: { tools: { listChanged: false }, logging: {} },
+      instructions:
+        "Gmail tools (search, read, send, drafts, labels, attachments). When a result says " +
+        "'Authorization needed', show the user the link and code, then call the same tool again.",
+    },
+  );
+  const log = (level: "info" | "warning" | "error", text: string) => {
+    options.log?.(level, text);
+    server.sendLoggingMessage({ level, logger: "mcs", data: text }).catch(() => {});
+  };
+
+  const failed = (tool: string, e: unknown): CallToolResult => {
+    const doc = options.describe(e);
+    if (doc.auth_required === true) {
+      return {
+        isError: true,
+        content: [{ type: "text", text: challengeText(tool, doc as AuthDoc) }],
+        structuredContent: doc,
+      };
+    }
+    return {
+      isError: true,
+      content: [{ type: "text", text: errorText(doc) }],
+      structuredContent: doc,
+    };
+  };
+
+  /**
+   * URL-mode elicitation for `first` and every step after it: elicit, poll until the step's code
+   * changes, notify completion, repeat; the tool's result at the end, or the fallback.
+   */
+  const signInThenRun = async (
+    tool: string,
+    args: unknown,
+    first: AuthChallenge,
+    extra: CallExtra,
+    progress: (message: string) => void,
+  ): Promise<CallToolResult> => {
+    let challenge = first;
+    for (;;) {
+      if (!challenge.url) return failed(tool, challenge);
+      const elicitationId = crypto.randomUUID();
+      const deadline = challenge.expiresAt ?? now() + (options.stepTimeoutMs ?? 15 * 60_000);
+      const step = challenge.step === "connect" ? "connect Gmail" : "sign in";
+      const message = `mcs needs you to ${step}${
+        challenge.userCode ? `: confirm the code ${challenge.userCode} on the page` : ""
+      }. Open the link to continue ${tool}.`;
+      log("info", `${tool}: asking the client to open the ${challenge.step} URL`);
+      const answer = await server.elicitInput(
+        { mode: "url", message, url: challenge.url, elicitationId },
+        {
+          relatedRequestId: extra.requestId,
+          signal: extra.signal,
+          timeout: Math.max(1_000, deadline - now()),
+        },
+      ).catch(() => ({ action: "cancel" as const }));
+      if (answer.action !== "accept") return failed(tool, challenge);
+      const complete = server.createElicitationCompletionNotifier(elicitationId, {
+        relatedRequestId: extra.requestId,
+      });
+      progress(`waiting for the user to ${step}`);
+      // Poll: run the call again until the step's code changes (done) or it expires.
+      for (;;) {
+        if (now() >= deadline) return failed(tool, challenge);
+        await sleep(Math.max(1, challenge.retryAfterS ?? 2) * 1000, extra.signal);
+        progress(`checking whether the user has finished (${challenge.step})`);
+        try {
+          const result = await raceAbort(options.call(tool, args, extra.signal), extra.signal);
+          await complete().catch(() => {});
+          return okResult(result);
+        } catch (e) {
+          if (extra.signal.aborted) throw e;
+          if (!(e instanceof AuthChallenge)) {
+            await complete().catch(() => {});
+            return failed(tool, e);
+          }
+          if (e.userCode === challenge.userCode && e.url === challenge.url) continue;
+          await complete().catch(() => {});
+          challenge = e;
+          break;
+        }
+      }
+    }
+  };
+
+  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
+  server.setRequestHandler(
+    CallToolRequestSchema,
+    async (request: CallToolRequest, extra: CallExtra): Promise<CallToolResult> => {
+      const { name, arguments: args = {} } = request.params;
+      if (!toolByName(name)) {
+        throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+      }
+      const progress = progressOf(request.params._meta?.progressToken, extra);
+      progress(`running ${name}`);
+      try {
+        return okResult(await raceAbort(options.call(name, args, extra.signal), extra.signal));
+      } catch (e) {
+        if (extra.signal.aborted) throw e;
+        if (e instanceof AuthChallenge && server.getClientCapabilities()?.elicitation?.url) {
+          return await signInThenRun(name, args, e, extra, progress);
+        }
+        const result = failed(name, e);
+        if (!(e instanceof AuthChallenge)) {
+          log("warning", `${name}: ${(result.content[0] as { text: string }).text}`);
+        }
+        return result;
+      }
+    },
+  );
+  return server;
+}

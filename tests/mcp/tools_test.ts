@@ -1,0 +1,113 @@
+/**
+ * Every tool once through `mcs mcp` (legacy names listed), with the SDK client validating each
+ * result against the tool's `outputSchema`; progress notifications for a client that sends a
+ * progressToken; and cancellation: a cancelled call starts no further Gmail request while the
+ * server keeps serving.
+ * @module
+ */
+
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { startStack } from "../../lib/emulators/stack.ts";
+import { TOOLS } from "../../lib/tools/catalog.ts";
+import { sleep } from "../cli/_mcs.ts";
+import { assert, assertEquals } from "../support/assert.ts";
+import { staticEnv, stdioClient } from "./_mcp.ts";
+
+// deno-lint-ignore no-explicit-any
+type Any = any;
+
+Deno.test("mcs mcp: every tool once, each result valid against its outputSchema", async () => {
+  const stack = await startStack({ pollInterval: 1 });
+  const out = await Deno.makeTempDir({ prefix: "mcs-mcp-dl-" });
+  try {
+    await using c = await stdioClient({ ...staticEnv(stack), MCS_MCP_LEGACY_TOOLS: "1" });
+    const { tools } = await c.client.listTools();
+    assert(tools.every((t: Any) => t.outputSchema?.type === "object"), "every tool has one");
+    const called = new Set<string>();
+    const call = async (name: string, args: Record<string, unknown>): Promise<Any> => {
+      // The SDK client throws when structuredContent does not match the outputSchema.
+      const r = await c.client.callTool({ name, arguments: args }) as CallToolResult;
+      assert(!r.isError, `${name}: ${JSON.stringify(r)}`);
+      called.add(name);
+      return r.structuredContent;
+    };
+    const found = await call("search_emails", { query: "has:attachment", limit: 5 });
+    const withPdf = found.messages[0];
+    const msg = await call("read_email", { id: withPdf.id });
+    assert(msg.attachments.length > 0, JSON.stringify(msg));
+    const threads = await call("search_threads", { limit: 3 });
+    await call("get_thread", { id: threads.threads[0].id });
+    const sent = await call("send_email", {
+      to: ["bob@example.com"],
+      subject: "mcp",
+      body: "Hello from MCP.",
+    });
+    await call("reply_email", { id: withPdf.id, body: "Thanks." });
+    const draft = await call("create_draft", { to: ["bob@example.com"], subject: "d", body: "x" });
+    await call("list_drafts", {});
+    await call("send_draft", { draft_id: draft.draft_id });
+    await call("list_labels", {});
+    await call("modify_email", { ids: [withPdf.id], mark_read: true });
+    await call("download_attachment", {
+      message_id: withPdf.id,
+      attachment_id: msg.attachments[0].filename,
+      out_dir: out,
+    });
+    await call("trash_email", { id: sent.id });
+    assert((await call("list_folders", {})).folders.includes("INBOX"));
+    const listed = await call("list_messages", { folder: "INBOX", limit: 3 });
+    await call("fetch_message", { uid: listed.messages[0].uid });
+    await call("search_messages", { criteria: "ALL", limit: 3 });
+    await call("create_folder", { name: "Projects" });
+    await call("move_message", { uid: listed.messages[0].uid, destination: "Projects" });
+    await call("set_flags", { uid: listed.messages[0].uid, flags: "\\Seen \\Flagged" });
+    await call("send_message", { to: "bob@example.com", subject: "s", body: "b" });
+    await call("send_html_message", { to: "bob@example.com", subject: "h", html_body: "<p>h</p>" });
+    assertEquals([...called].sort(), TOOLS.map((t) => t.name).sort());
+  } finally {
+    await stack.close();
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("mcs mcp: progress notifications when the client sends a progressToken", async () => {
+  const stack = await startStack({ pollInterval: 1 });
+  try {
+    await using c = await stdioClient(staticEnv(stack));
+    const seen: string[] = [];
+    const r = await c.client.callTool({ name: "list_labels", arguments: {} }, undefined, {
+      onprogress: (p: Any) => seen.push(p.message ?? ""),
+    }) as CallToolResult;
+    assert(!r.isError);
+    assert(seen.includes("running list_labels"), JSON.stringify(seen));
+  } finally {
+    await stack.close();
+  }
+});
+
+Deno.test("mcs mcp: a cancelled call starts no further Gmail request; the server keeps serving", async () => {
+  const stack = await startStack({ pollInterval: 1 });
+  try {
+    await using c = await stdioClient(staticEnv(stack));
+    await c.client.callTool({ name: "list_labels", arguments: {} }); // warm: labels cached
+    stack.gmail.setLatency(1_500);
+    const before = stack.gmail.requestCount;
+    const ac = new AbortController();
+    const pending = c.client.callTool(
+      { name: "search_emails", arguments: { limit: 5 } },
+      undefined,
+      { signal: ac.signal },
+    ).then(() => "finished", () => "rejected");
+    while (stack.gmail.requestCount === before) await sleep(20); // the list request is in flight
+    ac.abort();
+    assertEquals(await pending, "rejected");
+    const atCancel = stack.gmail.requestCount;
+    await sleep(3_500); // the list would have answered, and the batch been sent, by now
+    assertEquals(stack.gmail.requestCount, atCancel, "no request after the cancellation");
+    stack.gmail.setLatency(0);
+    const after = await c.client.callTool({ name: "list_labels", arguments: {} }) as CallToolResult;
+    assert(!after.isError, JSON.stringify(after));
+  } finally {
+    await stack.close();
+  }
+});
