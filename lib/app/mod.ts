@@ -29,6 +29,7 @@ import { ConfigError } from "../errors.ts";
 import { namespaced } from "../cache/namespace.ts";
 import type { GmailClient } from "../gmail/client.ts";
 import type { Net } from "../net/http.ts";
+import type { FetchLike } from "../net/types.ts";
 import { auth0BaseUrl, persists, REQUIRED_SETTINGS } from "./modes.ts";
 
 /** Options of {@link buildApp}. */
@@ -62,8 +63,13 @@ export interface App {
   readonly credentials: CredentialProvider;
   /** The interactive connector, when the path has one. */
   readonly port?: AuthPort;
-  /** The Gmail client (loaded on first use). */
-  gmail(): Promise<GmailClient>;
+  /**
+   * The Gmail client (loaded on first use; one per App). With `fetch`, a new client for this
+   * account whose requests go through that wrapper of {@link App.net} (the MCP server passes
+   * each tool call's cancel signal this way); everything else, the label cache included, is the
+   * same.
+   */
+  gmail(fetch?: FetchLike): Promise<GmailClient>;
   close(): void;
 }
 
@@ -140,6 +146,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const net = await buildNet(config);
   const { credentials, port } = await buildCredentials(config, mode, store, net, options);
   let gmail: Promise<GmailClient> | undefined;
+  // One account-bound view of the store for every client of this App.
+  const gmailCache = mode === "static" ? undefined : identityBound(store, credentials, "gmail");
   return {
     config,
     mode,
@@ -149,15 +157,18 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     net,
     credentials,
     port,
-    gmail: () =>
-      gmail ??= import("../gmail/client.ts").then(({ GmailClient }) =>
-        new GmailClient({
-          credentials,
-          fetch: net,
-          apiBase: config.get("gmail_api_base"),
-          cache: mode === "static" ? undefined : identityBound(store, credentials, "gmail"),
-        })
-      ),
+    gmail: (fetch?: FetchLike) => {
+      const client = () =>
+        import("../gmail/client.ts").then(({ GmailClient }) =>
+          new GmailClient({
+            credentials,
+            fetch: fetch ?? net,
+            apiBase: config.get("gmail_api_base"),
+            cache: gmailCache,
+          })
+        );
+      return fetch ? client() : gmail ??= client();
+    },
     close: () => net.close(),
   };
 }

@@ -53,19 +53,13 @@ export function toolRunner(config: () => Promise<Config>): ToolRunner {
   let built: Promise<Built> | undefined;
   const build = async (): Promise<Built> => {
     const { buildApp } = await import("../app/mod.ts");
-    const { GmailClient } = await import("../gmail/client.ts");
     const app = await buildApp(await config());
     const fetch = (input: string | URL | Request, init: NetInit = {}) => {
       const own = callSignal.getStore();
       const signal = own && init.signal ? AbortSignal.any([own, init.signal]) : own ?? init.signal;
       return app.net(input, signal ? { ...init, signal } : init);
     };
-    const gmail = new GmailClient({
-      credentials: app.credentials,
-      fetch,
-      apiBase: app.config.get("gmail_api_base"),
-      cache: app.mode === "static" ? undefined : app.store,
-    });
+    const gmail = await app.gmail(fetch);
     return { app, gmail };
   };
   const get = (): Promise<Built> => {
