@@ -11,12 +11,17 @@
  * @module
  */
 
-import { PermissionDeniedError, UsageError } from "../errors.ts";
+import { McsError, PermissionDeniedError, UsageError } from "../errors.ts";
 import type { GmailContext } from "./context.ts";
 import { header } from "./decode.ts";
 import { encodeBase64Url } from "../encoding/base64.ts";
 import { utf8 } from "./encoding.ts";
-import { buildMime, type OutgoingAttachment, parseAddressList } from "./mime_build.ts";
+import {
+  buildMime,
+  newMessageId,
+  type OutgoingAttachment,
+  parseAddressList,
+} from "./mime_build.ts";
 import { checkId, checkLimit, getProfile } from "./read.ts";
 import { OPS } from "./scopes.ts";
 import type { OperationInfo } from "./google_error.ts";
@@ -50,13 +55,35 @@ const MIME_BY_EXT: Record<string, string> = {
   xlsx: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
   pptx: "application/vnd.openxmlformats-officedocument.presentationml.presentation",
   md: "text/markdown",
+  // Sent as message/rfc822 (7bit/8bit) when it is a text message, else as octet-stream: see
+  // mime_build.ts.
   eml: "message/rfc822",
 };
+
+/**
+ * Gmail's size limit for one message, in bytes: 35 MB (`maxSize: 36700160` on messages.send,
+ * drafts.create and drafts.update in the API description, the same for the media, multipart
+ * and resumable upload protocols; the JSON `raw` route is smaller still, which is why larger
+ * messages go through the upload route).
+ */
+export const MAX_MESSAGE_BYTES = 36_700_160;
 
 /** Guess a MIME type from a file name. */
 export function mimeTypeFor(filename: string): string {
   const ext = /\.([A-Za-z0-9]+)$/.exec(filename)?.[1]?.toLowerCase() ?? "";
   return MIME_BY_EXT[ext] ?? "application/octet-stream";
+}
+
+function tooLarge(size: number, path?: string): UsageError {
+  const what = path
+    ? `Attachment "${path}" is ${size} bytes`
+    : `The message is at least ${size} bytes with its attachments encoded`;
+  return new UsageError(
+    "message_too_large",
+    `${what}; Gmail accepts a message of at most ${MAX_MESSAGE_BYTES} bytes (35 MB). Send ` +
+      "fewer or smaller attachments, or share large files by link.",
+    { details: { size, limit: MAX_MESSAGE_BYTES, ...(path ? { path } : {}) } },
+  );
 }
 
 async function loadAttachment(a: AttachmentInput): Promise<OutgoingAttachment> {
@@ -70,8 +97,12 @@ async function loadAttachment(a: AttachmentInput): Promise<OutgoingAttachment> {
   const filename = a.filename ?? a.path.split(/[\\/]/).pop() ?? "attachment";
   let content: Uint8Array;
   try {
+    // A file larger than the whole message may be cannot be sent: say so before reading it.
+    const size = (await Deno.stat(a.path)).size;
+    if (size > MAX_MESSAGE_BYTES) throw tooLarge(size, a.path);
     content = await Deno.readFile(a.path);
   } catch (err) {
+    if (err instanceof McsError) throw err;
     if (err instanceof Deno.errors.NotCapable) {
       // The file may exist; this build is just not allowed to read it. Say which grant is
       // missing instead of Deno's "run again with --allow-read" (the binary has fixed grants).
@@ -98,6 +129,8 @@ async function loadAttachment(a: AttachmentInput): Promise<OutgoingAttachment> {
 export interface Composed {
   raw: Uint8Array;
   threadId?: string;
+  /** The Message-ID header written into `raw` (with angle brackets). */
+  messageId: string;
 }
 
 /** Validate input and build the raw message (fetching the original when replying). */
@@ -150,7 +183,12 @@ export async function compose(ctx: GmailContext, input: SendInput): Promise<Comp
   if (subject === undefined) throw new UsageError("missing_subject", "A subject is required.");
   const attachments: OutgoingAttachment[] = [];
   for (const a of input.attachments ?? []) attachments.push(await loadAttachment(a));
+  // Base64 alone (4 bytes per 3) puts a lower bound on the size: refuse before building it.
+  const atLeast = attachments.reduce((n, a) => n + Math.ceil(a.content.length / 3) * 4, 0);
+  if (atLeast > MAX_MESSAGE_BYTES) throw tooLarge(atLeast);
+  const messageId = newMessageId(from[0]?.email);
   const raw = buildMime({
+    messageId,
     from: from[0],
     to,
     cc,
@@ -163,7 +201,8 @@ export async function compose(ctx: GmailContext, input: SendInput): Promise<Comp
     inReplyTo,
     references,
   });
-  return { raw, ...(threadId ? { threadId } : {}) };
+  if (raw.length > MAX_MESSAGE_BYTES) throw tooLarge(raw.length);
+  return { raw, messageId, ...(threadId ? { threadId } : {}) };
 }
 
 function multipartRelated(
@@ -231,10 +270,62 @@ async function postMessage<T>(
   });
 }
 
+/** Codes that mean a request may have reached Gmail although no answer came back. */
+const UNKNOWN_OUTCOME_CODES = new Set(["outcome_unknown", "timeout", "connection_reset"]);
+
+/** Whether `err` leaves it unknown whether a (non-idempotent) request took effect. */
+export function isOutcomeUnknown(err: unknown): err is McsError {
+  return err instanceof McsError && UNKNOWN_OUTCOME_CODES.has(err.code);
+}
+
+/**
+ * The error for a send whose outcome is unknown: not retryable (a retry may send it twice),
+ * with what the agent needs to check Sent first: the Message-ID header that went out and the
+ * Gmail search that finds it.
+ */
+export function outcomeUnknown(
+  cause: McsError,
+  what: string,
+  messageId: string | undefined,
+  extra: Record<string, unknown> = {},
+): McsError {
+  const query = messageId ? `rfc822msgid:${messageId.replace(/^<|>$/g, "")}` : undefined;
+  const check = query
+    ? `Search for it before sending again: query "in:sent ${query}" (search_emails / ` +
+      "mail search); if nothing is found after a minute, it was not sent."
+    : "Check Sent (and Drafts) before sending again.";
+  return new McsError(
+    "outcome_unknown",
+    `${what}: the request was sent but no answer came back (${cause.code}), so Gmail may or ` +
+      `may not have sent it. Do not simply retry. ${check}`,
+    "runtime",
+    {
+      retryable: false,
+      cause,
+      details: {
+        ...extra,
+        ...(messageId ? { messageIdHeader: messageId, query: `in:sent ${query}` } : {}),
+        cause: cause.code,
+      },
+    },
+  );
+}
+
 /** Send a message. */
 export async function sendMessage(ctx: GmailContext, input: SendInput): Promise<SentMessage> {
   const composed = await compose(ctx, input);
-  const res = await postMessage<GmailMessage>(ctx, "messages/send", composed, OPS.send);
+  let res: GmailMessage;
+  try {
+    res = await postMessage<GmailMessage>(ctx, "messages/send", composed, OPS.send);
+  } catch (err) {
+    if (!isOutcomeUnknown(err)) throw err;
+    throw outcomeUnknown(
+      err,
+      input.replyToMessageId ? "Reply" : "Send",
+      composed.messageId,
+      composed.threadId ? { threadId: composed.threadId } : {},
+    );
+  }
   return {
     id: res.id,
     threadId: res.threadId,
@@ -294,13 +385,38 @@ export async function listDrafts(
   return { items, ...(list.nextPageToken ? { nextPageToken: list.nextPageToken } : {}) };
 }
 
+/** The Message-ID header of a draft, or undefined when it cannot be read now. */
+async function draftMessageId(ctx: GmailContext, draftId: string): Promise<string | undefined> {
+  try {
+    const d = await ctx.http.call<{ message?: GmailMessage }>({
+      path: `drafts/${draftId}`,
+      query: { format: "metadata" },
+      op: OPS.draft,
+    });
+    return header(d.message?.payload, "message-id").trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Send an existing draft. */
 export async function sendDraft(ctx: GmailContext, draftId: string): Promise<SentMessage> {
-  const res = await ctx.http.call<GmailMessage>({
-    path: "drafts/send",
-    json: { id: checkId(draftId, "draft") },
-    op: OPS.sendDraft,
-  });
+  checkId(draftId, "draft");
+  let res: GmailMessage;
+  try {
+    res = await ctx.http.call<GmailMessage>({
+      path: "drafts/send",
+      json: { id: draftId },
+      op: OPS.sendDraft,
+    });
+  } catch (err) {
+    if (!isOutcomeUnknown(err)) throw err;
+    // The draft's Message-ID is what Sent will show; read it now (best effort: if the draft is
+    // gone it was most likely sent, and the agent is told to check Sent and Drafts).
+    throw outcomeUnknown(err, `Sending draft ${draftId}`, await draftMessageId(ctx, draftId), {
+      draftId,
+    });
+  }
   return {
     id: res.id,
     threadId: res.threadId,
