@@ -221,3 +221,50 @@ Deno.test("drafts: create, list with subjects, send (bcc honoured), upload for l
   assert.deepEqual(f.emu.mailbox.deliveries.at(-1)!.bcc, ["hidden@example.org"]);
   assert.deepEqual((await f.client.listDrafts()).items.map((d) => d.id), [d2.id]);
 });
+
+Deno.test("download with overwrite never writes through a symbolic link", async () => {
+  await using f = await setup({ seed: false });
+  const sent = await f.client.send({
+    to: "bob@example.org",
+    subject: "file",
+    text: "see attached",
+    attachments: [{ content: new TextEncoder().encode("attachment"), filename: "report.txt" }],
+  });
+  const out = await Deno.makeTempDir();
+  const outside = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${outside}/secret.txt`, "outside");
+    await Deno.symlink(`${outside}/secret.txt`, `${out}/report.txt`);
+    await assert.rejects(
+      f.client.downloadAttachment(sent.id, { filename: "report.txt" }, out, { overwrite: true }),
+      (e) => e instanceof UsageError && e.code === "target_is_symlink",
+    );
+    assert.equal(await Deno.readTextFile(`${outside}/secret.txt`), "outside");
+    assert.ok((await Deno.lstat(`${out}/report.txt`)).isSymlink);
+    // A dangling link: the same clear error, not internal_error.
+    await Deno.remove(`${outside}/secret.txt`);
+    await assert.rejects(
+      f.client.downloadAttachment(sent.id, { filename: "report.txt" }, out, { overwrite: true }),
+      (e) => e instanceof UsageError && e.code === "target_is_symlink",
+    );
+    await assert.rejects(Deno.lstat(`${outside}/secret.txt`), Deno.errors.NotFound);
+    // Without overwrite the link is left alone and the file gets a new name.
+    const d = await f.client.downloadAttachment(sent.id, { filename: "report.txt" }, out);
+    assert.equal(d.filename, "report (1).txt");
+    await assert.rejects(Deno.lstat(`${outside}/secret.txt`), Deno.errors.NotFound);
+    // A regular file is replaced, and no temporary file is left behind.
+    await Deno.remove(`${out}/report.txt`);
+    await Deno.writeTextFile(`${out}/report.txt`, "old");
+    const r = await f.client.downloadAttachment(sent.id, { filename: "report.txt" }, out, {
+      overwrite: true,
+    });
+    assert.equal(await Deno.readTextFile(r.path), "attachment");
+    assert.deepEqual(
+      (await Array.fromAsync(Deno.readDir(out))).map((e) => e.name).sort(),
+      ["report (1).txt", "report.txt"].sort(),
+    );
+  } finally {
+    await Deno.remove(out, { recursive: true });
+    await Deno.remove(outside, { recursive: true });
+  }
+});
