@@ -161,7 +161,6 @@ export interface GmailMessage {
   sizeEstimate?: number;
   historyId?: string;
   payload?: GmailPart;
-  raw?: string;
 }
 
 /** Gmail JSON: a label resource. */
