@@ -23,7 +23,7 @@ import { decodeMessage } from "./decode.ts";
 import { decodeBase64Lenient } from "../encoding/base64.ts";
 import { checkId, getRawMessage } from "./read.ts";
 import { OPS } from "./scopes.ts";
-import type { AttachmentInfo, GmailPart } from "./types.ts";
+import type { AttachmentInfo, GmailBody, GmailPart } from "./types.ts";
 
 const RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i;
 
@@ -159,7 +159,7 @@ async function fetchAttachment(
   attachmentId: string,
 ): Promise<string | undefined> {
   try {
-    return (await ctx.http.call<{ data?: string }>({
+    return (await ctx.http.call<GmailBody>({
       path: `messages/${messageId}/attachments/${encodeURIComponent(attachmentId)}`,
       op: OPS.attachment,
     })).data ?? "";

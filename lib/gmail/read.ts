@@ -16,7 +16,17 @@ import { type GmailContext, mapPool } from "./context.ts";
 import { decodeMessage, summarize } from "./decode.ts";
 import { OPS } from "./scopes.ts";
 import type { Query } from "./http.ts";
-import type { GmailMessage, Message, MessageSummary, Page, Thread } from "./types.ts";
+import type {
+  GmailBody,
+  GmailMessage,
+  GmailMessageList,
+  GmailProfile,
+  GmailThread,
+  Message,
+  MessageSummary,
+  Page,
+  Thread,
+} from "./types.ts";
 
 /** Options of {@link searchMessages}. */
 export interface SearchOptions {
@@ -105,9 +115,11 @@ export async function searchMessages(
   o: SearchOptions = {},
 ): Promise<Page<MessageSummary>> {
   const [list] = await Promise.all([
-    ctx.http.call<
-      { messages?: { id: string }[]; nextPageToken?: string; resultSizeEstimate?: number }
-    >({ path: "messages", query: await listQuery(ctx, o), op: OPS.search }),
+    ctx.http.call<GmailMessageList>({
+      path: "messages",
+      query: await listQuery(ctx, o),
+      op: OPS.search,
+    }),
     ctx.labels.list(), // warm the label cache in parallel with the list call
   ]);
   const ids = (list.messages ?? []).map((m) => m.id);
@@ -131,7 +143,7 @@ export interface ReadOptions {
 
 function bodyFetcher(ctx: GmailContext, messageId: string) {
   return async (attachmentId: string) =>
-    (await ctx.http.call<{ data?: string }>({
+    (await ctx.http.call<GmailBody>({
       path: `messages/${encodeURIComponent(messageId)}/attachments/${
         encodeURIComponent(attachmentId)
       }`,
@@ -185,7 +197,7 @@ export async function getThread(
   o: ReadOptions = {},
 ): Promise<Thread> {
   const [t] = await Promise.all([
-    ctx.http.call<{ id: string; messages?: GmailMessage[] }>({
+    ctx.http.call<GmailThread>({
       path: `threads/${checkId(id, "thread")}`,
       query: { format: "full" },
       op: OPS.readThread,
@@ -198,12 +210,7 @@ export async function getThread(
 }
 
 /** The mailbox profile. */
-export async function getProfile(ctx: GmailContext): Promise<{
-  emailAddress: string;
-  messagesTotal: number;
-  threadsTotal: number;
-  historyId: string;
-}> {
+export async function getProfile(ctx: GmailContext): Promise<GmailProfile> {
   return await ctx.http.call({ path: "profile", op: OPS.profile });
 }
 

@@ -28,7 +28,10 @@ import type { OperationInfo } from "./google_error.ts";
 import type {
   AttachmentInput,
   Draft,
+  GmailDraft,
+  GmailDraftList,
   GmailMessage,
+  GmailRequest,
   Page,
   SendInput,
   SentMessage,
@@ -241,8 +244,11 @@ async function postMessage<T>(
   op: OperationInfo,
 ): Promise<T> {
   const rawB64 = encodeBase64Url(c.raw);
-  const message = { raw: rawB64, ...(c.threadId ? { threadId: c.threadId } : {}) };
-  const json = path === "drafts" ? { message } : message;
+  const message = {
+    raw: rawB64,
+    ...(c.threadId ? { threadId: c.threadId } : {}),
+  } satisfies GmailRequest["message"];
+  const json = path === "drafts" ? { message } satisfies GmailRequest["draft"] : message;
   if (rawB64.length + 200 <= ctx.maxJsonBytes) {
     return await ctx.http.call<T>({ path, json, op });
   }
@@ -256,7 +262,7 @@ async function postMessage<T>(
       op,
     });
   }
-  const meta = c.threadId ? { threadId: c.threadId } : {};
+  const meta: GmailRequest["message"] = c.threadId ? { threadId: c.threadId } : {};
   const { body, contentType } = multipartRelated(
     path === "drafts" ? { message: meta } : meta,
     c.raw,
@@ -336,7 +342,7 @@ export async function sendMessage(ctx: GmailContext, input: SendInput): Promise<
 /** Create a draft. */
 export async function createDraft(ctx: GmailContext, input: SendInput): Promise<Draft> {
   const composed = await compose(ctx, input);
-  const res = await postMessage<{ id: string; message: GmailMessage }>(
+  const res = await postMessage<GmailDraft>(
     ctx,
     "drafts",
     composed,
@@ -351,15 +357,13 @@ export async function listDrafts(
   o: { limit?: number; pageToken?: string } = {},
 ): Promise<Page<Draft>> {
   const limit = checkLimit(o.limit);
-  const list = await ctx.http.call<
-    { drafts?: { id: string; message: { id: string; threadId: string } }[]; nextPageToken?: string }
-  >({
+  const list = await ctx.http.call<GmailDraftList>({
     path: "drafts",
     query: { maxResults: limit, pageToken: o.pageToken },
     op: OPS.draft,
   });
   const drafts = list.drafts ?? [];
-  const details = await ctx.http.batch<{ id: string; message: GmailMessage }>(
+  const details = await ctx.http.batch<GmailDraft>(
     drafts.map((d) => ({
       path: `drafts/${encodeURIComponent(d.id)}`,
       query: { format: "metadata" },
@@ -388,7 +392,7 @@ export async function listDrafts(
 /** The Message-ID header of a draft, or undefined when it cannot be read now. */
 async function draftMessageId(ctx: GmailContext, draftId: string): Promise<string | undefined> {
   try {
-    const d = await ctx.http.call<{ message?: GmailMessage }>({
+    const d = await ctx.http.call<GmailDraft>({
       path: `drafts/${draftId}`,
       query: { format: "metadata" },
       op: OPS.draft,
@@ -406,7 +410,7 @@ export async function sendDraft(ctx: GmailContext, draftId: string): Promise<Sen
   try {
     res = await ctx.http.call<GmailMessage>({
       path: "drafts/send",
-      json: { id: draftId },
+      json: { id: draftId } satisfies GmailRequest["draft"],
       op: OPS.sendDraft,
     });
   } catch (err) {

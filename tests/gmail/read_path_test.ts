@@ -43,3 +43,13 @@ Deno.test("the Gmail client does not load the MIME tree parser at run time", asy
     "mime_parse.ts is on the client's runtime path",
   );
 });
+
+Deno.test("Google's API description is a type-only dependency: nothing of it loads at run time", async () => {
+  // types.ts is itself imported for types only today; walk from it too, so a value import of
+  // the package there is caught before anything starts importing types.ts at run time.
+  const graph = new Set([
+    ...await runtimeGraph("lib/gmail/mod.ts"),
+    ...await runtimeGraph("lib/gmail/types.ts"),
+  ]);
+  assert.deepEqual([...graph].filter((s) => s.includes("googleapis")), []);
+});
