@@ -268,3 +268,30 @@ Deno.test("download with overwrite never writes through a symbolic link", async 
     await Deno.remove(outside, { recursive: true });
   }
 });
+
+Deno.test(".eml attachment from a file goes out as message/rfc822 (8bit) and downloads intact", async () => {
+  await using f = await setup({ seed: false });
+  const dir = await Deno.makeTempDir();
+  try {
+    const inner = "From: alice@example.com\r\nSubject: Grüße\r\n\r\nHallo\r\n";
+    await Deno.writeTextFile(`${dir}/note.eml`, inner);
+    const sent = await f.client.send({
+      to: "bob@example.org",
+      subject: "fwd",
+      text: "see attached",
+      attachments: [{ path: `${dir}/note.eml` }],
+    });
+    const raw = new TextDecoder().decode(f.emu.mailbox.get(sent.id)!.raw);
+    assert.match(raw, /Content-Type: message\/rfc822;[^]*?Content-Transfer-Encoding: 8bit/);
+    const m = await f.client.getMessage(sent.id);
+    assert.deepEqual(m.attachments.map((a) => [a.filename, a.mimeType]), [
+      ["note.eml", "message/rfc822"],
+    ]);
+    const d = await f.client.downloadAttachment(sent.id, { filename: "note.eml" }, dir, {
+      overwrite: true,
+    });
+    assert.equal(await Deno.readTextFile(d.path), inner);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
