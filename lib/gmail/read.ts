@@ -15,11 +15,11 @@ import { McsError, UsageError } from "../errors.ts";
 import { type GmailContext, mapPool } from "./context.ts";
 import { decodeMessage, summarize } from "./decode.ts";
 import { OPS } from "./scopes.ts";
-import type { Query } from "./http.ts";
 import type {
   GmailBody,
   GmailMessage,
   GmailMessageList,
+  GmailParams,
   GmailProfile,
   GmailThread,
   Message,
@@ -68,7 +68,10 @@ export async function fetchMetadata(
 ): Promise<GmailMessage[]> {
   const req = (id: string) => ({
     path: `messages/${encodeURIComponent(id)}`,
-    query: { format: "metadata", metadataHeaders: METADATA_HEADERS },
+    query: {
+      format: "metadata",
+      metadataHeaders: METADATA_HEADERS,
+    } satisfies GmailParams["messagesGet"],
   });
   let results: ({ ok: true; value: GmailMessage } | { ok: false; error: McsError })[];
   if (ctx.metadataStrategy === "batch" && ids.length > 1) {
@@ -99,7 +102,10 @@ export async function fetchMetadata(
  * The query `messages.list` and `threads.list` both take: the Gmail search, label names resolved
  * to ids, the limit checked, the page cursor.
  */
-export async function listQuery(ctx: GmailContext, o: SearchOptions): Promise<Query> {
+export async function listQuery(
+  ctx: GmailContext,
+  o: SearchOptions,
+): Promise<GmailParams["messagesList"] & GmailParams["threadsList"]> {
   return {
     q: o.query?.trim() || undefined,
     labelIds: o.labels?.length ? await ctx.labels.idsFor(o.labels) : undefined,
@@ -175,7 +181,7 @@ function checkId(id: string, what: string): string {
 export async function getRawMessage(ctx: GmailContext, id: string): Promise<GmailMessage> {
   return await ctx.http.call<GmailMessage>({
     path: `messages/${checkId(id, "message")}`,
-    query: { format: "full" },
+    query: { format: "full" } satisfies GmailParams["messagesGet"],
     op: OPS.read,
   });
 }
@@ -199,7 +205,7 @@ export async function getThread(
   const [t] = await Promise.all([
     ctx.http.call<GmailThread>({
       path: `threads/${checkId(id, "thread")}`,
-      query: { format: "full" },
+      query: { format: "full" } satisfies GmailParams["threadsGet"],
       op: OPS.readThread,
     }),
     ctx.labels.list(),

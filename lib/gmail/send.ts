@@ -31,6 +31,7 @@ import type {
   GmailDraft,
   GmailDraftList,
   GmailMessage,
+  GmailParams,
   GmailRequest,
   Page,
   SendInput,
@@ -158,7 +159,7 @@ export async function compose(ctx: GmailContext, input: SendInput): Promise<Comp
       query: {
         format: "metadata",
         metadataHeaders: ["Message-ID", "References", "Subject", "From", "Reply-To", "To", "Cc"],
-      },
+      } satisfies GmailParams["messagesGet"],
       op: OPS.read,
     });
     threadId = orig.threadId;
@@ -256,7 +257,7 @@ async function postMessage<T>(
   if (!c.threadId && path === "messages/send") {
     return await ctx.http.call<T>({
       path: uploadPath,
-      query: { uploadType: "media" },
+      query: { uploadType: "media" } satisfies GmailParams["messagesSend"],
       body: c.raw,
       contentType: "message/rfc822",
       op,
@@ -269,7 +270,9 @@ async function postMessage<T>(
   );
   return await ctx.http.call<T>({
     path: uploadPath,
-    query: { uploadType: "multipart" },
+    query: {
+      uploadType: "multipart",
+    } satisfies GmailParams["messagesSend"] & GmailParams["draftsCreate"],
     body,
     contentType,
     op,
@@ -359,14 +362,14 @@ export async function listDrafts(
   const limit = checkLimit(o.limit);
   const list = await ctx.http.call<GmailDraftList>({
     path: "drafts",
-    query: { maxResults: limit, pageToken: o.pageToken },
+    query: { maxResults: limit, pageToken: o.pageToken } satisfies GmailParams["draftsList"],
     op: OPS.draft,
   });
   const drafts = list.drafts ?? [];
   const details = await ctx.http.batch<GmailDraft>(
     drafts.map((d) => ({
       path: `drafts/${encodeURIComponent(d.id)}`,
-      query: { format: "metadata" },
+      query: { format: "metadata" } satisfies GmailParams["draftsGet"],
     })),
     OPS.draft,
   );
@@ -394,7 +397,7 @@ async function draftMessageId(ctx: GmailContext, draftId: string): Promise<strin
   try {
     const d = await ctx.http.call<GmailDraft>({
       path: `drafts/${draftId}`,
-      query: { format: "metadata" },
+      query: { format: "metadata" } satisfies GmailParams["draftsGet"],
       op: OPS.draft,
     });
     return header(d.message?.payload, "message-id").trim() || undefined;

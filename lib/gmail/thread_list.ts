@@ -18,7 +18,14 @@ import { type GmailContext, mapPool } from "./context.ts";
 import { decodeHtmlEntities, header } from "./decode.ts";
 import { listQuery, type SearchOptions } from "./read.ts";
 import { OPS } from "./scopes.ts";
-import type { GmailMessage, GmailThread, GmailThreadList, Page, ThreadSummary } from "./types.ts";
+import type {
+  GmailMessage,
+  GmailParams,
+  GmailThread,
+  GmailThreadList,
+  Page,
+  ThreadSummary,
+} from "./types.ts";
 
 type ThreadJson = GmailThread;
 type Result = { ok: true; value: ThreadJson } | { ok: false; error: McsError };
@@ -29,7 +36,7 @@ const HEADERS = ["From", "To", "Subject", "Date"];
 async function fetchThreads(ctx: GmailContext, ids: readonly string[]): Promise<Result[]> {
   const req = (id: string) => ({
     path: `threads/${encodeURIComponent(id)}`,
-    query: { format: "metadata", metadataHeaders: HEADERS },
+    query: { format: "metadata", metadataHeaders: HEADERS } satisfies GmailParams["threadsGet"],
   });
   if (ctx.metadataStrategy === "batch" && ids.length > 1) {
     return await ctx.http.batch<ThreadJson>(ids.map(req), OPS.readThread);

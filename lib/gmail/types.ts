@@ -229,6 +229,21 @@ export type GmailLabelList = Api<
   { labels?: GmailLabel[] }
 >;
 
+/** Query parameters of a Gmail method as Google declares them (path parameters left out). */
+type QueryOf<P> = Omit<P, "userId" | "id" | "messageId" | "requestBody" | "media" | "auth">;
+
+/** Query parameters per method, checked with `satisfies` where they are built. */
+export type GmailParams = {
+  messagesGet: QueryOf<gmail_v1.Params$Resource$Users$Messages$Get>;
+  messagesList: QueryOf<gmail_v1.Params$Resource$Users$Messages$List>;
+  messagesSend: QueryOf<gmail_v1.Params$Resource$Users$Messages$Send>;
+  threadsGet: QueryOf<gmail_v1.Params$Resource$Users$Threads$Get>;
+  threadsList: QueryOf<gmail_v1.Params$Resource$Users$Threads$List>;
+  draftsGet: QueryOf<gmail_v1.Params$Resource$Users$Drafts$Get>;
+  draftsList: QueryOf<gmail_v1.Params$Resource$Users$Drafts$List>;
+  draftsCreate: QueryOf<gmail_v1.Params$Resource$Users$Drafts$Create>;
+};
+
 /** Request bodies, checked with `satisfies` where they are built. */
 export type GmailRequest = {
   message: gmail_v1.Schema$Message;

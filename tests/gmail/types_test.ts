@@ -5,7 +5,13 @@
  * @module
  */
 import assert from "node:assert/strict";
-import type { Api, GmailMessage, GmailPart, GmailRequest } from "../../lib/gmail/types.ts";
+import type {
+  Api,
+  GmailMessage,
+  GmailParams,
+  GmailPart,
+  GmailRequest,
+} from "../../lib/gmail/types.ts";
 import type { gmail_v1 } from "@googleapis/gmail";
 
 Deno.test("Gmail JSON types accept Google's fields and reject others (checked at compile time)", () => {
@@ -24,6 +30,11 @@ Deno.test("Gmail JSON types accept Google's fields and reject others (checked at
   const modify = { addLabelIds: ["STARRED"] } satisfies GmailRequest["modify"];
   // @ts-expect-error Gmail's modify request has no `labels` field.
   const badModify = { labels: ["STARRED"] } satisfies GmailRequest["modify"];
+  const query = { format: "metadata", metadataHeaders: ["Subject"] } satisfies GmailParams[
+    "messagesGet"
+  ];
+  // @ts-expect-error messages.get has no `fields2` query parameter.
+  const badQuery = { format: "full", fields2: "id" } satisfies GmailParams["messagesGet"];
   // @ts-expect-error a narrowed field must exist in Google's type.
   type Bogus = Api<gmail_v1.Schema$Message, "id", { notAField: string }>;
   const bogus: Bogus | undefined = undefined;
@@ -35,4 +46,5 @@ Deno.test("Gmail JSON types accept Google's fields and reject others (checked at
     ["STARRED"],
     undefined,
   ]);
+  assert.deepEqual([query.format, badQuery.fields2], ["metadata", "id"]);
 });
