@@ -12,6 +12,7 @@
  */
 
 import { McsError, PermissionDeniedError, UsageError } from "../errors.ts";
+import { NetworkError } from "../net/errors.ts";
 import type { GmailContext } from "./context.ts";
 import { header } from "./decode.ts";
 import { encodeBase64Url } from "../encoding/base64.ts";
@@ -279,12 +280,15 @@ async function postMessage<T>(
   });
 }
 
-/** Codes that mean a request may have reached Gmail although no answer came back. */
-const UNKNOWN_OUTCOME_CODES = new Set(["outcome_unknown", "timeout", "connection_reset"]);
-
-/** Whether `err` leaves it unknown whether a (non-idempotent) request took effect. */
+/**
+ * Whether `err` leaves it unknown whether a (non-idempotent) request took effect: the network
+ * layer says so (`outcome_unknown`), or the transport timed out or was reset (it may have been
+ * after the request was written; counted as unknown to be safe).
+ */
 export function isOutcomeUnknown(err: unknown): err is McsError {
-  return err instanceof McsError && UNKNOWN_OUTCOME_CODES.has(err.code);
+  if (!(err instanceof McsError)) return false;
+  return err.code === "outcome_unknown" ||
+    (err instanceof NetworkError && (err.code === "timeout" || err.code === "connection_reset"));
 }
 
 /**

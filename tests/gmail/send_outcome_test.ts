@@ -200,3 +200,42 @@ Deno.test("a message over Gmail's 35 MB is refused before any request", async ()
   }
   assert.equal(requests, 0);
 });
+
+Deno.test("a send whose connection is closed after the request was read is outcome_unknown", async () => {
+  // A raw TCP server: read the whole request, then close the connection without an answer.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let requests = 0;
+  const serving = (async () => {
+    for await (const conn of listener) {
+      requests++;
+      const buf = new Uint8Array(65536);
+      let text = "";
+      for (;;) {
+        const n = await conn.read(buf).catch(() => null);
+        if (n === null) break;
+        text += new TextDecoder().decode(buf.subarray(0, n));
+        const head = text.indexOf("\r\n\r\n");
+        const length = Number(/content-length: *(\d+)/i.exec(text)?.[1] ?? NaN);
+        if (head >= 0 && new TextEncoder().encode(text.slice(head + 4)).length >= length) break;
+      }
+      conn.close();
+    }
+  })();
+  try {
+    using net = createNet({ env: {}, timeoutMs: 5000 });
+    const err = await clientFor(`http://127.0.0.1:${listener.addr.port}`, net)
+      .send({ to: "bob@example.org", subject: "hi", text: "x" })
+      .then(() => assert.fail("expected an error"), (e) => e);
+    assert.ok(err instanceof McsError);
+    assert.equal(err.code, "outcome_unknown");
+    assert.equal(err.retryable, false);
+    // Today's network layer says connection_reset; once it tells resets after the request was
+    // written apart, it says outcome_unknown itself.
+    assert.match(String(err.details?.cause), /^(connection_reset|outcome_unknown)$/);
+    assert.match(String(err.details?.messageIdHeader), /^<.+>$/);
+    assert.equal(requests, 1, "not retried");
+  } finally {
+    listener.close();
+    await serving.catch(() => {});
+  }
+});
