@@ -168,10 +168,12 @@ export async function decodeMessage(m: GmailMessage, o: DecodeOptions): Promise<
 }
 
 /**
- * Used only by the Gmail emulator today (the client never parses MIME: it reads Gmail's JSON);
- * to be removed once the emulator has its own. Convert a parsed MIME tree into Gmail's JSON part shape (partIds "", "0", "0.1", ...).
+ * Convert a parsed MIME tree into Gmail's JSON part shape (partIds "", "0", "0.1", ...).
  * `attachmentIdFor` decides which leaves are returned by reference (Gmail does this for
  * attachments); others carry `body.data` inline.
+ *
+ * Used only by the Gmail emulator today (the client never parses MIME: it reads Gmail's JSON);
+ * to be removed once the emulator has its own.
  */
 export function mimeToGmailPart(
   part: MimePart,

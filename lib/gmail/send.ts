@@ -1,6 +1,9 @@
 /**
- * Send side: compose (validation, reply threading, attachments from files), send (JSON `raw`, or
- * the upload endpoint above the JSON size limit), drafts (create, list, send).
+ * Send side: compose (validation, reply threading, attachments from files, Gmail's 35 MB
+ * limit checked before any request), send (JSON `raw`, or the upload endpoint above the JSON
+ * size limit), drafts (create, list, send). A send, reply or draft send whose answer never
+ * came back fails with `outcome_unknown` (not retryable) carrying the Message-ID that went out
+ * and the search that finds it in Sent.
  *
  * @example
  * ```ts
@@ -233,11 +236,13 @@ function multipartRelated(
  * POST a message as JSON `raw`, or through `/upload/…?uploadType=media|multipart` when the JSON
  * body would exceed `ctx.maxJsonBytes`. `metadata` wraps the message (drafts nest it).
  *
- * No `uploadType=resumable`: media/multipart accept a message up to Gmail's 35 MB cap in one
- * request, and resuming only pays off when a session outlives a broken connection — but every
- * mcs invocation is a fresh process and a failed send is retried as a whole by the caller, so
- * the extra round trip (session POST, then PUT) would buy nothing. The emulator serves the
- * resumable protocol anyway, so a client that uses it can be tested.
+ * No `uploadType=resumable`: media/multipart accept a message up to Gmail's 35 MB cap
+ * ({@link MAX_MESSAGE_BYTES}, checked before this is called) in one request, and resuming only
+ * pays off when a session outlives a broken connection — but every mcs invocation is a fresh
+ * process: a send that fails before it is written is sent again as a whole by the caller, and
+ * one whose outcome is unknown is checked in Sent first (`outcome_unknown`), so the extra round
+ * trip (session POST, then PUT) would buy nothing. The emulator serves the resumable protocol
+ * anyway, so a client that uses it can be tested.
  */
 async function postMessage<T>(
   ctx: GmailContext,
