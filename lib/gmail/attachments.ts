@@ -1,6 +1,9 @@
 /**
  * Download attachments to a directory under a safe file name: no path traversal, no hidden or
  * reserved names, no control characters, and no overwrite unless asked (`name (1).ext`, ...).
+ * Nothing is ever written through a symbolic link: new files are created exclusively, and an
+ * overwrite writes a temporary file in the directory and renames it over the target, refusing
+ * a link there (`target_is_symlink`). Files are created 0600: they hold private mail.
  * Attachment ids are not stable across fetches, so the attachment is re-resolved from the
  * message's part tree (by partId, filename or id) right before the download.
  *
@@ -20,7 +23,7 @@ import { decodeMessage } from "./decode.ts";
 import { decodeBase64Lenient } from "../encoding/base64.ts";
 import { checkId, getRawMessage } from "./read.ts";
 import { OPS } from "./scopes.ts";
-import type { AttachmentInfo, GmailPart } from "./types.ts";
+import type { AttachmentInfo, GmailBody, GmailPart } from "./types.ts";
 
 const RESERVED = /^(con|prn|aux|nul|com\d|lpt\d)(\..*)?$/i;
 
@@ -73,34 +76,77 @@ function findPart(p: GmailPart | undefined, partId: string): GmailPart | undefin
   return undefined;
 }
 
-/** Write bytes without overwriting: `name`, then `name (1)`, `name (2)`, ... */
+function writeFailed(path: string, err: unknown): McsError {
+  return new McsError(
+    "download_write_failed",
+    `Cannot write ${path}: ${err instanceof Error ? err.message : String(err)}`,
+    "runtime",
+    { cause: err },
+  );
+}
+
+/**
+ * Replace `dir/name` with `bytes` without ever writing through a link: the bytes go to a new
+ * temporary file in `dir` (created exclusively, mode 0600), which is then renamed over the
+ * target (rename replaces the directory entry, it never follows a link). A symbolic link at
+ * the target, dangling or not, is refused rather than replaced.
+ * @throws {UsageError} `target_is_symlink` / `target_not_a_file`.
+ */
+async function replaceFile(dir: string, name: string, bytes: Uint8Array): Promise<string> {
+  const path = `${dir}/${name}`;
+  let existing: Deno.FileInfo | undefined;
+  try {
+    existing = await Deno.lstat(path);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw writeFailed(path, err);
+  }
+  if (existing?.isSymlink) {
+    throw new UsageError(
+      "target_is_symlink",
+      `Not overwriting ${path}: it is a symbolic link, and mcs never writes through a link. ` +
+        "Remove the link, or download without overwrite to get a new name.",
+      { details: { path } },
+    );
+  }
+  if (existing && !existing.isFile) {
+    throw new UsageError(
+      "target_not_a_file",
+      `Not overwriting ${path}: it is not a regular file.`,
+      { details: { path } },
+    );
+  }
+  const tmp = `${dir}/.${name.slice(0, 100)}.${crypto.randomUUID().slice(0, 8)}.mcs-part`;
+  try {
+    await Deno.writeFile(tmp, bytes, { createNew: true, mode: 0o600 });
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw writeFailed(path, err);
+  }
+  return path;
+}
+
+/**
+ * Write bytes without overwriting: `name`, then `name (1)`, `name (2)`, ... (each created
+ * exclusively, so an existing file or link, even a dangling one, is never written through).
+ * With `overwrite`, replace `name` (see {@link replaceFile}).
+ */
 export async function writeUnique(
   dir: string,
   name: string,
   bytes: Uint8Array,
   overwrite = false,
 ): Promise<string> {
-  const sep = dir.endsWith("/") ? "" : "/";
-  if (overwrite) {
-    const path = `${dir}${sep}${name}`;
-    await Deno.writeFile(path, bytes);
-    return path;
-  }
+  dir = dir.endsWith("/") && dir.length > 1 ? dir.slice(0, -1) : dir;
+  if (overwrite) return await replaceFile(dir, name, bytes);
   for (let n = 0; n < 1000; n++) {
-    const path = `${dir}${sep}${n === 0 ? name : numbered(name, n)}`;
+    const path = `${dir}/${n === 0 ? name : numbered(name, n)}`;
     try {
-      await Deno.writeFile(path, bytes, { createNew: true });
+      await Deno.writeFile(path, bytes, { createNew: true, mode: 0o600 });
       return path;
     } catch (err) {
       if (err instanceof Deno.errors.AlreadyExists) continue;
-      throw new McsError(
-        "download_write_failed",
-        `Cannot write ${path}: ${(err as Error).message}`,
-        "runtime",
-        {
-          cause: err,
-        },
-      );
+      throw writeFailed(path, err);
     }
   }
   throw new McsError("download_write_failed", `Too many files named like ${name} in ${dir}.`);
@@ -113,7 +159,7 @@ async function fetchAttachment(
   attachmentId: string,
 ): Promise<string | undefined> {
   try {
-    return (await ctx.http.call<{ data?: string }>({
+    return (await ctx.http.call<GmailBody>({
       path: `messages/${messageId}/attachments/${encodeURIComponent(attachmentId)}`,
       op: OPS.attachment,
     })).data ?? "";

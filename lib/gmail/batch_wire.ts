@@ -14,7 +14,7 @@
  */
 
 import { utf8 } from "./encoding.ts";
-import { parseHeaderParams } from "./mime_parse.ts";
+import { parseHeaderParams } from "./header_params.ts";
 
 /** One inner request. */
 export interface BatchRequestItem {

@@ -2,7 +2,7 @@
  * Turn Gmail's JSON message resources into plain typed objects: header lookup with RFC 2047
  * decoding, body text from `format=full` parts (base64url + charset; Gmail has already undone
  * the transfer encoding), HTML converted to text, attachments listed, bodies truncated with a
- * flag. `format=raw` messages go through the local MIME parser into the same shape.
+ * flag.
  *
  * @example
  * ```ts
@@ -15,8 +15,9 @@
 
 import { decodeBase64Lenient, encodeBase64Url } from "../encoding/base64.ts";
 import { decodeCharset, decodeEncodedWords } from "./encoding.ts";
+import { parseHeaderParams } from "./header_params.ts";
 import { htmlToText } from "./html_text.ts";
-import { type MimePart, parseHeaderParams, parseMime } from "./mime_parse.ts";
+import type { MimePart } from "./mime_parse.ts";
 import type { AttachmentInfo, GmailMessage, GmailPart, Message, MessageSummary } from "./types.ts";
 
 /** Case-insensitive, RFC 2047-decoded header value ("" when absent). */
@@ -132,11 +133,9 @@ export interface DecodeOptions {
   attachmentsOnly?: boolean;
 }
 
-/** Decode a `format=full` (or `format=raw`) message. */
+/** Decode a `format=full` message. */
 export async function decodeMessage(m: GmailMessage, o: DecodeOptions): Promise<Message> {
-  const payload = m.payload ??
-    (m.raw ? mimeToGmailPart(parseMime(decodeBase64Lenient(m.raw))) : undefined);
-  const msg = { ...m, payload };
+  const payload = m.payload;
   const bodies: Bodies = { plain: [], html: [], attachments: [] };
   if (payload) await walk(payload, bodies, o.fetchBody);
   const html = bodies.html.length ? bodies.html.join("\n") : undefined;
@@ -151,7 +150,7 @@ export async function decodeMessage(m: GmailMessage, o: DecodeOptions): Promise<
     }
     return s;
   };
-  const summary = summarize(msg, o.labelNames);
+  const summary = summarize(m, o.labelNames);
   return {
     ...summary,
     hasAttachments: bodies.attachments.length > 0,
@@ -172,6 +171,9 @@ export async function decodeMessage(m: GmailMessage, o: DecodeOptions): Promise<
  * Convert a parsed MIME tree into Gmail's JSON part shape (partIds "", "0", "0.1", ...).
  * `attachmentIdFor` decides which leaves are returned by reference (Gmail does this for
  * attachments); others carry `body.data` inline.
+ *
+ * Used only by the Gmail emulator today (the client never parses MIME: it reads Gmail's JSON);
+ * to be removed once the emulator has its own.
  */
 export function mimeToGmailPart(
   part: MimePart,

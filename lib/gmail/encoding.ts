@@ -1,14 +1,13 @@
 /**
  * Byte and text encodings used by mail: wrapped base64 for MIME bodies (plain base64 and
  * base64url live in `lib/encoding/base64.ts`), quoted-printable, charset decoding through
- * `TextDecoder` (UTF-8, ISO-8859-1, Windows-1252, Shift_JIS, ...) and RFC 2047 encoded words in
- * headers (decode and encode).
+ * `TextDecoder` (UTF-8, ISO-8859-1, Windows-1252, Shift_JIS, ...) and decoding of RFC 2047
+ * encoded words in headers (encoding and folding of outgoing headers: `header_format.ts`).
  *
  * @example
  * ```ts
- * import { decodeEncodedWords, encodeHeaderText } from "./encoding.ts";
+ * import { decodeEncodedWords } from "./encoding.ts";
  * decodeEncodedWords("=?ISO-8859-1?Q?Gr=FC=DFe?="); // "Grüße"
- * encodeHeaderText("Grüße"); // "=?UTF-8?B?R3LDvMOfZQ==?="
  * ```
  * @module
  */
@@ -97,33 +96,4 @@ export function decodeEncodedWords(value: string): string {
 export function isAscii(text: string): boolean {
   // deno-lint-ignore no-control-regex
   return /^[\x00-\x7f]*$/.test(text);
-}
-
-/**
- * Encode header text for RFC 2047 when it is not ASCII: a sequence of `=?UTF-8?B?…?=` words,
- * each at most 75 characters, never splitting a UTF-8 sequence, joined by folding whitespace.
- */
-export function encodeHeaderText(text: string): string {
-  if (isAscii(text)) return text;
-  const words: string[] = [];
-  let current = "";
-  for (const ch of text) {
-    const candidate = current + ch;
-    // 12 chars of "=?UTF-8?B??=", base64 grows 4/3: keep the encoded word ≤ 75 chars.
-    if (Math.ceil(utf8(candidate).length / 3) * 4 > 75 - 12 && current) {
-      words.push(current);
-      current = ch;
-    } else current = candidate;
-  }
-  if (current) words.push(current);
-  return words.map((w) => `=?UTF-8?B?${encodeBase64(utf8(w))}?=`).join("\r\n ");
-}
-
-/** RFC 2231 extended parameter value (`UTF-8''…`) for non-ASCII file names. */
-export function encodeRfc2231(value: string): string {
-  return "UTF-8''" +
-    encodeURIComponent(value).replace(
-      /['()*]/g,
-      (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase(),
-    );
 }

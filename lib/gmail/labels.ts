@@ -17,7 +17,7 @@ import type { CacheStore } from "../cache/types.ts";
 import type { GmailHttp } from "./http.ts";
 import { OPS } from "./scopes.ts";
 import { isSystemLabel, SYSTEM_LABELS } from "./system_labels.ts";
-import type { GmailLabel, Label } from "./types.ts";
+import type { GmailLabel, GmailLabelList, GmailRequest, Label } from "./types.ts";
 
 /** Options of {@link LabelResolver}. */
 export interface LabelResolverOptions {
@@ -66,7 +66,7 @@ export class LabelResolver {
 
   /** Fetch the list from Gmail and update the caches. */
   async refresh(): Promise<Label[]> {
-    const res = await this.#http.call<{ labels?: GmailLabel[] }>({
+    const res = await this.#http.call<GmailLabelList>({
       path: "labels",
       op: OPS.listLabels,
     });
@@ -133,7 +133,11 @@ export class LabelResolver {
     }
     const created = await this.#http.call<GmailLabel>({
       path: "labels",
-      json: { name, labelListVisibility: "labelShow", messageListVisibility: "show" },
+      json: {
+        name,
+        labelListVisibility: "labelShow",
+        messageListVisibility: "show",
+      } satisfies GmailRequest["label"],
       op: OPS.createLabel,
     });
     const label = toLabel({ ...created, type: "user" });

@@ -3,9 +3,10 @@
  * mirrors): headers, Content-Type parameters (incl. RFC 2231 continuations), transfer-decoded
  * leaf bodies (base64, quoted-printable, 7bit/8bit/binary) and nested multiparts.
  *
- * Used by the Gmail emulator to turn stored raw messages into Gmail's JSON payload, and by the
- * client to read `format=raw` messages. postal-mime is used as an independent oracle in tests;
- * it flattens messages, so it cannot produce the tree itself.
+ * Not on the client's path: the client reads Gmail's `format=full` JSON, where Gmail has
+ * already parsed the message. Kept for the Gmail emulator (which turns stored raw messages
+ * into that JSON) until the emulator has its own parser, and for tests; postal-mime is used as
+ * the independent oracle in tests, but it flattens messages, so it cannot produce the tree.
  *
  * @example
  * ```ts
@@ -17,7 +18,10 @@
  */
 
 import { decodeBase64Lenient } from "../encoding/base64.ts";
-import { decodeCharset, decodeEncodedWords, quotedPrintableDecode } from "./encoding.ts";
+import { decodeCharset, quotedPrintableDecode } from "./encoding.ts";
+import { parseHeaderParams } from "./header_params.ts";
+
+export { parseHeaderParams };
 
 /** A header as it appears in the message (unfolded, not RFC 2047-decoded). */
 export interface MimeHeader {
@@ -78,66 +82,6 @@ function parseHeaders(block: string): MimeHeader[] {
   }
   // Header bytes may be raw UTF-8 (RFC 6532): reinterpret the binary string.
   return headers.map((h) => ({ name: h.name, value: decodeCharset(fromBinary(h.value), "utf-8") }));
-}
-
-/** Parse `type/subtype; a=b; c="d"` including RFC 2231 `name*=` and `name*0*=` forms. */
-export function parseHeaderParams(
-  value: string,
-): { value: string; params: Record<string, string> } {
-  const segments: string[] = [];
-  let cur = "";
-  let quoted = false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value[i];
-    if (c === '"' && value[i - 1] !== "\\") quoted = !quoted;
-    if (c === ";" && !quoted) {
-      segments.push(cur);
-      cur = "";
-    } else cur += c;
-  }
-  segments.push(cur);
-  const main = segments.shift()!.trim().toLowerCase();
-  const simple: Record<string, string> = {};
-  const continued: Record<string, { idx: number; val: string; enc: boolean }[]> = {};
-  for (const seg of segments) {
-    const eq = seg.indexOf("=");
-    if (eq < 0) continue;
-    const rawName = seg.slice(0, eq).trim().toLowerCase();
-    let v = seg.slice(eq + 1).trim();
-    if (v.startsWith('"') && v.endsWith('"') && v.length >= 2) {
-      v = v.slice(1, -1).replace(/\\(.)/g, "$1");
-    }
-    const m = /^([^*]+)\*(?:(\d+)\*?)?$/.exec(rawName);
-    const star = rawName.endsWith("*");
-    if (m) {
-      (continued[m[1]] ??= []).push({ idx: m[2] ? Number(m[2]) : 0, val: v, enc: star });
-    } else simple[rawName] = decodeEncodedWords(v);
-  }
-  for (const [name, pieces] of Object.entries(continued)) {
-    pieces.sort((a, b) => a.idx - b.idx);
-    let charset = "utf-8";
-    const bytes: number[] = [];
-    pieces.forEach((p, i) => {
-      let val = p.val;
-      if (p.enc && i === 0) {
-        const m = /^([^']*)'[^']*'(.*)$/.exec(val);
-        if (m) {
-          charset = m[1] || "utf-8";
-          val = m[2];
-        }
-      }
-      if (p.enc) {
-        for (let j = 0; j < val.length; j++) {
-          if (val[j] === "%" && /^[0-9a-fA-F]{2}$/.test(val.slice(j + 1, j + 3))) {
-            bytes.push(parseInt(val.slice(j + 1, j + 3), 16));
-            j += 2;
-          } else bytes.push(...new TextEncoder().encode(val[j]));
-        }
-      } else bytes.push(...new TextEncoder().encode(val));
-    });
-    simple[name] = decodeCharset(Uint8Array.from(bytes), charset);
-  }
-  return { value: main, params: simple };
 }
 
 /** First header value by case-insensitive name (undecoded). */

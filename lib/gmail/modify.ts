@@ -16,7 +16,7 @@ import { UsageError } from "../errors.ts";
 import { type GmailContext, mapPool } from "./context.ts";
 import { checkId } from "./read.ts";
 import { OPS } from "./scopes.ts";
-import type { GmailMessage } from "./types.ts";
+import type { GmailMessage, GmailRequest } from "./types.ts";
 
 /** Result per message. */
 export interface ModifyResult {
@@ -45,7 +45,7 @@ export async function modifyLabels(
   if (ids.length === 1) {
     const m = await ctx.http.call<GmailMessage>({
       path: `messages/${ids[0]}/modify`,
-      json: { addLabelIds, removeLabelIds },
+      json: { addLabelIds, removeLabelIds } satisfies GmailRequest["modify"],
       op: OPS.modify,
       idempotent: true,
     });
@@ -53,7 +53,7 @@ export async function modifyLabels(
   }
   await ctx.http.call<void>({
     path: "messages/batchModify",
-    json: { ids, addLabelIds, removeLabelIds },
+    json: { ids: [...ids], addLabelIds, removeLabelIds } satisfies GmailRequest["batchModify"],
     op: OPS.modify,
     idempotent: true,
   });

@@ -15,8 +15,18 @@ import { McsError, UsageError } from "../errors.ts";
 import { type GmailContext, mapPool } from "./context.ts";
 import { decodeMessage, summarize } from "./decode.ts";
 import { OPS } from "./scopes.ts";
-import type { Query } from "./http.ts";
-import type { GmailMessage, Message, MessageSummary, Page, Thread } from "./types.ts";
+import type {
+  GmailBody,
+  GmailMessage,
+  GmailMessageList,
+  GmailParams,
+  GmailProfile,
+  GmailThread,
+  Message,
+  MessageSummary,
+  Page,
+  Thread,
+} from "./types.ts";
 
 /** Options of {@link searchMessages}. */
 export interface SearchOptions {
@@ -58,7 +68,10 @@ export async function fetchMetadata(
 ): Promise<GmailMessage[]> {
   const req = (id: string) => ({
     path: `messages/${encodeURIComponent(id)}`,
-    query: { format: "metadata", metadataHeaders: METADATA_HEADERS },
+    query: {
+      format: "metadata",
+      metadataHeaders: METADATA_HEADERS,
+    } satisfies GmailParams["messagesGet"],
   });
   let results: ({ ok: true; value: GmailMessage } | { ok: false; error: McsError })[];
   if (ctx.metadataStrategy === "batch" && ids.length > 1) {
@@ -89,7 +102,10 @@ export async function fetchMetadata(
  * The query `messages.list` and `threads.list` both take: the Gmail search, label names resolved
  * to ids, the limit checked, the page cursor.
  */
-export async function listQuery(ctx: GmailContext, o: SearchOptions): Promise<Query> {
+export async function listQuery(
+  ctx: GmailContext,
+  o: SearchOptions,
+): Promise<GmailParams["messagesList"] & GmailParams["threadsList"]> {
   return {
     q: o.query?.trim() || undefined,
     labelIds: o.labels?.length ? await ctx.labels.idsFor(o.labels) : undefined,
@@ -105,9 +121,11 @@ export async function searchMessages(
   o: SearchOptions = {},
 ): Promise<Page<MessageSummary>> {
   const [list] = await Promise.all([
-    ctx.http.call<
-      { messages?: { id: string }[]; nextPageToken?: string; resultSizeEstimate?: number }
-    >({ path: "messages", query: await listQuery(ctx, o), op: OPS.search }),
+    ctx.http.call<GmailMessageList>({
+      path: "messages",
+      query: await listQuery(ctx, o),
+      op: OPS.search,
+    }),
     ctx.labels.list(), // warm the label cache in parallel with the list call
   ]);
   const ids = (list.messages ?? []).map((m) => m.id);
@@ -131,7 +149,7 @@ export interface ReadOptions {
 
 function bodyFetcher(ctx: GmailContext, messageId: string) {
   return async (attachmentId: string) =>
-    (await ctx.http.call<{ data?: string }>({
+    (await ctx.http.call<GmailBody>({
       path: `messages/${encodeURIComponent(messageId)}/attachments/${
         encodeURIComponent(attachmentId)
       }`,
@@ -163,7 +181,7 @@ function checkId(id: string, what: string): string {
 export async function getRawMessage(ctx: GmailContext, id: string): Promise<GmailMessage> {
   return await ctx.http.call<GmailMessage>({
     path: `messages/${checkId(id, "message")}`,
-    query: { format: "full" },
+    query: { format: "full" } satisfies GmailParams["messagesGet"],
     op: OPS.read,
   });
 }
@@ -185,9 +203,9 @@ export async function getThread(
   o: ReadOptions = {},
 ): Promise<Thread> {
   const [t] = await Promise.all([
-    ctx.http.call<{ id: string; messages?: GmailMessage[] }>({
+    ctx.http.call<GmailThread>({
       path: `threads/${checkId(id, "thread")}`,
-      query: { format: "full" },
+      query: { format: "full" } satisfies GmailParams["threadsGet"],
       op: OPS.readThread,
     }),
     ctx.labels.list(),
@@ -198,12 +216,7 @@ export async function getThread(
 }
 
 /** The mailbox profile. */
-export async function getProfile(ctx: GmailContext): Promise<{
-  emailAddress: string;
-  messagesTotal: number;
-  threadsTotal: number;
-  historyId: string;
-}> {
+export async function getProfile(ctx: GmailContext): Promise<GmailProfile> {
   return await ctx.http.call({ path: "profile", op: OPS.profile });
 }
 

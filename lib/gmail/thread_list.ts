@@ -18,9 +18,16 @@ import { type GmailContext, mapPool } from "./context.ts";
 import { decodeHtmlEntities, header } from "./decode.ts";
 import { listQuery, type SearchOptions } from "./read.ts";
 import { OPS } from "./scopes.ts";
-import type { GmailMessage, Page, ThreadSummary } from "./types.ts";
+import type {
+  GmailMessage,
+  GmailParams,
+  GmailThread,
+  GmailThreadList,
+  Page,
+  ThreadSummary,
+} from "./types.ts";
 
-type ThreadJson = { id: string; historyId?: string; messages?: GmailMessage[] };
+type ThreadJson = GmailThread;
 type Result = { ok: true; value: ThreadJson } | { ok: false; error: McsError };
 
 const HEADERS = ["From", "To", "Subject", "Date"];
@@ -29,7 +36,7 @@ const HEADERS = ["From", "To", "Subject", "Date"];
 async function fetchThreads(ctx: GmailContext, ids: readonly string[]): Promise<Result[]> {
   const req = (id: string) => ({
     path: `threads/${encodeURIComponent(id)}`,
-    query: { format: "metadata", metadataHeaders: HEADERS },
+    query: { format: "metadata", metadataHeaders: HEADERS } satisfies GmailParams["threadsGet"],
   });
   if (ctx.metadataStrategy === "batch" && ids.length > 1) {
     return await ctx.http.batch<ThreadJson>(ids.map(req), OPS.readThread);
@@ -96,11 +103,11 @@ export async function listThreads(
   o: SearchOptions = {},
 ): Promise<Page<ThreadSummary>> {
   const [list] = await Promise.all([
-    ctx.http.call<{
-      threads?: { id: string; snippet?: string; historyId?: string }[];
-      nextPageToken?: string;
-      resultSizeEstimate?: number;
-    }>({ path: "threads", query: await listQuery(ctx, o), op: OPS.listThreads }),
+    ctx.http.call<GmailThreadList>({
+      path: "threads",
+      query: await listQuery(ctx, o),
+      op: OPS.listThreads,
+    }),
     ctx.labels.list(), // warm the label cache in parallel with the list call
   ]);
   const rows = list.threads ?? [];

@@ -1,6 +1,7 @@
 /**
- * Public types of the Gmail client (camelCase; the tool layer maps to snake_case) and the
- * subset of Gmail's REST JSON shapes the client reads.
+ * Public types of the Gmail client (camelCase; the tool layer maps to snake_case) and Gmail's
+ * REST JSON shapes, taken from Google's published API description (`@googleapis/gmail`, type
+ * only) so that `deno check` rejects a field Gmail does not have.
  *
  * @example
  * ```ts
@@ -9,6 +10,8 @@
  * ```
  * @module
  */
+
+import type { gmail_v1 } from "@googleapis/gmail";
 
 /** A search/list result row. */
 export interface MessageSummary {
@@ -141,34 +144,111 @@ export interface SentMessage {
   labels: string[];
 }
 
+// ---------------------------------------------------------------------------------------------
+// Gmail's JSON, typed from Google's own API description (`@googleapis/gmail`, a type-only
+// import: nothing of it loads at run time). A field Gmail does not have is a compile error.
+
+/** A value as Gmail sends it: Google's types allow `null`, Gmail leaves the field out. */
+type NoNull<V> = V extends readonly (infer E)[] ? NoNull<E>[]
+  : V extends object ? { [P in keyof V]: NoNull<V[P]> }
+  : Exclude<V, null>;
+
+/** Keys of `Over` that `T` has; any other key is `never`, so it fails the constraint. */
+type KnownKeys<T, Over> = { [P in keyof Over]: P extends keyof T ? unknown : never };
+
+/**
+ * Google's declared shape `T` as the client reads it: no `null`s, the fields `K` always
+ * present, and the fields in `Over` narrowed (`Over` may only name fields that `T` has).
+ */
+export type Api<
+  T,
+  K extends keyof T = never,
+  Over extends KnownKeys<T, Over> = Record<never, never>,
+> = Omit<NoNull<T> & { [P in K]-?: Exclude<NoNull<T[P]>, undefined> }, keyof Over> & Over;
+
+/** Gmail JSON: a header of a part. */
+export type GmailHeader = Api<gmail_v1.Schema$MessagePartHeader, "name" | "value">;
+
 /** Gmail JSON: a message part. */
-export interface GmailPart {
-  partId?: string;
-  mimeType?: string;
-  filename?: string;
-  headers?: { name: string; value: string }[];
-  body?: { size?: number; data?: string; attachmentId?: string };
-  parts?: GmailPart[];
-}
+export type GmailPart = Api<
+  gmail_v1.Schema$MessagePart,
+  never,
+  { headers?: GmailHeader[]; parts?: GmailPart[] }
+>;
 
 /** Gmail JSON: a message resource. */
-export interface GmailMessage {
-  id: string;
-  threadId: string;
-  labelIds?: string[];
-  snippet?: string;
-  internalDate?: string;
-  sizeEstimate?: number;
-  historyId?: string;
-  payload?: GmailPart;
-  raw?: string;
-}
+export type GmailMessage = Api<
+  gmail_v1.Schema$Message,
+  "id" | "threadId",
+  { payload?: GmailPart }
+>;
+
+/** Gmail JSON: a thread resource. */
+export type GmailThread = Api<gmail_v1.Schema$Thread, "id", { messages?: GmailMessage[] }>;
 
 /** Gmail JSON: a label resource. */
-export interface GmailLabel {
-  id: string;
-  name: string;
-  type?: "system" | "user";
-  messagesTotal?: number;
-  messagesUnread?: number;
-}
+export type GmailLabel = Api<gmail_v1.Schema$Label, "id" | "name", { type?: "system" | "user" }>;
+
+/** Gmail JSON: a draft resource. */
+export type GmailDraft = Api<gmail_v1.Schema$Draft, "id" | "message", { message: GmailMessage }>;
+
+/** Gmail JSON: a part body (also what attachments.get returns). */
+export type GmailBody = Api<gmail_v1.Schema$MessagePartBody>;
+
+/** Gmail JSON: users.getProfile. */
+export type GmailProfile = Api<
+  gmail_v1.Schema$Profile,
+  "emailAddress" | "messagesTotal" | "threadsTotal" | "historyId"
+>;
+
+/** Gmail JSON: messages.list. */
+export type GmailMessageList = Api<
+  gmail_v1.Schema$ListMessagesResponse,
+  never,
+  { messages?: GmailMessage[] }
+>;
+
+/** Gmail JSON: threads.list. */
+export type GmailThreadList = Api<
+  gmail_v1.Schema$ListThreadsResponse,
+  never,
+  { threads?: GmailThread[] }
+>;
+
+/** Gmail JSON: drafts.list. */
+export type GmailDraftList = Api<
+  gmail_v1.Schema$ListDraftsResponse,
+  never,
+  { drafts?: GmailDraft[] }
+>;
+
+/** Gmail JSON: labels.list. */
+export type GmailLabelList = Api<
+  gmail_v1.Schema$ListLabelsResponse,
+  never,
+  { labels?: GmailLabel[] }
+>;
+
+/** Query parameters of a Gmail method as Google declares them (path parameters left out). */
+type QueryOf<P> = Omit<P, "userId" | "id" | "messageId" | "requestBody" | "media" | "auth">;
+
+/** Query parameters per method, checked with `satisfies` where they are built. */
+export type GmailParams = {
+  messagesGet: QueryOf<gmail_v1.Params$Resource$Users$Messages$Get>;
+  messagesList: QueryOf<gmail_v1.Params$Resource$Users$Messages$List>;
+  messagesSend: QueryOf<gmail_v1.Params$Resource$Users$Messages$Send>;
+  threadsGet: QueryOf<gmail_v1.Params$Resource$Users$Threads$Get>;
+  threadsList: QueryOf<gmail_v1.Params$Resource$Users$Threads$List>;
+  draftsGet: QueryOf<gmail_v1.Params$Resource$Users$Drafts$Get>;
+  draftsList: QueryOf<gmail_v1.Params$Resource$Users$Drafts$List>;
+  draftsCreate: QueryOf<gmail_v1.Params$Resource$Users$Drafts$Create>;
+};
+
+/** Request bodies, checked with `satisfies` where they are built. */
+export type GmailRequest = {
+  message: gmail_v1.Schema$Message;
+  draft: gmail_v1.Schema$Draft;
+  label: gmail_v1.Schema$Label;
+  modify: gmail_v1.Schema$ModifyMessageRequest;
+  batchModify: gmail_v1.Schema$BatchModifyMessagesRequest;
+};

@@ -221,3 +221,77 @@ Deno.test("drafts: create, list with subjects, send (bcc honoured), upload for l
   assert.deepEqual(f.emu.mailbox.deliveries.at(-1)!.bcc, ["hidden@example.org"]);
   assert.deepEqual((await f.client.listDrafts()).items.map((d) => d.id), [d2.id]);
 });
+
+Deno.test("download with overwrite never writes through a symbolic link", async () => {
+  await using f = await setup({ seed: false });
+  const sent = await f.client.send({
+    to: "bob@example.org",
+    subject: "file",
+    text: "see attached",
+    attachments: [{ content: new TextEncoder().encode("attachment"), filename: "report.txt" }],
+  });
+  const out = await Deno.makeTempDir();
+  const outside = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${outside}/secret.txt`, "outside");
+    await Deno.symlink(`${outside}/secret.txt`, `${out}/report.txt`);
+    await assert.rejects(
+      f.client.downloadAttachment(sent.id, { filename: "report.txt" }, out, { overwrite: true }),
+      (e) => e instanceof UsageError && e.code === "target_is_symlink",
+    );
+    assert.equal(await Deno.readTextFile(`${outside}/secret.txt`), "outside");
+    assert.ok((await Deno.lstat(`${out}/report.txt`)).isSymlink);
+    // A dangling link: the same clear error, not internal_error.
+    await Deno.remove(`${outside}/secret.txt`);
+    await assert.rejects(
+      f.client.downloadAttachment(sent.id, { filename: "report.txt" }, out, { overwrite: true }),
+      (e) => e instanceof UsageError && e.code === "target_is_symlink",
+    );
+    await assert.rejects(Deno.lstat(`${outside}/secret.txt`), Deno.errors.NotFound);
+    // Without overwrite the link is left alone and the file gets a new name.
+    const d = await f.client.downloadAttachment(sent.id, { filename: "report.txt" }, out);
+    assert.equal(d.filename, "report (1).txt");
+    await assert.rejects(Deno.lstat(`${outside}/secret.txt`), Deno.errors.NotFound);
+    // A regular file is replaced, and no temporary file is left behind.
+    await Deno.remove(`${out}/report.txt`);
+    await Deno.writeTextFile(`${out}/report.txt`, "old");
+    const r = await f.client.downloadAttachment(sent.id, { filename: "report.txt" }, out, {
+      overwrite: true,
+    });
+    assert.equal(await Deno.readTextFile(r.path), "attachment");
+    assert.deepEqual(
+      (await Array.fromAsync(Deno.readDir(out))).map((e) => e.name).sort(),
+      ["report (1).txt", "report.txt"].sort(),
+    );
+  } finally {
+    await Deno.remove(out, { recursive: true });
+    await Deno.remove(outside, { recursive: true });
+  }
+});
+
+Deno.test(".eml attachment from a file goes out as message/rfc822 (8bit) and downloads intact", async () => {
+  await using f = await setup({ seed: false });
+  const dir = await Deno.makeTempDir();
+  try {
+    const inner = "From: alice@example.com\r\nSubject: Grüße\r\n\r\nHallo\r\n";
+    await Deno.writeTextFile(`${dir}/note.eml`, inner);
+    const sent = await f.client.send({
+      to: "bob@example.org",
+      subject: "fwd",
+      text: "see attached",
+      attachments: [{ path: `${dir}/note.eml` }],
+    });
+    const raw = new TextDecoder().decode(f.emu.mailbox.get(sent.id)!.raw);
+    assert.match(raw, /Content-Type: message\/rfc822;[^]*?Content-Transfer-Encoding: 8bit/);
+    const m = await f.client.getMessage(sent.id);
+    assert.deepEqual(m.attachments.map((a) => [a.filename, a.mimeType]), [
+      ["note.eml", "message/rfc822"],
+    ]);
+    const d = await f.client.downloadAttachment(sent.id, { filename: "note.eml" }, dir, {
+      overwrite: true,
+    });
+    assert.equal(await Deno.readTextFile(d.path), inner);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
