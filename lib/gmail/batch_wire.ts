@@ -1,7 +1,8 @@
 /**
  * The wire format of Google's batch endpoint (`POST /batch/gmail/v1`, `multipart/mixed`, each
  * part an `application/http` request; responses matched by `Content-ID: response-<id>`).
- * Both directions are here so the client and the emulator share one implementation.
+ * The client's half only: it encodes requests and parses responses. The Gmail emulator has its
+ * own independent codec (`lib/emulators/gmail/batch.ts`); the tests check each against the other.
  *
  * @example
  * ```ts
@@ -132,48 +133,4 @@ export function parseBatchResponse(contentType: string, bytes: Uint8Array): Batc
       body: msg.body,
     };
   });
-}
-
-/** Emulator side: parse a batch request body. */
-export function parseBatchRequest(contentType: string, bytes: Uint8Array): BatchRequestItem[] {
-  return parts(contentType, bytes).map((p, i) => {
-    const msg = parseHttpMessage(p.body);
-    const [method, path] = msg.start.split(/\s+/);
-    return {
-      id: stripId(p.headers["content-id"]) || String(i + 1),
-      method: (method ?? "GET").toUpperCase(),
-      path: path ?? "/",
-      headers: msg.headers,
-      body: msg.body,
-    };
-  });
-}
-
-const REASONS: Record<number, string> = {
-  200: "OK",
-  204: "No Content",
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  409: "Conflict",
-  429: "Too Many Requests",
-  500: "Internal Server Error",
-  503: "Service Unavailable",
-};
-
-/** Emulator side: build the batch response body (same order, `response-<id>` Content-IDs). */
-export function encodeBatchResponse(
-  items: readonly BatchResponseItem[],
-): { body: Uint8Array; contentType: string } {
-  const b = boundary();
-  let out = "";
-  for (const it of items) {
-    out += `--${b}\r\nContent-Type: application/http\r\nContent-ID: <response-${it.id}>\r\n\r\n`;
-    out += `HTTP/1.1 ${it.status} ${REASONS[it.status] ?? "Status"}\r\n`;
-    for (const [k, v] of Object.entries(it.headers)) out += `${k}: ${v}\r\n`;
-    out += `\r\n${it.body}\r\n`;
-  }
-  out += `--${b}--\r\n`;
-  return { body: utf8(out), contentType: `multipart/mixed; boundary=${b}` };
 }

@@ -13,11 +13,10 @@
  * @module
  */
 
-import { decodeBase64Lenient, encodeBase64Url } from "../encoding/base64.ts";
+import { decodeBase64Lenient } from "../encoding/base64.ts";
 import { decodeCharset, decodeEncodedWords } from "./encoding.ts";
 import { parseHeaderParams } from "./header_params.ts";
 import { htmlToText } from "./html_text.ts";
-import type { MimePart } from "./mime_parse.ts";
 import type { AttachmentInfo, GmailMessage, GmailPart, Message, MessageSummary } from "./types.ts";
 
 /** Case-insensitive, RFC 2047-decoded header value ("" when absent). */
@@ -165,39 +164,4 @@ export async function decodeMessage(m: GmailMessage, o: DecodeOptions): Promise<
     attachments: bodies.attachments,
     truncated,
   };
-}
-
-/**
- * Convert a parsed MIME tree into Gmail's JSON part shape (partIds "", "0", "0.1", ...).
- * `attachmentIdFor` decides which leaves are returned by reference (Gmail does this for
- * attachments); others carry `body.data` inline.
- *
- * Used only by the Gmail emulator today (the client never parses MIME: it reads Gmail's JSON);
- * to be removed once the emulator has its own.
- */
-export function mimeToGmailPart(
-  part: MimePart,
-  attachmentIdFor?: (partId: string, part: MimePart) => string | undefined,
-  partId = "",
-): GmailPart {
-  const out: GmailPart = {
-    partId,
-    mimeType: part.mimeType,
-    filename: part.filename,
-    headers: part.headers.map((h) => ({ name: h.name, value: decodeEncodedWords(h.value) })),
-    body: { size: part.body.length },
-  };
-  if (part.mimeType.startsWith("multipart/")) {
-    out.body = { size: 0 };
-    out.parts = part.parts.map((c, i) =>
-      mimeToGmailPart(c, attachmentIdFor, partId === "" ? String(i) : `${partId}.${i}`)
-    );
-  } else {
-    const attId = attachmentIdFor?.(partId, part);
-    if (attId) out.body = { attachmentId: attId, size: part.body.length };
-    else if (part.body.length) {
-      out.body = { size: part.body.length, data: encodeBase64Url(part.body) };
-    }
-  }
-  return out;
 }

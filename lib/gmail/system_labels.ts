@@ -1,6 +1,6 @@
 /**
- * Gmail's system labels: the one list both the Gmail client (name ↔ id resolution) and the
- * Gmail emulator (a new mailbox's labels) use. Their names equal their ids.
+ * Gmail's system labels, for the client's name ↔ id resolution. Their names equal their ids.
+ * (The Gmail emulator keeps its own copy of the list: it never imports client code.)
  *
  * @example
  * ```ts

@@ -1,6 +1,5 @@
 /**
- * The client never parses MIME itself (it reads Gmail's `format=full` JSON), so the MIME tree
- * parser must not load with it: only type imports of it are allowed.
+ * What the Gmail client loads at run time: Google's API description is for types only.
  * @module
  */
 import assert from "node:assert/strict";
@@ -34,15 +33,6 @@ async function runtimeGraph(entry: string): Promise<Set<string>> {
   }
   return seen;
 }
-
-Deno.test("the Gmail client does not load the MIME tree parser at run time", async () => {
-  const graph = await runtimeGraph("lib/gmail/mod.ts");
-  assert.ok([...graph].some((s) => s.endsWith("/lib/gmail/decode.ts")), "graph walked");
-  assert.ok(
-    ![...graph].some((s) => s.endsWith("/lib/gmail/mime_parse.ts")),
-    "mime_parse.ts is on the client's runtime path",
-  );
-});
 
 Deno.test("Google's API description is a type-only dependency: nothing of it loads at run time", async () => {
   // types.ts is itself imported for types only today; walk from it too, so a value import of
