@@ -325,7 +325,7 @@ export function outcomeUnknown(
       cause,
       details: {
         ...extra,
-        ...(messageId ? { messageIdHeader: messageId, query: `in:sent ${query}` } : {}),
+        ...(messageId ? { message_id: messageId, query: `in:sent ${query}` } : {}),
         cause: cause.code,
       },
     },
@@ -344,7 +344,7 @@ export async function sendMessage(ctx: GmailContext, input: SendInput): Promise<
       err,
       input.replyToMessageId ? "Reply" : "Send",
       composed.messageId,
-      composed.threadId ? { threadId: composed.threadId } : {},
+      composed.threadId ? { thread_id: composed.threadId } : {},
     );
   }
   return {
@@ -433,7 +433,7 @@ export async function sendDraft(ctx: GmailContext, draftId: string): Promise<Sen
     // The draft's Message-ID is what Sent will show; read it now (best effort: if the draft is
     // gone it was most likely sent, and the agent is told to check Sent and Drafts).
     throw outcomeUnknown(err, `Sending draft ${draftId}`, await draftMessageId(ctx, draftId), {
-      draftId,
+      draft_id: draftId,
     });
   }
   return {

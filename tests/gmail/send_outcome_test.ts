@@ -69,7 +69,7 @@ Deno.test("a send that times out after the request was written is outcome_unknow
   );
   const email = await PostalMime.parse(raw);
   assert.match(email.messageId ?? "", /^<[^<>@\s]+@[^<>\s]+>$/);
-  assert.equal(err.details?.messageIdHeader, email.messageId);
+  assert.equal(err.details?.message_id, email.messageId);
   assert.equal(err.details?.query, `in:sent rfc822msgid:${email.messageId!.slice(1, -1)}`);
   assert.match(err.message, /rfc822msgid:/);
 });
@@ -117,8 +117,8 @@ Deno.test("a reply whose connection is reset after the request is outcome_unknow
   assert.ok(err instanceof McsError);
   assert.equal(err.code, "outcome_unknown");
   assert.equal(err.retryable, false);
-  assert.equal(err.details?.threadId, "t1");
-  assert.match(String(err.details?.messageIdHeader), /^<.+@mcs\.local>$/);
+  assert.equal(err.details?.thread_id, "t1");
+  assert.match(String(err.details?.message_id), /^<.+@mcs\.local>$/);
 });
 
 Deno.test("drafts.send that times out is outcome_unknown with the draft's Message-ID", async () => {
@@ -144,8 +144,8 @@ Deno.test("drafts.send that times out is outcome_unknown with the draft's Messag
   assert.ok(err instanceof McsError);
   assert.equal(err.code, "outcome_unknown");
   assert.equal(err.retryable, false);
-  assert.equal(err.details?.draftId, "d1");
-  assert.equal(err.details?.messageIdHeader, "<draft-1@example.org>");
+  assert.equal(err.details?.draft_id, "d1");
+  assert.equal(err.details?.message_id, "<draft-1@example.org>");
   assert.equal(err.details?.query, "in:sent rfc822msgid:draft-1@example.org");
 });
 
@@ -232,7 +232,7 @@ Deno.test("a send whose connection is closed after the request was read is outco
     // Today's network layer says connection_reset; once it tells resets after the request was
     // written apart, it says outcome_unknown itself.
     assert.match(String(err.details?.cause), /^(connection_reset|outcome_unknown)$/);
-    assert.match(String(err.details?.messageIdHeader), /^<.+>$/);
+    assert.match(String(err.details?.message_id), /^<.+>$/);
     assert.equal(requests, 1, "not retried");
   } finally {
     listener.close();
