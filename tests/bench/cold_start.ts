@@ -178,7 +178,11 @@ async function startSearchTarget(): Promise<SearchTarget> {
   };
 }
 
-async function bundleFor(
+/**
+ * Build the bundle into `dist`, scoped to `vars` (the deployment's non-secret settings), and
+ * return the `deno run` command that runs it under its baked permission set.
+ */
+export async function bundleFor(
   dist: string,
   vars: Record<string, string>,
   split: boolean,
