@@ -6,7 +6,8 @@
  * ```
  * deno task compile [scope options] [--target T] [--output dist/mcs]
  * deno task bundle  [scope options] [--split]
- * deno task bundle --skill [--split] [--dist dist/skill/gmail]   # the uploadable Claude skill
+ * deno task bundle --skill [--split] [--dist dist/skill/gmail] [--zip PATH] [--bin PATH]
+ *                                      # the Claude skill folder + its upload zip
  * deno task compile --print            # show the permission set and baked env, build nothing
  *
  * scope options (default: scoped to this deployment's configuration: env, config file, profile):
@@ -17,12 +18,17 @@
  *   --write-dir DIR      also allow writing DIR (attachment downloads); repeatable
  *   --allow-host HOST    also allow HOST[:PORT]; repeatable
  *   --dist DIR           output directory (default dist; with --skill, dist/skill/gmail)
+ *   --zip PATH           with --skill: the upload archive (default <dist>/../gmail.zip)
+ *   --bin PATH           with --skill: a compiled mcs to package as scripts/mcs-bin
  * ```
  *
  * `bundle --skill` writes the uploadable skill folder: SKILL.md (generated from the catalogue),
  * `scripts/mcs` (the launcher from skills/gmail/scripts/) and the generic bundle in `scripts/`, so
- * the skill runs with only `deno` on PATH. It always uses the generic set (the skill runs on hosts
- * and paths unknown at build time), so scope options are refused with it.
+ * the skill runs with only `deno` on PATH (or only Node's `npx`), and the zip Claude's skill upload
+ * takes (one top-level folder `gmail/`; lib/build/skill_zip.ts). `--bin` adds a compiled binary
+ * as `scripts/mcs-bin`, which the launcher prefers (the release workflow does this per platform).
+ * It always uses the generic set (the skill runs on hosts and paths unknown at build time), so
+ * scope options are refused with it.
  *
  * Outputs: `dist/mcs` (compile), `dist/mcs.js` + `dist/mcs.sh` (bundle; with `--split` also
  * `dist/mcs-chunks/`, the code each command loads lazily), and for both
@@ -43,7 +49,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { dirname, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { resolveConfig } from "../config/resolve.ts";
 import { denoEnv } from "../config/env.ts";
@@ -66,6 +72,7 @@ import {
   writeSkillFiles,
 } from "./skill.ts";
 import { renderSkillMd, SKILL_NAME } from "../tools/skill_md.ts";
+import { writeSkillZip } from "./skill_zip.ts";
 import {
   denortMissingError,
   explainCompileFailure,
@@ -244,8 +251,14 @@ async function bundleToDist(dist: string, p: Plan, split: boolean): Promise<void
  * The uploadable Claude skill folder: assembled in a staging folder next to `target` (SKILL.md,
  * the launcher, the generic bundle in scripts/), then moved into place (lib/build/skill.ts).
  */
-async function skillPackage(target: string, split: boolean): Promise<void> {
+async function skillPackage(
+  target: string,
+  split: boolean,
+  zipPath: string,
+  bin?: string,
+): Promise<void> {
   await checkSkillTarget(target);
+  if (bin !== undefined) await checkBinary(bin);
   await Deno.mkdir(dirname(target), { recursive: true });
   const stage = await Deno.makeTempDir({ dir: dirname(target), prefix: ".mcs-skill-" });
   try {
@@ -256,7 +269,13 @@ async function skillPackage(target: string, split: boolean): Promise<void> {
       skillMd: renderSkillMd(),
       launcher: join(ROOT, "skills", SKILL_NAME, SKILL_SCRIPTS, "mcs"),
     });
+    if (bin !== undefined) {
+      const name = bin.endsWith(".exe") ? "mcs-bin.exe" : "mcs-bin";
+      await Deno.copyFile(bin, join(scripts, name));
+      if (Deno.build.os !== "windows") await Deno.chmod(join(scripts, name), 0o755);
+    }
     await replaceWithStage(stage, target);
+    const zip = await writeSkillZip(target, zipPath, SKILL_NAME);
     const shown = relative(Deno.cwd(), target) || ".";
     const inTarget = (f: string) => join(shown, SKILL_SCRIPTS, f);
     console.log(
@@ -264,15 +283,34 @@ async function skillPackage(target: string, split: boolean): Promise<void> {
         describe(b, inTarget("mcs.js"), join(shown, SKILL_SCRIPTS))
       }, ${inTarget("mcs.sh")} (generic permission set).`,
     );
+    if (bin !== undefined) {
+      console.log(
+        `Compiled binary: ${inTarget(basename(bin).endsWith(".exe") ? "mcs-bin.exe" : "mcs-bin")}.`,
+      );
+    }
     console.log(`Try it:  ${inTarget("mcs")} tools --json`);
     console.log(
-      `Upload:  the folder ${shown}/ (e.g. cd ${
-        dirname(shown)
-      } && zip -r ${SKILL_NAME}.zip ${SKILL_NAME}); ` +
-        "it needs deno 2.9+ on PATH (or DENO=/path/to/deno) and a writable MCS_CACHE_DIR.",
+      `Upload:  ${relative(Deno.cwd(), zip.path) || zip.path} (${
+        (zip.bytes / 1048576).toFixed(1)
+      } MiB, ${
+        (zip.uncompressedBytes / 1048576).toFixed(1)
+      } MiB unpacked; one top-level folder ${SKILL_NAME}/). ` +
+        "The skill runs the compiled binary if packaged, else the bundle with deno 2.9+ on PATH " +
+        `(or DENO=/path/to/deno), else deno@${Deno.version.deno} through npx; it needs a writable MCS_CACHE_DIR.`,
     );
   } finally {
     await Deno.remove(stage, { recursive: true }).catch(() => {});
+  }
+}
+
+/** A `--bin` must be an existing file (the compiled mcs for the skill's platform). */
+async function checkBinary(path: string): Promise<void> {
+  const ok = await Deno.stat(path).then((s) => s.isFile, () => false);
+  if (!ok) {
+    throw new UsageError(
+      "skill_bin_missing",
+      `--bin ${path} is not a file: pass the compiled mcs (deno task compile --generic) to package as scripts/mcs-bin.`,
+    );
   }
 }
 
@@ -345,11 +383,16 @@ export async function main(args: string[]): Promise<number> {
         print: { type: "boolean", default: false },
         split: { type: "boolean", default: false },
         skill: { type: "boolean", default: false },
+        zip: { type: "string" },
+        bin: { type: "string" },
       },
     });
     const what = positionals[0];
     if ((what !== "bundle" && what !== "compile") || positionals.length !== 1) {
       throw new UsageError("usage", "usage: build.ts bundle|compile [options] (see the header)");
+    }
+    if (!values.skill && (values.zip !== undefined || values.bin !== undefined)) {
+      throw new UsageError("usage", "--zip and --bin go with --skill: deno task bundle --skill");
     }
     if (values.skill) {
       if (what !== "bundle") {
@@ -373,7 +416,13 @@ export async function main(args: string[]): Promise<number> {
         console.log(JSON.stringify(m, null, 2));
         return 0;
       }
-      await skillPackage(resolve(values.dist ?? defaultSkillDir(SKILL_NAME)), values.split);
+      const target = resolve(values.dist ?? defaultSkillDir(SKILL_NAME));
+      await skillPackage(
+        target,
+        values.split,
+        resolve(values.zip ?? join(dirname(target), `${SKILL_NAME}.zip`)),
+        values.bin === undefined ? undefined : resolve(values.bin),
+      );
       return 0;
     }
     const dist = resolve(values.dist ?? "dist");
