@@ -14,7 +14,8 @@
  * response's body in a second segment that waits for the client's delayed ACK (about 40 ms per
  * response, on every request after the first on a connection and on the first too; curl sees
  * the same), which no real Google front end does and which would hide every cost of mcs behind
- * two 40 ms stalls. The front relays bytes to the emulator's plain-HTTP port with TCP_NODELAY.
+ * two 40 ms stalls. The front relays bytes to the emulator's plain-HTTP port with TCP_NODELAY and
+ * writes each response to the client in one piece.
  *
  * Before measuring it checks that both print the same 20 messages and that the mcs run makes
  * exactly the floor's two requests (no token exchange, no label listing).
@@ -61,6 +62,52 @@ interface TlsFront {
 }
 
 /**
+ * Copy `from` to `to`, writing what arrives within 1 ms as one chunk: a TLS connection from
+ * `Deno.listenTls` has no TCP_NODELAY, so a response's body written after its headers would wait
+ * for the client's delayed ACK (~40 ms) like Deno.serve's own TLS; one write per response does not.
+ */
+export async function relayCoalesced(
+  from: ReadableStream<Uint8Array>,
+  to: WritableStream<Uint8Array>,
+): Promise<void> {
+  const reader = from.getReader();
+  const writer = to.getWriter();
+  let pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined;
+  let done = false;
+  try {
+    while (!done) {
+      const first = await (pending ?? reader.read());
+      pending = undefined;
+      if (first.done) break;
+      const parts = [first.value];
+      for (;;) {
+        pending = reader.read();
+        const next = await Promise.race([
+          pending,
+          new Promise<null>((r) => setTimeout(() => r(null), 1)),
+        ]);
+        if (next === null) break; // nothing more for now; `pending` carries over
+        pending = undefined;
+        if (next.done) {
+          done = true;
+          break;
+        }
+        parts.push(next.value);
+      }
+      const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+      let at = 0;
+      for (const p of parts) {
+        out.set(p, at);
+        at += p.length;
+      }
+      await writer.write(out);
+    }
+  } finally {
+    await writer.close().catch(() => {});
+  }
+}
+
+/**
  * Serve TLS on 127.0.0.1 (a leaf of a new throwaway CA) and relay each connection's bytes to
  * `upstream` (a plain-HTTP Gmail emulator) with TCP_NODELAY. `stackCa` is appended to the CA
  * file so the same file also trusts the stack's Auth0 emulator.
@@ -86,7 +133,7 @@ async function startTlsFront(upstream: string, stackCa: string, dir: string): Pr
         conns.add(conn).add(u);
         await Promise.all([
           conn.readable.pipeTo(u.writable).catch(() => {}),
-          u.readable.pipeTo(conn.writable).catch(() => {}),
+          relayCoalesced(u.readable, conn.writable).catch(() => {}),
         ]);
         conns.delete(conn);
         conns.delete(u);
