@@ -50,7 +50,7 @@
 
 import { parseArgs } from "node:util";
 import { basename, dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { resolveConfig } from "../config/resolve.ts";
 import { denoEnv } from "../config/env.ts";
 import { McsError, UsageError } from "../errors.ts";
@@ -139,6 +139,24 @@ async function writeSidecars(dist: string, p: Plan, bundle: string): Promise<str
 }
 
 /**
+ * The import map the bundle is built with: deno.json's `imports`, plus the local stack
+ * (`lib/emulators/stack.ts`, behind `mcs dev` and `mcs dev demo`) replaced by
+ * `lib/build/no_stack.ts`, which answers `local_stack_not_bundled`. The emulators, their CA and
+ * their npm packages (jose, @peculiar/x509) were 45% of the bundle (826 → 446 KB without them)
+ * and are never used by a deployment; every command paid for parsing them.
+ */
+async function shippedImportMap(): Promise<{ imports: Record<string, string> }> {
+  const conf = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
+  const file = (...p: string[]) => pathToFileURL(join(ROOT, ...p)).href;
+  return {
+    imports: {
+      ...conf.imports,
+      [file("lib", "emulators", "stack.ts")]: file("lib", "build", "no_stack.ts"),
+    },
+  };
+}
+
+/**
  * `deno bundle` into a staging folder, then into `dist/`. By default one self-contained file,
  * `dist/mcs.js`. With `--split`, `deno bundle --code-splitting` and lay it out as `dist/mcs.js`
  * (the small entry: argv, help, `--version`, `tools`) + `dist/mcs-chunks/` (everything a command
@@ -150,6 +168,8 @@ async function bundle(dist: string, p: Plan, split: boolean): Promise<Bundled> {
   const out = join(dist, "mcs.js");
   const stage = await Deno.makeTempDir({ dir: dist, prefix: ".mcs-bundle-" });
   try {
+    const importMap = join(stage, "import_map.json");
+    await Deno.writeTextFile(importMap, JSON.stringify(await shippedImportMap()));
     const r = await run([
       Deno.execPath(),
       "bundle",
@@ -157,6 +177,8 @@ async function bundle(dist: string, p: Plan, split: boolean): Promise<Bundled> {
       "--platform",
       "deno",
       "--minify",
+      "--import-map",
+      importMap,
       ...(split
         ? ["--code-splitting", "--outdir", stage]
         : ["--output", join(stage, BUNDLER_ENTRY)]),
@@ -192,6 +214,7 @@ async function bundle(dist: string, p: Plan, split: boolean): Promise<Bundled> {
         [...chunks.keys()],
       );
       await Deno.remove(join(stage, BUNDLER_ENTRY));
+      await Deno.remove(importMap);
       await Deno.rename(stage, chunkDir);
       await Deno.writeTextFile(out, entry);
     } else {

@@ -251,6 +251,22 @@ Deno.test("bundle: works under its baked permission set and everything else is d
       assert(!(await exists(join(bundle.dist, "mcs-chunks"))), "no chunk directory");
     });
 
+    await t.step("the local stack is left out: mcs dev says where to run it, exit 3", async () => {
+      const code = await Deno.readTextFile(bundle.bundle);
+      for (const s of ["/static/connect.js", "BitString"]) {
+        assert(!code.includes(s), `no emulator code in the bundle (${s})`);
+      }
+      for (const args of [["dev", "--json"], ["dev", "demo", "--json"]]) {
+        const r = await runUnder(bundle, bundle.bundle, args, { env: runEnv });
+        assertEquals(r.code, 3, r.stdout + r.stderr);
+        // `dev demo` prints its banner before it starts the stack: the error is the last line.
+        const last = { ...r, stdout: r.stdout.trim().split("\n").at(-1) ?? "" };
+        const d = json(last) as { ok: boolean; error: { code: string; message: string } };
+        assertEquals(d.error.code, "local_stack_not_bundled");
+        assertStringIncludes(d.error.message, "deno task mcs -- dev");
+      }
+    });
+
     await t.step("the launcher runs the bundle with the same flags", async () => {
       const r = await exec([join(bundle.dist, "mcs.sh"), "--version"], {
         env: { PATH: `${Deno.execPath().replace(/\/[^/]+$/, "")}:/usr/bin:/bin` },
