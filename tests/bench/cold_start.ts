@@ -180,18 +180,20 @@ async function startSearchTarget(): Promise<SearchTarget> {
 
 /**
  * Build the bundle into `dist`, scoped to `vars` (the deployment's non-secret settings), and
- * return the `deno run` command that runs it under its baked permission set.
+ * return the `deno run` command that runs it under its baked permission set. `root`: the checkout
+ * whose build tool and sources to use (default this one; another for a before/after comparison).
  */
 export async function bundleFor(
   dist: string,
   vars: Record<string, string>,
   split: boolean,
+  root: string = ROOT,
 ): Promise<string[]> {
   const build = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
-      join(ROOT, "lib", "build", "main.ts"),
+      join(root, "lib", "build", "main.ts"),
       "bundle",
       "--dist",
       dist,
@@ -199,7 +201,7 @@ export async function bundleFor(
     ],
     env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...vars },
     clearEnv: true,
-    cwd: ROOT,
+    cwd: root,
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -23,6 +23,8 @@
  * ```sh
  * deno run -A tests/bench/search_floor.ts              # 21 pairs per latency
  * deno run -A tests/bench/search_floor.ts --runs 41 --split --json
+ * git archive <commit> | tar -x -C /tmp/base && deno install --frozen  # (in /tmp/base)
+ * deno run -A tests/bench/search_floor.ts --baseline /tmp/base   # before/after in one run
  * ```
  *
  * @example
@@ -43,6 +45,7 @@ import { bundleFor } from "./cold_start.ts";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const FLOOR = join(ROOT, "tests", "bench", "floor_search.ts");
 const ARGS = '{"query":"in:inbox","limit":20}';
+const TIME = "/usr/bin/time";
 /** Injected latency per Gmail response, ms, and the target ratio for each. */
 const ROUNDS = [{ latencyMs: 20, target: 1.15 }, { latencyMs: 0, target: 1.3 }];
 
@@ -156,6 +159,8 @@ async function startTlsFront(upstream: string, stackCa: string, dir: string): Pr
 
 interface Ran {
   ms: number;
+  /** User + system CPU time of the process (from /usr/bin/time), when available. */
+  cpuMs?: number;
   stdout: string;
   requests: number;
 }
@@ -175,6 +180,13 @@ export interface RoundResult {
   mcsP90Ms: number;
   /** Distinct Gmail request counts seen per mcs run (2 expected). */
   mcsRequests: number[];
+  /** With --baseline: the other checkout's bundle, same runs. */
+  baselineMedianMs?: number;
+  baselineRatio?: number;
+  baselinePairRatio?: number;
+  /** Median user + system CPU time (when /usr/bin/time is there): less sensitive to a busy machine. */
+  floorCpuMs?: number;
+  mcsCpuMs?: number;
 }
 
 async function main(args: string[]): Promise<number> {
@@ -184,6 +196,7 @@ async function main(args: string[]): Promise<number> {
       runs: { type: "string", default: "21" },
       split: { type: "boolean", default: false },
       direct: { type: "boolean", default: false },
+      baseline: { type: "string" },
       json: { type: "boolean", default: false },
     },
   });
@@ -213,17 +226,24 @@ async function main(args: string[]): Promise<number> {
       MCS_CACHE_DIR: join(tmp, "cache"),
     };
     const bundle = await bundleFor(join(tmp, "dist"), vars, values.split);
+    // --baseline CHECKOUT: that tree's bundle too, measured in the same interleaved runs.
+    const baseline = values.baseline
+      ? await bundleFor(join(tmp, "dist-baseline"), vars, values.split, values.baseline)
+      : undefined;
     const mcsEnv = {
       ...base,
       ...vars,
       MCS_AUTH0_CLIENT_SECRET: stack.env.MCS_AUTH0_CLIENT_SECRET,
       MCS_AUTH0_REFRESH_TOKEN: stack.auth0.issueRefreshToken(),
     };
+    const cpuFile = join(tmp, "cpu");
+    const useTime = await Deno.stat(TIME).then((s) => s.isFile, () => false);
     const run = async (cmd: string[], env: Record<string, string>): Promise<Ran> => {
       const before = gmail.requestCount;
+      const full = useTime ? [TIME, "-o", cpuFile, "-f", "%U %S", ...cmd] : cmd;
       const t0 = performance.now();
-      const out = await new Deno.Command(cmd[0], {
-        args: cmd.slice(1),
+      const out = await new Deno.Command(full[0], {
+        args: full.slice(1),
         env,
         clearEnv: true,
         cwd: tmp,
@@ -236,9 +256,20 @@ async function main(args: string[]): Promise<number> {
       if (out.code !== 0) {
         throw new Error(`${cmd.at(-1)}: exit ${out.code}\n${dec.decode(out.stderr)}`);
       }
-      return { ms, stdout: dec.decode(out.stdout), requests: gmail.requestCount - before };
+      let cpuMs: number | undefined;
+      if (useTime) {
+        const [u, sys] = (await Deno.readTextFile(cpuFile)).trim().split("\n").at(-1)!.split(" ");
+        cpuMs = (Number(u) + Number(sys)) * 1000;
+      }
+      return {
+        ms,
+        cpuMs,
+        stdout: dec.decode(out.stdout),
+        requests: gmail.requestCount - before,
+      };
     };
     const mcsCmd = [...bundle, "exec", "search_emails", ARGS];
+    const baseCmd = baseline && [...baseline, "exec", "search_emails", ARGS];
 
     // Warm the cache (token exchange, label list), then hand the cached token to the floor.
     await run(mcsCmd, mcsEnv);
@@ -281,24 +312,32 @@ async function main(args: string[]): Promise<number> {
     const samples = ROUNDS.map(() => ({
       floor: [] as number[],
       mcs: [] as number[],
+      floorCpu: [] as number[],
+      mcsCpu: [] as number[],
       req: [] as number[],
+      base: [] as number[],
     }));
     // Interleave: every pair, both latencies, alternating which of the two starts.
     for (let i = 0; i < runs; i++) {
       for (const [k, round] of ROUNDS.entries()) {
         gmail.setLatency(round.latencyMs);
         const s = samples[k];
-        if (i % 2 === 0) {
-          s.floor.push((await run(floorCmd, floorEnv)).ms);
+        const floor = async () => {
+          const r = await run(floorCmd, floorEnv);
+          s.floor.push(r.ms);
+          if (r.cpuMs !== undefined) s.floorCpu.push(r.cpuMs);
+        };
+        const mcs = async () => {
           const r = await run(mcsCmd, mcsEnv);
           s.mcs.push(r.ms);
+          if (r.cpuMs !== undefined) s.mcsCpu.push(r.cpuMs);
           s.req.push(r.requests);
-        } else {
-          const r = await run(mcsCmd, mcsEnv);
-          s.mcs.push(r.ms);
-          s.req.push(r.requests);
-          s.floor.push((await run(floorCmd, floorEnv)).ms);
-        }
+        };
+        const base = async () => {
+          if (baseCmd) s.base.push((await run(baseCmd, mcsEnv)).ms);
+        };
+        const order = [floor, mcs, base];
+        for (let j = 0; j < 3; j++) await order[(i + j) % 3]();
       }
     }
     gmail.setLatency(0);
@@ -322,6 +361,19 @@ async function main(args: string[]): Promise<number> {
         floorP90Ms: quantile(s.floor, 0.9),
         mcsP90Ms: quantile(s.mcs, 0.9),
         mcsRequests: [...new Set(s.req)].sort(),
+        ...(s.base.length
+          ? {
+            baselineMedianMs: quantile(s.base, 0.5),
+            baselineRatio: quantile(s.base, 0.5) / floorMedianMs,
+            baselinePairRatio: quantile(s.base.map((x, i) => x / s.floor[i]), 0.5),
+          }
+          : {}),
+        ...(s.mcsCpu.length
+          ? {
+            floorCpuMs: quantile(s.floorCpu, 0.5),
+            mcsCpuMs: quantile(s.mcsCpu, 0.5),
+          }
+          : {}),
       });
     }
     if (values.json) {
@@ -335,17 +387,34 @@ async function main(args: string[]): Promise<number> {
         `Gmail emulator over TLS\n`,
     );
     console.log(
-      "| latency per response | floor median ms | mcs median ms | × floor | pair ratio p25–p75 | target |",
+      "| latency per response | floor median ms | mcs median ms | × floor | pair ratio p25–p75 | target | CPU ms floor / mcs |",
     );
-    console.log("|---:|---:|---:|---:|---|---|");
+    console.log("|---:|---:|---:|---:|---|---|---|");
     for (const r of results) {
       console.log(
         `| ${r.latencyMs} ms | ${r.floorMedianMs.toFixed(1)} | ${r.mcsMedianMs.toFixed(1)} | ${
           r.ratio.toFixed(2)
         } | ${r.pairRatio.p25.toFixed(2)}–${r.pairRatio.p75.toFixed(2)} | ≤ ${r.target}× ${
           r.ratio <= r.target ? "✓" : "✗"
+        } | ${
+          r.mcsCpuMs === undefined
+            ? "n/a"
+            : `${r.floorCpuMs!.toFixed(0)} / ${r.mcsCpuMs.toFixed(0)} (${
+              (r.mcsCpuMs / r.floorCpuMs!).toFixed(2)
+            }×)`
         } |`,
       );
+    }
+    for (const r of results) {
+      if (r.baselineRatio !== undefined) {
+        console.log(
+          `baseline (${values.baseline}) at ${r.latencyMs} ms: median ${
+            r.baselineMedianMs!.toFixed(1)
+          } ms, ${r.baselineRatio.toFixed(2)}× floor (pair median ${
+            r.baselinePairRatio!.toFixed(2)
+          }×); this tree ${r.ratio.toFixed(2)}× (pair median ${r.pairRatio.median.toFixed(2)}×)`,
+        );
+      }
     }
     const extra = results.flatMap((r) => r.mcsRequests).some((n) => n !== 2);
     if (extra) {
