@@ -30,8 +30,9 @@
  * It always uses the generic set (the skill runs on hosts and paths unknown at build time), so
  * scope options are refused with it.
  *
- * Outputs: `dist/mcs` (compile), `dist/mcs.js` + `dist/mcs.sh` (bundle; with `--split` also
- * `dist/mcs-chunks/`, the code each command loads lazily), and for both
+ * Outputs: `dist/mcs` (compile), `dist/mcs.js` + `dist/mcs-html-to-text.js` + `dist/mcs.sh`
+ * (bundle; with `--split`, `dist/mcs-chunks/` instead of the html-to-text file: the code each
+ * command loads lazily), and for both
  * `dist/mcs.permissions.json` (flags, the exact `deno run` command, why each grant exists) and
  * `dist/mcs.env` (non-secret defaults baked with `--env-file`: cache dir, config file, hosts).
  *
@@ -63,7 +64,15 @@ import {
   toDenoFlags,
 } from "./permissions.ts";
 import { launcherScript, manifest } from "./artifacts.ts";
-import { assertChunksIndependent, BUNDLER_ENTRY, CHUNK_DIR, relocateEntry } from "./layout.ts";
+import {
+  assertChunksIndependent,
+  BUNDLER_ENTRY,
+  CHUNK_DIR,
+  relocateEntry,
+  relocateSideImports,
+  SIDE_PACKAGES,
+  sideFile,
+} from "./layout.ts";
 import {
   checkSkillTarget,
   defaultSkillDir,
@@ -158,7 +167,8 @@ async function shippedImportMap(): Promise<{ imports: Record<string, string> }> 
 
 /**
  * `deno bundle` into a staging folder, then into `dist/`. By default one self-contained file,
- * `dist/mcs.js`. With `--split`, `deno bundle --code-splitting` and lay it out as `dist/mcs.js`
+ * `dist/mcs.js`, with each of {@link SIDE_PACKAGES} (html-to-text) bundled on its own beside it
+ * (`dist/mcs-html-to-text.js`, imported only when an HTML-only message is read). With `--split`, `deno bundle --code-splitting` and lay it out as `dist/mcs.js`
  * (the small entry: argv, help, `--version`, `tools`) + `dist/mcs-chunks/` (everything a command
  * loads lazily): a faster cold start for a few more files (figures in README.md; see
  * lib/build/layout.ts). Either way the previous chunks are removed.
@@ -170,20 +180,35 @@ async function bundle(dist: string, p: Plan, split: boolean): Promise<Bundled> {
   try {
     const importMap = join(stage, "import_map.json");
     await Deno.writeTextFile(importMap, JSON.stringify(await shippedImportMap()));
-    const r = await run([
-      Deno.execPath(),
-      "bundle",
-      "--quiet",
-      "--platform",
-      "deno",
-      "--minify",
-      "--import-map",
-      importMap,
-      ...(split
-        ? ["--code-splitting", "--outdir", stage]
-        : ["--output", join(stage, BUNDLER_ENTRY)]),
-      ENTRY,
-    ]);
+    const esbuild = (args: string[]) =>
+      run([
+        Deno.execPath(),
+        "bundle",
+        "--quiet",
+        "--platform",
+        "deno",
+        "--minify",
+        "--import-map",
+        importMap,
+        ...args,
+      ]);
+    const r = await esbuild(
+      split ? ["--code-splitting", "--outdir", stage, ENTRY] : [
+        ...SIDE_PACKAGES.flatMap((pkg) => ["--external", pkg]),
+        "--output",
+        join(stage, BUNDLER_ENTRY),
+        ENTRY,
+      ],
+    );
+    // One file: each lazily imported side package is bundled on its own, next to mcs.js.
+    if (r.code === 0 && !split) {
+      for (const pkg of SIDE_PACKAGES) {
+        const entry = join(stage, `${sideFile(pkg)}.entry.js`);
+        await Deno.writeTextFile(entry, `export * from ${JSON.stringify(pkg)};\n`);
+        const side = await esbuild(["--output", join(stage, sideFile(pkg)), entry]);
+        if (side.code !== 0) Object.assign(r, side);
+      }
+    }
     if (r.code !== 0) {
       // deno colours its output; strip ANSI codes.
       // deno-lint-ignore no-control-regex
@@ -217,8 +242,16 @@ async function bundle(dist: string, p: Plan, split: boolean): Promise<Bundled> {
       await Deno.remove(importMap);
       await Deno.rename(stage, chunkDir);
       await Deno.writeTextFile(out, entry);
+      for (const pkg of SIDE_PACKAGES) await Deno.remove(join(dist, sideFile(pkg))).catch(() => {});
     } else {
-      await Deno.rename(join(stage, BUNDLER_ENTRY), out);
+      const code = relocateSideImports(
+        await Deno.readTextFile(join(stage, BUNDLER_ENTRY)),
+        SIDE_PACKAGES,
+      );
+      for (const pkg of SIDE_PACKAGES) {
+        await Deno.rename(join(stage, sideFile(pkg)), join(dist, sideFile(pkg)));
+      }
+      await Deno.writeTextFile(out, code);
     }
   } finally {
     await Deno.remove(stage, { recursive: true }).catch(() => {});
@@ -236,7 +269,11 @@ async function bundle(dist: string, p: Plan, split: boolean): Promise<Bundled> {
       chunkCount++;
     }
   }
-  return { size, chunkCount, chunkBytes, hasEnvFile: envFile !== undefined };
+  let sideBytes = 0;
+  if (!split) {
+    for (const pkg of SIDE_PACKAGES) sideBytes += (await Deno.stat(join(dist, sideFile(pkg)))).size;
+  }
+  return { size, chunkCount, chunkBytes, sideBytes, hasEnvFile: envFile !== undefined };
 }
 
 /** What {@link bundle} wrote, for the summary line. */
@@ -244,11 +281,19 @@ interface Bundled {
   size: number;
   chunkCount: number;
   chunkBytes: number;
+  /** Bytes of the side-package files next to a one-file bundle. */
+  sideBytes: number;
   hasEnvFile: boolean;
 }
 
 function describe(b: Bundled, out: string, dist: string): string {
   return `${out} (${(b.size / 1024).toFixed(0)} KiB)${
+    b.sideBytes
+      ? ` + ${SIDE_PACKAGES.map(sideFile).join(", ")} (${
+        (b.sideBytes / 1024).toFixed(0)
+      } KiB, loaded only to read HTML-only mail)`
+      : ""
+  }${
     b.chunkCount
       ? ` + ${b.chunkCount} chunks in ${join(dist, CHUNK_DIR)} (${
         (b.chunkBytes / 1024).toFixed(0)

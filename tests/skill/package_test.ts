@@ -170,6 +170,7 @@ Deno.test({
           "SKILL.md",
           "scripts",
           "scripts/mcs",
+          "scripts/mcs-html-to-text.js",
           "scripts/mcs.js",
           "scripts/mcs.permissions.json",
           "scripts/mcs.sh",
