@@ -13,8 +13,10 @@
  * ratio to the floor, and the median peak RSS (`/usr/bin/time -f %M`; `apt-get install time`).
  * The bundle is built fresh, scoped to the emulator, so it runs under exactly the least-privilege
  * set a deployment would get. Targets: `--version` ≤ 1.5× floor, a cached-token search ≤ 3× floor
- * plus the emulator round trips, peak memory < 80 MB. Also runs `tests/bench/gmail.ts` when
- * present (its output follows the table). Prints a Markdown table to paste in the README.
+ * plus the emulator round trips, peak memory < 80 MB. Then runs `tests/bench/search_floor.ts`
+ * (a cached-token `search_emails` against a minimal script making the same two HTTPS requests:
+ * the two ratios, 20 ms per response and none) and `tests/bench/gmail.ts`. Prints Markdown
+ * tables to paste in the README.
  *
  * @example
  * ```sh
@@ -397,6 +399,14 @@ async function main(args: string[]): Promise<number> {
     await search.close();
     await Deno.remove(tmp, { recursive: true });
   }
+  console.log("\n## Search against its floor (tests/bench/search_floor.ts)\n");
+  const floor = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(ROOT, "tests", "bench", "search_floor.ts"), "--runs", String(runs)],
+    cwd: ROOT,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (floor.code !== 0) return floor.code;
   const gmailBench = join(ROOT, "tests", "bench", "gmail.ts");
   if (await Deno.stat(gmailBench).then(() => true, () => false)) {
     console.log("\n## Gmail benchmark (tests/bench/gmail.ts)\n");
