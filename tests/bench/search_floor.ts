@@ -7,7 +7,9 @@
  * run (alternating which goes first) so a busy machine slows both alike; each round is measured
  * with 20 ms of injected latency per Gmail response and with none. Prints the medians, the ratio
  * of the medians and the spread of the per-pair ratios (p25–p75, the noise). Targets: ≤ 1.15×
- * at 20 ms per response, ≤ 1.3× with none.
+ * at 20 ms per response, ≤ 1.3× with none. Also the median CPU time of each process (`perf stat`
+ * task-clock, all threads; else /usr/bin/time at 10 ms resolution): on a busy machine the wall
+ * times swing with the other load, the CPU times much less.
  *
  * The Gmail emulator is reached through a small TLS front in this process
  * ({@link startTlsFront}) unless `--direct` is given: Deno.serve's own TLS (deno 2.9.6) sends a
@@ -45,6 +47,8 @@ import { bundleFor } from "./cold_start.ts";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const FLOOR = join(ROOT, "tests", "bench", "floor_search.ts");
 const ARGS = '{"query":"in:inbox","limit":20}';
+/** CPU time per process: `perf stat` task-clock (all threads, µs resolution), else /usr/bin/time. */
+const PERF = "/usr/bin/perf";
 const TIME = "/usr/bin/time";
 /** Injected latency per Gmail response, ms, and the target ratio for each. */
 const ROUNDS = [{ latencyMs: 20, target: 1.15 }, { latencyMs: 0, target: 1.3 }];
@@ -184,6 +188,7 @@ export interface RoundResult {
   baselineMedianMs?: number;
   baselineRatio?: number;
   baselinePairRatio?: number;
+  baselineCpuMs?: number;
   /** Median user + system CPU time (when /usr/bin/time is there): less sensitive to a busy machine. */
   floorCpuMs?: number;
   mcsCpuMs?: number;
@@ -237,10 +242,24 @@ async function main(args: string[]): Promise<number> {
       MCS_AUTH0_REFRESH_TOKEN: stack.auth0.issueRefreshToken(),
     };
     const cpuFile = join(tmp, "cpu");
-    const useTime = await Deno.stat(TIME).then((s) => s.isFile, () => false);
+    const isFile = (p: string) => Deno.stat(p).then((s) => s.isFile, () => false);
+    const cpuTool = await isFile(PERF) &&
+        (await new Deno.Command(PERF, {
+          args: ["stat", "-x,", "-e", "task-clock", "-o", cpuFile, "true"],
+          stdout: "null",
+          stderr: "null",
+        }).output()).success
+      ? "perf"
+      : await isFile(TIME)
+      ? "time"
+      : undefined;
     const run = async (cmd: string[], env: Record<string, string>): Promise<Ran> => {
       const before = gmail.requestCount;
-      const full = useTime ? [TIME, "-o", cpuFile, "-f", "%U %S", ...cmd] : cmd;
+      const full = cpuTool === "perf"
+        ? [PERF, "stat", "-x,", "-e", "task-clock", "-o", cpuFile, ...cmd]
+        : cpuTool === "time"
+        ? [TIME, "-o", cpuFile, "-f", "%U %S", ...cmd]
+        : cmd;
       const t0 = performance.now();
       const out = await new Deno.Command(full[0], {
         args: full.slice(1),
@@ -257,7 +276,12 @@ async function main(args: string[]): Promise<number> {
         throw new Error(`${cmd.at(-1)}: exit ${out.code}\n${dec.decode(out.stderr)}`);
       }
       let cpuMs: number | undefined;
-      if (useTime) {
+      if (cpuTool === "perf") {
+        const line = (await Deno.readTextFile(cpuFile)).split("\n").find((l) =>
+          l.includes("task-clock")
+        );
+        cpuMs = Number(line?.split(",")[0]);
+      } else if (cpuTool === "time") {
         const [u, sys] = (await Deno.readTextFile(cpuFile)).trim().split("\n").at(-1)!.split(" ");
         cpuMs = (Number(u) + Number(sys)) * 1000;
       }
@@ -316,6 +340,7 @@ async function main(args: string[]): Promise<number> {
       mcsCpu: [] as number[],
       req: [] as number[],
       base: [] as number[],
+      baseCpu: [] as number[],
     }));
     // Interleave: every pair, both latencies, alternating which of the two starts.
     for (let i = 0; i < runs; i++) {
@@ -334,7 +359,10 @@ async function main(args: string[]): Promise<number> {
           s.req.push(r.requests);
         };
         const base = async () => {
-          if (baseCmd) s.base.push((await run(baseCmd, mcsEnv)).ms);
+          if (!baseCmd) return;
+          const r = await run(baseCmd, mcsEnv);
+          s.base.push(r.ms);
+          if (r.cpuMs !== undefined) s.baseCpu.push(r.cpuMs);
         };
         const order = [floor, mcs, base];
         for (let j = 0; j < 3; j++) await order[(i + j) % 3]();
@@ -366,6 +394,7 @@ async function main(args: string[]): Promise<number> {
             baselineMedianMs: quantile(s.base, 0.5),
             baselineRatio: quantile(s.base, 0.5) / floorMedianMs,
             baselinePairRatio: quantile(s.base.map((x, i) => x / s.floor[i]), 0.5),
+            ...(s.baseCpu.length ? { baselineCpuMs: quantile(s.baseCpu, 0.5) } : {}),
           }
           : {}),
         ...(s.mcsCpu.length
@@ -399,7 +428,7 @@ async function main(args: string[]): Promise<number> {
         } | ${
           r.mcsCpuMs === undefined
             ? "n/a"
-            : `${r.floorCpuMs!.toFixed(0)} / ${r.mcsCpuMs.toFixed(0)} (${
+            : `${r.floorCpuMs!.toFixed(1)} / ${r.mcsCpuMs.toFixed(1)} (${
               (r.mcsCpuMs / r.floorCpuMs!).toFixed(2)
             }×)`
         } |`,
@@ -412,7 +441,13 @@ async function main(args: string[]): Promise<number> {
             r.baselineMedianMs!.toFixed(1)
           } ms, ${r.baselineRatio.toFixed(2)}× floor (pair median ${
             r.baselinePairRatio!.toFixed(2)
-          }×); this tree ${r.ratio.toFixed(2)}× (pair median ${r.pairRatio.median.toFixed(2)}×)`,
+          }×); this tree ${r.ratio.toFixed(2)}× (pair median ${r.pairRatio.median.toFixed(2)}×)${
+            r.baselineCpuMs === undefined
+              ? ""
+              : `; CPU ms floor / baseline / this tree: ${r.floorCpuMs!.toFixed(1)} / ${
+                r.baselineCpuMs.toFixed(1)
+              } / ${r.mcsCpuMs!.toFixed(1)}`
+          }`,
         );
       }
     }
