@@ -21,8 +21,11 @@ export async function withApp<T>(
   options: BuildOptions,
   fn: (app: App) => Promise<T>,
 ): Promise<T> {
+  // The composition root loads while the configuration resolves (it may read a file).
+  const appModule = import("../lib/app/mod.ts");
+  appModule.catch(() => {}); // awaited below
   const config = await ctx.config();
-  const { buildApp } = await import("../lib/app/mod.ts");
+  const { buildApp } = await appModule;
   const app = await buildApp(config, options);
   try {
     return await fn(app);

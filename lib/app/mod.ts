@@ -136,14 +136,31 @@ export async function buildNet(config: Config): Promise<Net> {
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<App> {
   const mode = requireMode(config);
   checkRequired(config, mode);
+  // Independent set-up runs side by side (none of it touches the network): the network layer
+  // (its module, the CA file) and the auth modules load while the cache directory's writability
+  // probe (four file-system operations) is in flight. Its result is awaited first, so an unusable
+  // cache directory is still the error reported, and before any network call.
+  const netReady = buildNet(config);
+  netReady.catch(() => {}); // observed below, after the writability check
+  preloadAuthModules(config, mode).catch(() => {}); // buildCredentials imports them again
   const cacheMod = await import("../cache/mod.ts");
   // The static path keeps nothing between processes: no cache directory needed at all.
   const cacheDir = persists(mode) ? await cacheDirOf(config) : undefined;
-  if (cacheDir && !options.readOnly) await cacheMod.ensureWritable(cacheDir);
+  const writable = cacheDir && !options.readOnly
+    ? cacheMod.ensureWritable(cacheDir)
+    : Promise.resolve();
+  writable.catch(() => {}); // observed below
   const root = cacheDir ? new cacheMod.FileCacheStore(cacheDir) : new cacheMod.MemoryCacheStore();
   const profileStore = cacheMod.namespaced(root, config.profile);
   const store = cacheMod.namespaced(profileStore, ...namespaceOf(config, mode));
-  const net = await buildNet(config);
+  let net: Net;
+  try {
+    await writable;
+    net = await netReady;
+  } catch (e) {
+    netReady.then((n) => n.close(), () => {});
+    throw e;
+  }
   const { credentials, port } = await buildCredentials(config, mode, store, net, options);
   let gmail: Promise<GmailClient> | undefined;
   // One account-bound view of the store for every client of this App.
@@ -203,6 +220,22 @@ export function identityBound(
     keys: async (prefix) => (await inner()).keys(prefix),
     clear: async (prefix) => (await inner()).clear(prefix),
   };
+}
+
+/**
+ * Start loading the modules {@link buildCredentials} will import for `mode` (a dynamic import
+ * resolves once per module, so its own `import()` then finds them evaluated): their evaluation
+ * overlaps the cache directory's file-system checks instead of following them.
+ */
+async function preloadAuthModules(config: Config, mode: AuthMode): Promise<unknown> {
+  if (mode === "static") return await import("../auth/static.ts");
+  const loads: Promise<unknown>[] = [];
+  if (mode === "linkauth" || mode === "auth0-linkauth" || config.bool("auth0_via_broker")) {
+    loads.push(import("../auth/linkauth/mod.ts"));
+  }
+  if (mode === "auth0-oauth") loads.push(import("../auth/oauth/mod.ts"));
+  if (mode !== "linkauth") loads.push(import("../auth/auth0/mod.ts"));
+  return await Promise.all(loads);
 }
 
 async function buildCredentials(

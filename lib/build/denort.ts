@@ -25,15 +25,6 @@
 import { join } from "node:path";
 import { McsError, redact } from "../errors.ts";
 
-/** The `deno compile --target` values the release workflow builds. */
-export const RELEASE_TARGETS = [
-  "x86_64-unknown-linux-gnu",
-  "aarch64-unknown-linux-gnu",
-  "x86_64-apple-darwin",
-  "aarch64-apple-darwin",
-  "x86_64-pc-windows-msvc",
-] as const;
-
 /** Where a usable base binary was found. */
 export type DenortSource =
   | { kind: "env"; path: string }

@@ -22,6 +22,46 @@
 
 import { McsError } from "../errors.ts";
 
+/**
+ * npm packages that the one-file bundle keeps in a file of their own next to `mcs.js`
+ * (`mcs-<name>.js`), because only a rare path imports them (lazily) and V8 would otherwise read
+ * them on every start: html-to-text (about 190 KiB, 45% of the file) converts HTML-only mail
+ * when it is read. A package here must be imported only with a dynamic `import("<name>")` and
+ * share no state with mcs (it is a separate module graph).
+ */
+export const SIDE_PACKAGES: readonly string[] = ["html-to-text"];
+
+/** The file a side package is bundled into (next to `mcs.js`). */
+export function sideFile(pkg: string): string {
+  return `mcs-${pkg.replace(/^@/, "").replace(/[^A-Za-z0-9.-]/g, "-")}.js`;
+}
+
+/**
+ * Point the one-file bundle's `import("<pkg>")` of each side package (left external) at
+ * `./mcs-<pkg>.js`.
+ * @throws {McsError} `bundle_layout` when a package's import is not found exactly in that form
+ * (the bundler's output changed; the program would fail when it needs the package).
+ */
+export function relocateSideImports(code: string, packages: readonly string[]): string {
+  let out = code;
+  for (const pkg of packages) {
+    const re = new RegExp(`import\\((["'\`])${escape(pkg)}\\1\\)`, "g");
+    let n = 0;
+    out = out.replace(re, (_m, q) => {
+      n++;
+      return `import(${q}./${sideFile(pkg)}${q})`;
+    });
+    if (n === 0) {
+      throw new McsError(
+        "bundle_layout",
+        `The bundle does not import ${pkg} as import("${pkg}"); the bundler's output format ` +
+          "changed. Update SIDE_PACKAGES in lib/build/layout.ts.",
+      );
+    }
+  }
+  return out;
+}
+
 /** Folder (next to `mcs.js`) that holds the chunks. */
 export const CHUNK_DIR = "mcs-chunks";
 

@@ -6,7 +6,8 @@
  * ```
  * deno task compile [scope options] [--target T] [--output dist/mcs]
  * deno task bundle  [scope options] [--split]
- * deno task bundle --skill [--split] [--dist dist/skill/gmail]   # the uploadable Claude skill
+ * deno task bundle --skill [--split] [--dist dist/skill/gmail] [--zip PATH] [--bin PATH]
+ *                                      # the Claude skill folder + its upload zip
  * deno task compile --print            # show the permission set and baked env, build nothing
  *
  * scope options (default: scoped to this deployment's configuration: env, config file, profile):
@@ -17,15 +18,21 @@
  *   --write-dir DIR      also allow writing DIR (attachment downloads); repeatable
  *   --allow-host HOST    also allow HOST[:PORT]; repeatable
  *   --dist DIR           output directory (default dist; with --skill, dist/skill/gmail)
+ *   --zip PATH           with --skill: the upload archive (default <dist>/../gmail.zip)
+ *   --bin PATH           with --skill: a compiled mcs to package as scripts/mcs-bin
  * ```
  *
  * `bundle --skill` writes the uploadable skill folder: SKILL.md (generated from the catalogue),
  * `scripts/mcs` (the launcher from skills/gmail/scripts/) and the generic bundle in `scripts/`, so
- * the skill runs with only `deno` on PATH. It always uses the generic set (the skill runs on hosts
- * and paths unknown at build time), so scope options are refused with it.
+ * the skill runs with only `deno` on PATH (or only Node's `npx`), and the zip Claude's skill upload
+ * takes (one top-level folder `gmail/`; lib/build/skill_zip.ts). `--bin` adds a compiled binary
+ * as `scripts/mcs-bin`, which the launcher prefers (the release workflow does this per platform).
+ * It always uses the generic set (the skill runs on hosts and paths unknown at build time), so
+ * scope options are refused with it.
  *
- * Outputs: `dist/mcs` (compile), `dist/mcs.js` + `dist/mcs.sh` (bundle; with `--split` also
- * `dist/mcs-chunks/`, the code each command loads lazily), and for both
+ * Outputs: `dist/mcs` (compile), `dist/mcs.js` + `dist/mcs-html-to-text.js` + `dist/mcs.sh`
+ * (bundle; with `--split`, `dist/mcs-chunks/` instead of the html-to-text file: the code each
+ * command loads lazily), and for both
  * `dist/mcs.permissions.json` (flags, the exact `deno run` command, why each grant exists) and
  * `dist/mcs.env` (non-secret defaults baked with `--env-file`: cache dir, config file, hosts).
  *
@@ -43,8 +50,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { dirname, join, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { basename, dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { resolveConfig } from "../config/resolve.ts";
 import { denoEnv } from "../config/env.ts";
 import { McsError, UsageError } from "../errors.ts";
@@ -57,7 +64,15 @@ import {
   toDenoFlags,
 } from "./permissions.ts";
 import { launcherScript, manifest } from "./artifacts.ts";
-import { assertChunksIndependent, BUNDLER_ENTRY, CHUNK_DIR, relocateEntry } from "./layout.ts";
+import {
+  assertChunksIndependent,
+  BUNDLER_ENTRY,
+  CHUNK_DIR,
+  relocateEntry,
+  relocateSideImports,
+  SIDE_PACKAGES,
+  sideFile,
+} from "./layout.ts";
 import {
   checkSkillTarget,
   defaultSkillDir,
@@ -66,6 +81,7 @@ import {
   writeSkillFiles,
 } from "./skill.ts";
 import { renderSkillMd, SKILL_NAME } from "../tools/skill_md.ts";
+import { writeSkillZip } from "./skill_zip.ts";
 import {
   denortMissingError,
   explainCompileFailure,
@@ -132,8 +148,27 @@ async function writeSidecars(dist: string, p: Plan, bundle: string): Promise<str
 }
 
 /**
+ * The import map the bundle is built with: deno.json's `imports`, plus the local stack
+ * (`lib/emulators/stack.ts`, behind `mcs dev` and `mcs dev demo`) replaced by
+ * `lib/build/no_stack.ts`, which answers `local_stack_not_bundled`. The emulators, their CA and
+ * their npm packages (jose, @peculiar/x509) were 45% of the bundle (826 → 446 KB without them)
+ * and are never used by a deployment; every command paid for parsing them.
+ */
+async function shippedImportMap(): Promise<{ imports: Record<string, string> }> {
+  const conf = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
+  const file = (...p: string[]) => pathToFileURL(join(ROOT, ...p)).href;
+  return {
+    imports: {
+      ...conf.imports,
+      [file("lib", "emulators", "stack.ts")]: file("lib", "build", "no_stack.ts"),
+    },
+  };
+}
+
+/**
  * `deno bundle` into a staging folder, then into `dist/`. By default one self-contained file,
- * `dist/mcs.js`. With `--split`, `deno bundle --code-splitting` and lay it out as `dist/mcs.js`
+ * `dist/mcs.js`, with each of {@link SIDE_PACKAGES} (html-to-text) bundled on its own beside it
+ * (`dist/mcs-html-to-text.js`, imported only when an HTML-only message is read). With `--split`, `deno bundle --code-splitting` and lay it out as `dist/mcs.js`
  * (the small entry: argv, help, `--version`, `tools`) + `dist/mcs-chunks/` (everything a command
  * loads lazily): a faster cold start for a few more files (figures in README.md; see
  * lib/build/layout.ts). Either way the previous chunks are removed.
@@ -143,18 +178,37 @@ async function bundle(dist: string, p: Plan, split: boolean): Promise<Bundled> {
   const out = join(dist, "mcs.js");
   const stage = await Deno.makeTempDir({ dir: dist, prefix: ".mcs-bundle-" });
   try {
-    const r = await run([
-      Deno.execPath(),
-      "bundle",
-      "--quiet",
-      "--platform",
-      "deno",
-      "--minify",
-      ...(split
-        ? ["--code-splitting", "--outdir", stage]
-        : ["--output", join(stage, BUNDLER_ENTRY)]),
-      ENTRY,
-    ]);
+    const importMap = join(stage, "import_map.json");
+    await Deno.writeTextFile(importMap, JSON.stringify(await shippedImportMap()));
+    const esbuild = (args: string[]) =>
+      run([
+        Deno.execPath(),
+        "bundle",
+        "--quiet",
+        "--platform",
+        "deno",
+        "--minify",
+        "--import-map",
+        importMap,
+        ...args,
+      ]);
+    const r = await esbuild(
+      split ? ["--code-splitting", "--outdir", stage, ENTRY] : [
+        ...SIDE_PACKAGES.flatMap((pkg) => ["--external", pkg]),
+        "--output",
+        join(stage, BUNDLER_ENTRY),
+        ENTRY,
+      ],
+    );
+    // One file: each lazily imported side package is bundled on its own, next to mcs.js.
+    if (r.code === 0 && !split) {
+      for (const pkg of SIDE_PACKAGES) {
+        const entry = join(stage, `${sideFile(pkg)}.entry.js`);
+        await Deno.writeTextFile(entry, `export * from ${JSON.stringify(pkg)};\n`);
+        const side = await esbuild(["--output", join(stage, sideFile(pkg)), entry]);
+        if (side.code !== 0) Object.assign(r, side);
+      }
+    }
     if (r.code !== 0) {
       // deno colours its output; strip ANSI codes.
       // deno-lint-ignore no-control-regex
@@ -185,10 +239,19 @@ async function bundle(dist: string, p: Plan, split: boolean): Promise<Bundled> {
         [...chunks.keys()],
       );
       await Deno.remove(join(stage, BUNDLER_ENTRY));
+      await Deno.remove(importMap);
       await Deno.rename(stage, chunkDir);
       await Deno.writeTextFile(out, entry);
+      for (const pkg of SIDE_PACKAGES) await Deno.remove(join(dist, sideFile(pkg))).catch(() => {});
     } else {
-      await Deno.rename(join(stage, BUNDLER_ENTRY), out);
+      const code = relocateSideImports(
+        await Deno.readTextFile(join(stage, BUNDLER_ENTRY)),
+        SIDE_PACKAGES,
+      );
+      for (const pkg of SIDE_PACKAGES) {
+        await Deno.rename(join(stage, sideFile(pkg)), join(dist, sideFile(pkg)));
+      }
+      await Deno.writeTextFile(out, code);
     }
   } finally {
     await Deno.remove(stage, { recursive: true }).catch(() => {});
@@ -206,7 +269,11 @@ async function bundle(dist: string, p: Plan, split: boolean): Promise<Bundled> {
       chunkCount++;
     }
   }
-  return { size, chunkCount, chunkBytes, hasEnvFile: envFile !== undefined };
+  let sideBytes = 0;
+  if (!split) {
+    for (const pkg of SIDE_PACKAGES) sideBytes += (await Deno.stat(join(dist, sideFile(pkg)))).size;
+  }
+  return { size, chunkCount, chunkBytes, sideBytes, hasEnvFile: envFile !== undefined };
 }
 
 /** What {@link bundle} wrote, for the summary line. */
@@ -214,11 +281,19 @@ interface Bundled {
   size: number;
   chunkCount: number;
   chunkBytes: number;
+  /** Bytes of the side-package files next to a one-file bundle. */
+  sideBytes: number;
   hasEnvFile: boolean;
 }
 
 function describe(b: Bundled, out: string, dist: string): string {
   return `${out} (${(b.size / 1024).toFixed(0)} KiB)${
+    b.sideBytes
+      ? ` + ${SIDE_PACKAGES.map(sideFile).join(", ")} (${
+        (b.sideBytes / 1024).toFixed(0)
+      } KiB, loaded only to read HTML-only mail)`
+      : ""
+  }${
     b.chunkCount
       ? ` + ${b.chunkCount} chunks in ${join(dist, CHUNK_DIR)} (${
         (b.chunkBytes / 1024).toFixed(0)
@@ -244,8 +319,14 @@ async function bundleToDist(dist: string, p: Plan, split: boolean): Promise<void
  * The uploadable Claude skill folder: assembled in a staging folder next to `target` (SKILL.md,
  * the launcher, the generic bundle in scripts/), then moved into place (lib/build/skill.ts).
  */
-async function skillPackage(target: string, split: boolean): Promise<void> {
+async function skillPackage(
+  target: string,
+  split: boolean,
+  zipPath: string,
+  bin?: string,
+): Promise<void> {
   await checkSkillTarget(target);
+  if (bin !== undefined) await checkBinary(bin);
   await Deno.mkdir(dirname(target), { recursive: true });
   const stage = await Deno.makeTempDir({ dir: dirname(target), prefix: ".mcs-skill-" });
   try {
@@ -256,7 +337,13 @@ async function skillPackage(target: string, split: boolean): Promise<void> {
       skillMd: renderSkillMd(),
       launcher: join(ROOT, "skills", SKILL_NAME, SKILL_SCRIPTS, "mcs"),
     });
+    if (bin !== undefined) {
+      const name = bin.endsWith(".exe") ? "mcs-bin.exe" : "mcs-bin";
+      await Deno.copyFile(bin, join(scripts, name));
+      if (Deno.build.os !== "windows") await Deno.chmod(join(scripts, name), 0o755);
+    }
     await replaceWithStage(stage, target);
+    const zip = await writeSkillZip(target, zipPath, SKILL_NAME);
     const shown = relative(Deno.cwd(), target) || ".";
     const inTarget = (f: string) => join(shown, SKILL_SCRIPTS, f);
     console.log(
@@ -264,15 +351,34 @@ async function skillPackage(target: string, split: boolean): Promise<void> {
         describe(b, inTarget("mcs.js"), join(shown, SKILL_SCRIPTS))
       }, ${inTarget("mcs.sh")} (generic permission set).`,
     );
+    if (bin !== undefined) {
+      console.log(
+        `Compiled binary: ${inTarget(basename(bin).endsWith(".exe") ? "mcs-bin.exe" : "mcs-bin")}.`,
+      );
+    }
     console.log(`Try it:  ${inTarget("mcs")} tools --json`);
     console.log(
-      `Upload:  the folder ${shown}/ (e.g. cd ${
-        dirname(shown)
-      } && zip -r ${SKILL_NAME}.zip ${SKILL_NAME}); ` +
-        "it needs deno 2.9+ on PATH (or DENO=/path/to/deno) and a writable MCS_CACHE_DIR.",
+      `Upload:  ${relative(Deno.cwd(), zip.path) || zip.path} (${
+        (zip.bytes / 1048576).toFixed(1)
+      } MiB, ${
+        (zip.uncompressedBytes / 1048576).toFixed(1)
+      } MiB unpacked; one top-level folder ${SKILL_NAME}/). ` +
+        "The skill runs the compiled binary if packaged, else the bundle with deno 2.9+ on PATH " +
+        `(or DENO=/path/to/deno), else deno@${Deno.version.deno} through npx; it needs a writable MCS_CACHE_DIR.`,
     );
   } finally {
     await Deno.remove(stage, { recursive: true }).catch(() => {});
+  }
+}
+
+/** A `--bin` must be an existing file (the compiled mcs for the skill's platform). */
+async function checkBinary(path: string): Promise<void> {
+  const ok = await Deno.stat(path).then((s) => s.isFile, () => false);
+  if (!ok) {
+    throw new UsageError(
+      "skill_bin_missing",
+      `--bin ${path} is not a file: pass the compiled mcs (deno task compile --generic) to package as scripts/mcs-bin.`,
+    );
   }
 }
 
@@ -345,11 +451,16 @@ export async function main(args: string[]): Promise<number> {
         print: { type: "boolean", default: false },
         split: { type: "boolean", default: false },
         skill: { type: "boolean", default: false },
+        zip: { type: "string" },
+        bin: { type: "string" },
       },
     });
     const what = positionals[0];
     if ((what !== "bundle" && what !== "compile") || positionals.length !== 1) {
       throw new UsageError("usage", "usage: build.ts bundle|compile [options] (see the header)");
+    }
+    if (!values.skill && (values.zip !== undefined || values.bin !== undefined)) {
+      throw new UsageError("usage", "--zip and --bin go with --skill: deno task bundle --skill");
     }
     if (values.skill) {
       if (what !== "bundle") {
@@ -373,7 +484,13 @@ export async function main(args: string[]): Promise<number> {
         console.log(JSON.stringify(m, null, 2));
         return 0;
       }
-      await skillPackage(resolve(values.dist ?? defaultSkillDir(SKILL_NAME)), values.split);
+      const target = resolve(values.dist ?? defaultSkillDir(SKILL_NAME));
+      await skillPackage(
+        target,
+        values.split,
+        resolve(values.zip ?? join(dirname(target), `${SKILL_NAME}.zip`)),
+        values.bin === undefined ? undefined : resolve(values.bin),
+      );
       return 0;
     }
     const dist = resolve(values.dist ?? "dist");

@@ -13,8 +13,10 @@
  * ratio to the floor, and the median peak RSS (`/usr/bin/time -f %M`; `apt-get install time`).
  * The bundle is built fresh, scoped to the emulator, so it runs under exactly the least-privilege
  * set a deployment would get. Targets: `--version` ≤ 1.5× floor, a cached-token search ≤ 3× floor
- * plus the emulator round trips, peak memory < 80 MB. Also runs `tests/bench/gmail.ts` when
- * present (its output follows the table). Prints a Markdown table to paste in the README.
+ * plus the emulator round trips, peak memory < 80 MB. Then runs `tests/bench/search_floor.ts`
+ * (a cached-token `search_emails` against a minimal script making the same two HTTPS requests:
+ * the two ratios, 20 ms per response and none) and `tests/bench/gmail.ts`. Prints Markdown
+ * tables to paste in the README.
  *
  * @example
  * ```sh
@@ -178,16 +180,22 @@ async function startSearchTarget(): Promise<SearchTarget> {
   };
 }
 
-async function bundleFor(
+/**
+ * Build the bundle into `dist`, scoped to `vars` (the deployment's non-secret settings), and
+ * return the `deno run` command that runs it under its baked permission set. `root`: the checkout
+ * whose build tool and sources to use (default this one; another for a before/after comparison).
+ */
+export async function bundleFor(
   dist: string,
   vars: Record<string, string>,
   split: boolean,
+  root: string = ROOT,
 ): Promise<string[]> {
   const build = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       "-A",
-      join(ROOT, "lib", "build", "main.ts"),
+      join(root, "lib", "build", "main.ts"),
       "bundle",
       "--dist",
       dist,
@@ -195,7 +203,7 @@ async function bundleFor(
     ],
     env: { PATH: Deno.env.get("PATH") ?? "", HOME: Deno.env.get("HOME") ?? "", ...vars },
     clearEnv: true,
-    cwd: ROOT,
+    cwd: root,
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -391,6 +399,14 @@ async function main(args: string[]): Promise<number> {
     await search.close();
     await Deno.remove(tmp, { recursive: true });
   }
+  console.log("\n## Search against its floor (tests/bench/search_floor.ts)\n");
+  const floor = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", join(ROOT, "tests", "bench", "search_floor.ts"), "--runs", String(runs)],
+    cwd: ROOT,
+    stdout: "inherit",
+    stderr: "inherit",
+  }).output();
+  if (floor.code !== 0) return floor.code;
   const gmailBench = join(ROOT, "tests", "bench", "gmail.ts");
   if (await Deno.stat(gmailBench).then(() => true, () => false)) {
     console.log("\n## Gmail benchmark (tests/bench/gmail.ts)\n");

@@ -24,6 +24,16 @@ import {
 
 type Runner = (args: string[], env?: Record<string, string>) => Promise<Ran>;
 
+/** A Google access token the stack's Gmail emulator accepts (auth path static). */
+function gmailToken(stack: Awaited<ReturnType<typeof startStack>>): string {
+  return stack.googleTokens.issue({
+    sub: "google-oauth2|bundle",
+    email: stack.auth0.user.email,
+    scopes: ["https://mail.google.com/"],
+    ttlS: 600,
+  }).token;
+}
+
 function json(r: Ran): Record<string, unknown> {
   try {
     return JSON.parse(r.stdout);
@@ -245,11 +255,50 @@ Deno.test("bundle: works under its baked permission set and everything else is d
       },
     );
 
-    await t.step("the bundle is one self-contained file", async () => {
+    await t.step("the bundle is one file, plus html-to-text in a file of its own", async () => {
       const code = await Deno.readTextFile(bundle.bundle);
       assert(code.includes("gmail/v1"), "the Gmail client is inlined in mcs.js");
-      assert(!/(?:from|import\()\s*["']\.\.?\//.test(code), "no imports of local files");
+      const local = [...code.matchAll(/(?:from|import\()\s*["'](\.\.?\/[^"']*)["']/g)]
+        .map((m) => m[1]);
+      assertEquals(local, ["./mcs-html-to-text.js"], "the only local import");
+      assert(!code.includes("whitespaceCharacters"), "html-to-text is not inlined");
       assert(!(await exists(join(bundle.dist, "mcs-chunks"))), "no chunk directory");
+    });
+
+    await t.step("an HTML-only message is read through mcs-html-to-text.js", async () => {
+      const env = { ...runEnv, MCS_AUTH: "static", MCS_GMAIL_TOKEN: gmailToken(stack) };
+      const found = await runUnder(bundle, bundle.bundle, [
+        "exec",
+        "search_emails",
+        '{"query":"subject:itinerary","limit":1}',
+      ], { env });
+      assertEquals(found.code, 0, found.stdout + found.stderr);
+      const id = (json(found).result as { messages: { id: string }[] }).messages[0].id;
+      const r = await runUnder(bundle, bundle.bundle, [
+        "exec",
+        "read_email",
+        JSON.stringify({ id }),
+      ], {
+        env,
+      });
+      assertEquals(r.code, 0, r.stdout + r.stderr);
+      assertEquals((json(r).result as { body: string }).body, "Your train leaves at 08:15.");
+    });
+
+    await t.step("the local stack is left out: mcs dev says where to run it, exit 3", async () => {
+      const code = await Deno.readTextFile(bundle.bundle);
+      for (const s of ["/static/connect.js", "BitString"]) {
+        assert(!code.includes(s), `no emulator code in the bundle (${s})`);
+      }
+      for (const args of [["dev", "--json"], ["dev", "demo", "--json"]]) {
+        const r = await runUnder(bundle, bundle.bundle, args, { env: runEnv });
+        assertEquals(r.code, 3, r.stdout + r.stderr);
+        // `dev demo` prints its banner before it starts the stack: the error is the last line.
+        const last = { ...r, stdout: r.stdout.trim().split("\n").at(-1) ?? "" };
+        const d = json(last) as { ok: boolean; error: { code: string; message: string } };
+        assertEquals(d.error.code, "local_stack_not_bundled");
+        assertStringIncludes(d.error.message, "deno task mcs -- dev");
+      }
     });
 
     await t.step("the launcher runs the bundle with the same flags", async () => {

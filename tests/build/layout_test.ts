@@ -5,7 +5,13 @@
 
 import { assertEquals, assertThrows } from "../support/assert.ts";
 import { McsError } from "../../lib/errors.ts";
-import { assertChunksIndependent, CHUNK_DIR, relocateEntry } from "../../lib/build/layout.ts";
+import {
+  assertChunksIndependent,
+  CHUNK_DIR,
+  relocateEntry,
+  relocateSideImports,
+  sideFile,
+} from "../../lib/build/layout.ts";
 
 Deno.test("relocateEntry rewrites static and dynamic chunk imports only", () => {
   const code = `import{a as b}from"./chunk-AB12.js";import"./chunk-EF56.js";` +
@@ -38,4 +44,17 @@ Deno.test("assertChunksIndependent refuses a chunk that imports the entry", () =
     McsError,
   );
   assertEquals(e.code, "bundle_layout");
+});
+
+Deno.test("relocateSideImports points import(<pkg>) at ./mcs-<pkg>.js and refuses a missing one", () => {
+  const code = `const a=async()=>(await import("html-to-text")).convert;const s="html-to-text";` +
+    `import("html-to-textile");`;
+  assertEquals(
+    relocateSideImports(code, ["html-to-text"]),
+    `const a=async()=>(await import("./mcs-html-to-text.js")).convert;const s="html-to-text";` +
+      `import("html-to-textile");`,
+  );
+  assertEquals(sideFile("@scope/pkg"), "mcs-scope-pkg.js");
+  const e = assertThrows(() => relocateSideImports(`const s="html-to-text";`, ["html-to-text"]));
+  assertEquals((e as McsError).code, "bundle_layout");
 });

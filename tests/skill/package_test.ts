@@ -14,6 +14,8 @@ import { assert, assertEquals, assertMatch, assertStringIncludes } from "../supp
 import { exec, type Ran, ROOT, runBuild } from "../build/_build.ts";
 import { toolchainEnv } from "../support/toolchain_env.ts";
 import { mountNamespace, stepRequiring } from "../support/requires.ts";
+
+import { extractZip, zipEntries } from "../build/_zip.ts";
 import { renderSkillMd } from "../../lib/tools/skill_md.ts";
 import { startGmailEmulator } from "../../lib/emulators/gmail/mod.ts";
 import { GoogleTokenRegistry } from "../../lib/emulators/google_tokens.ts";
@@ -106,6 +108,50 @@ function assertNotPackaged(r: Ran): string {
 
 const flags = unshareFlags();
 
+/**
+ * npm's cache when it already holds this Deno release for npx (CI installs it with
+ * `npx -y deno@<version>`), with the npm settings to pass on; undefined otherwise, or when
+ * /usr/bin or /bin has a deno (the run must not find one on PATH).
+ */
+function npmCacheWithDeno(): { cache: string; env: Record<string, string> } | undefined {
+  if (!POSIX) return undefined;
+  try {
+    for (const d of ["/usr/bin/deno", "/bin/deno"]) {
+      if (Deno.statSync(d).isFile) return undefined;
+    }
+  } catch { /* not there: good */ }
+  let cache: string;
+  try {
+    const out = new Deno.Command("npm", {
+      args: ["config", "get", "cache"],
+      stdout: "piped",
+      stderr: "null",
+    })
+      .outputSync();
+    if (!out.success) return undefined;
+    cache = new TextDecoder().decode(out.stdout).trim();
+  } catch {
+    return undefined;
+  }
+  try {
+    for (const e of Deno.readDirSync(join(cache, "_npx"))) {
+      const pkg = join(cache, "_npx", e.name, "node_modules", "deno", "package.json");
+      try {
+        if (JSON.parse(Deno.readTextFileSync(pkg)).version === Deno.version.deno) {
+          const env: Record<string, string> = {};
+          for (const [k, v] of Object.entries(Deno.env.toObject())) {
+            if (/^(npm_config_|NODE_EXTRA_CA_CERTS$|(HTTPS?|NO)_PROXY$)/i.test(k)) env[k] = v;
+          }
+          return { cache, env };
+        }
+      } catch { /* another package */ }
+    }
+  } catch { /* no _npx folder */ }
+  return undefined;
+}
+
+const npxDeno = npmCacheWithDeno();
+
 Deno.test({
   name:
     "skill package: built by `bundle --skill`, runs a real mail command in a read-only container",
@@ -133,6 +179,7 @@ Deno.test({
           "SKILL.md",
           "scripts",
           "scripts/mcs",
+          "scripts/mcs-html-to-text.js",
           "scripts/mcs.js",
           "scripts/mcs.permissions.json",
           "scripts/mcs.sh",
@@ -146,6 +193,83 @@ Deno.test({
         assertEquals(m.permissions.ffi, false);
         assertEquals(m.permissions.sys, false);
         assert(!m.flags.some((f: string) => /--allow-(run|ffi|sys|import)|^-A$/.test(f)));
+      });
+
+      await t.step(
+        "the upload zip: the folder as its one top-level entry, and it runs unzipped",
+        async () => {
+          const zip = await Deno.readFile(join(root, "upload", "gmail.zip"));
+          const entries = zipEntries(zip);
+          const expected = ["gmail/"];
+          for (const p of await tree(skill)) {
+            const dir = (await Deno.stat(join(skill, p))).isDirectory;
+            expected.push(dir ? `gmail/${p}/` : `gmail/${p}`);
+          }
+          assertEquals(entries.map((e) => e.name), expected);
+          const modes = Object.fromEntries(entries.map((e) => [e.name, e.mode & 0o777]));
+          assertEquals(modes["gmail/scripts/mcs"], 0o755);
+          assertEquals(modes["gmail/scripts/mcs.sh"], 0o755);
+          const out = join(root, "unzipped");
+          await extractZip(zip, out);
+          for (const f of ["SKILL.md", "scripts/mcs", "scripts/mcs.js", "scripts/mcs.sh"]) {
+            assertEquals(
+              await Deno.readFile(join(out, "gmail", f)),
+              await Deno.readFile(join(skill, f)),
+              f,
+            );
+          }
+          const r = await exec([
+            join(out, "gmail", "scripts", "mcs"),
+            "exec",
+            "search_emails",
+            '{"limit":2}',
+          ], {
+            env: skillEnv(bin, {
+              HOME: root,
+              MCS_CACHE_DIR: join(root, "cache-unzipped"),
+              ...mail,
+            }),
+            clearEnv: true,
+            cwd: root,
+          });
+          assertEquals(r.code, 0, r.stdout + r.stderr);
+          assertEquals((json(r).result as { messages: unknown[] }).messages.length, 2);
+        },
+      );
+
+      await t.step({
+        name: "no deno, only Node: the unzipped skill runs through npx deno@<pinned> (npm cache)",
+        ignore: npxDeno === undefined && Deno.env.get("CI") !== "true",
+        fn: async () => {
+          if (!npxDeno) {
+            throw new Error(
+              `CI: npm's cache holds no deno@${Deno.version.deno} (.ci/run installs it with npx)`,
+            );
+          }
+          const cache = join(root, "cache-npx");
+          const r = await exec([
+            join(root, "unzipped", "gmail", "scripts", "mcs"),
+            "exec",
+            "search_emails",
+            '{"limit":1}',
+          ], {
+            // /usr/bin and /bin hold node and npx but no deno (checked below).
+            env: {
+              ...npxDeno.env,
+              PATH: "/usr/bin:/bin",
+              HOME: root,
+              NO_COLOR: "1",
+              MCS_CACHE_DIR: cache,
+              npm_config_cache: npxDeno.cache,
+              ...mail,
+            },
+            clearEnv: true,
+            cwd: root,
+          });
+          assertEquals(r.code, 0, r.stdout + r.stderr);
+          assertEquals((json(r).result as { messages: unknown[] }).messages.length, 1);
+          assert((await tree(cache)).includes(".deno"), "Deno's code cache went to the cache dir");
+        },
       });
 
       await t.step(
