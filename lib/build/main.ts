@@ -157,9 +157,15 @@ async function writeSidecars(dist: string, p: Plan, bundle: string): Promise<str
 async function shippedImportMap(): Promise<{ imports: Record<string, string> }> {
   const conf = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
   const file = (...p: string[]) => pathToFileURL(join(ROOT, ...p)).href;
+  // Local targets ("./lib/...") are relative to deno.json; the staged map lives elsewhere.
+  const imports = Object.fromEntries(
+    Object.entries(conf.imports as Record<string, string>).map((
+      [name, target],
+    ) => [name, target.startsWith("./") ? file(...target.slice(2).split("/")) : target]),
+  );
   return {
     imports: {
-      ...conf.imports,
+      ...imports,
       [file("lib", "emulators", "stack.ts")]: file("lib", "build", "no_stack.ts"),
     },
   };
@@ -167,8 +173,9 @@ async function shippedImportMap(): Promise<{ imports: Record<string, string> }> 
 
 /**
  * `deno bundle` into a staging folder, then into `dist/`. By default one self-contained file,
- * `dist/mcs.js`, with each of {@link SIDE_PACKAGES} (html-to-text) bundled on its own beside it
- * (`dist/mcs-html-to-text.js`, imported only when an HTML-only message is read). With `--split`, `deno bundle --code-splitting` and lay it out as `dist/mcs.js`
+ * `dist/mcs.js`, with each of {@link SIDE_PACKAGES} bundled on its own beside it
+ * (`dist/mcs-html-to-text.js`, imported only when an HTML-only message is read;
+ * `dist/mcs-mcp-sdk.js`, only by `mcs mcp` and `mcs serve`). With `--split`, `deno bundle --code-splitting` and lay it out as `dist/mcs.js`
  * (the small entry: argv, help, `--version`, `tools`) + `dist/mcs-chunks/` (everything a command
  * loads lazily): a faster cold start for a few more files (figures in README.md; see
  * lib/build/layout.ts). Either way the previous chunks are removed.
@@ -291,7 +298,7 @@ function describe(b: Bundled, out: string, dist: string): string {
     b.sideBytes
       ? ` + ${SIDE_PACKAGES.map(sideFile).join(", ")} (${
         (b.sideBytes / 1024).toFixed(0)
-      } KiB, loaded only to read HTML-only mail)`
+      } KiB, each loaded only by the path that needs it: HTML-only mail, mcs mcp and serve)`
       : ""
   }${
     b.chunkCount

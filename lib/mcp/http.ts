@@ -29,9 +29,12 @@
  */
 
 import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
-import { isInitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import type { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { ConfigError } from "../errors.ts";
+
+// The SDK's values come through one dynamic import (lib/mcp/sdk.ts): the bundle keeps them in
+// a file that only `mcs mcp` and `mcs serve` read.
+const sdk = await import("mcp-sdk");
 
 /** Options of {@link mcpHttpHandler}. */
 export interface McpHttpOptions {
@@ -127,7 +130,7 @@ export function mcpHttpHandler(options: McpHttpOptions): {
     sweep();
     const server = options.newServer();
     let session: Session | undefined;
-    const transport = new WebStandardStreamableHTTPServerTransport({
+    const transport = new sdk.WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => crypto.randomUUID(),
       onsessioninitialized: (id: string) => {
         session = { transport, server, lastUsed: Date.now() };
@@ -146,7 +149,7 @@ export function mcpHttpHandler(options: McpHttpOptions): {
 
   const stateless = async (req: Request, body: unknown): Promise<Response> => {
     const server = options.newServer();
-    const transport = new WebStandardStreamableHTTPServerTransport({
+    const transport = new sdk.WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
       enableJsonResponse: true,
     });
@@ -199,7 +202,7 @@ export function mcpHttpHandler(options: McpHttpOptions): {
       return jsonRpcError(400, -32700, "Parse error: the body is not JSON");
     }
     const messages = Array.isArray(body) ? body : [body];
-    if (messages.some((m) => isInitializeRequest(m))) return await openSession(req, body);
+    if (messages.some((m) => sdk.isInitializeRequest(m))) return await openSession(req, body);
     return await stateless(req, body);
   };
 

@@ -39,18 +39,15 @@
  * @module
  */
 
-import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import {
-  type CallToolRequest,
-  CallToolRequestSchema,
-  type CallToolResult,
-  ErrorCode,
-  ListToolsRequestSchema,
-  McpError,
-} from "@modelcontextprotocol/sdk/types.js";
+import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
+import type { CallToolRequest, CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { AuthChallenge } from "../auth/types.ts";
 import { toolByName } from "../tools/catalog.ts";
 import { mcpTools } from "./tools.ts";
+
+// The SDK's values come through one dynamic import (lib/mcp/sdk.ts): the bundle keeps them in
+// a file that only `mcs mcp` and `mcs serve` read.
+const sdk = await import("mcp-sdk");
 
 /** What the server needs from its host (the CLI command). */
 export interface McpServerOptions {
@@ -172,7 +169,7 @@ export function createMcpServer(options: McpServerOptions): Server {
   const tools = mcpTools({ legacy: options.legacy });
   const now = options.now ?? Date.now;
   const sleep = options.sleep ?? abortable;
-  const server = new Server(
+  const server = new sdk.Server(
     { name: "mcs", title: "mcs: Gmail for agents", version: options.version },
     {
       capabilities: { tools: { listChanged: false }, logging: {} },
@@ -260,13 +257,13 @@ export function createMcpServer(options: McpServerOptions): Server {
     }
   };
 
-  server.setRequestHandler(ListToolsRequestSchema, () => ({ tools }));
+  server.setRequestHandler(sdk.ListToolsRequestSchema, () => ({ tools }));
   server.setRequestHandler(
-    CallToolRequestSchema,
+    sdk.CallToolRequestSchema,
     async (request: CallToolRequest, extra: CallExtra): Promise<CallToolResult> => {
       const { name, arguments: args = {} } = request.params;
       if (!toolByName(name)) {
-        throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+        throw new sdk.McpError(sdk.ErrorCode.InvalidParams, `Unknown tool: ${name}`);
       }
       const progress = progressOf(request.params._meta?.progressToken, extra);
       progress(`running ${name}`);

@@ -19,9 +19,12 @@
  * @module
  */
 
-import { deserializeMessage, serializeMessage } from "@modelcontextprotocol/sdk/shared/stdio.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { JSONRPCMessage } from "@modelcontextprotocol/sdk/types.js";
+
+// The SDK's values come through one dynamic import (lib/mcp/sdk.ts): the bundle keeps them in
+// a file that only `mcs mcp` and `mcs serve` read.
+const sdk = await import("mcp-sdk");
 
 /** Byte streams the transport uses (Deno's stdin and stdout by default). */
 export interface StdioStreams {
@@ -73,7 +76,7 @@ export class DenoStdioTransport implements Transport {
           if (line.trim() === "") continue;
           let message: JSONRPCMessage;
           try {
-            message = deserializeMessage(line);
+            message = sdk.deserializeMessage(line);
           } catch (e) {
             this.onerror?.(e instanceof Error ? e : new Error(String(e)));
             // JSON-RPC 2.0: an unparsable or invalid message gets an error with a null id.
@@ -117,7 +120,7 @@ export class DenoStdioTransport implements Transport {
   }
 
   #write(message: unknown): Promise<void> {
-    const bytes = new TextEncoder().encode(serializeMessage(message as JSONRPCMessage));
+    const bytes = new TextEncoder().encode(sdk.serializeMessage(message as JSONRPCMessage));
     const out = this.#streams.output;
     this.#writes = this.#writes.then(async () => {
       let rest = bytes;

@@ -255,15 +255,55 @@ Deno.test("bundle: works under its baked permission set and everything else is d
       },
     );
 
-    await t.step("the bundle is one file, plus html-to-text in a file of its own", async () => {
-      const code = await Deno.readTextFile(bundle.bundle);
-      assert(code.includes("gmail/v1"), "the Gmail client is inlined in mcs.js");
-      const local = [...code.matchAll(/(?:from|import\()\s*["'](\.\.?\/[^"']*)["']/g)]
-        .map((m) => m[1]);
-      assertEquals(local, ["./mcs-html-to-text.js"], "the only local import");
-      assert(!code.includes("whitespaceCharacters"), "html-to-text is not inlined");
-      assert(!(await exists(join(bundle.dist, "mcs-chunks"))), "no chunk directory");
-    });
+    await t.step(
+      "the bundle is one file, plus html-to-text and the MCP SDK in files of their own",
+      async () => {
+        const code = await Deno.readTextFile(bundle.bundle);
+        assert(code.includes("gmail/v1"), "the Gmail client is inlined in mcs.js");
+        const local = [...code.matchAll(/(?:from|import\()\s*["'](\.\.?\/[^"']*)["']/g)]
+          .map((m) => m[1]);
+        assertEquals(
+          [...new Set(local)].sort(),
+          ["./mcs-html-to-text.js", "./mcs-mcp-sdk.js"],
+          "the only local imports",
+        );
+        assert(!code.includes("whitespaceCharacters"), "html-to-text is not inlined");
+        // The SDK validates with zod: its error codes mark SDK code.
+        assert(!code.includes("invalid_type"), "the MCP SDK is not inlined");
+        assert(
+          (await Deno.readTextFile(join(bundle.dist, "mcs-mcp-sdk.js"))).includes("invalid_type"),
+          "the MCP SDK is in mcs-mcp-sdk.js",
+        );
+        assert(!(await exists(join(bundle.dist, "mcs-chunks"))), "no chunk directory");
+      },
+    );
+
+    await t.step(
+      "mcs mcp answers from the bundle, the SDK loaded from mcs-mcp-sdk.js",
+      async () => {
+        const init = {
+          jsonrpc: "2.0",
+          id: 1,
+          method: "initialize",
+          params: {
+            protocolVersion: "2025-06-18",
+            capabilities: {},
+            clientInfo: { name: "bundle-test", version: "1" },
+          },
+        };
+        const list = { jsonrpc: "2.0", id: 2, method: "tools/list", params: {} };
+        const r = await runUnder(bundle, bundle.bundle, ["mcp"], {
+          env: { ...runEnv, MCS_AUTH: "static", MCS_GMAIL_TOKEN: gmailToken(stack) },
+          stdin: [init, { jsonrpc: "2.0", method: "notifications/initialized" }, list]
+            .map((m) => JSON.stringify(m)).join("\n") + "\n",
+        });
+        assertEquals(r.code, 0, r.stdout + r.stderr);
+        const replies = r.stdout.trim().split("\n").map((l) => JSON.parse(l));
+        assertEquals(replies.find((m) => m.id === 1)?.result?.serverInfo?.name, "mcs");
+        const tools = replies.find((m) => m.id === 2)?.result?.tools as { name: string }[];
+        assert(tools.some((x) => x.name === "search_emails"), JSON.stringify(replies));
+      },
+    );
 
     await t.step("an HTML-only message is read through mcs-html-to-text.js", async () => {
       const env = { ...runEnv, MCS_AUTH: "static", MCS_GMAIL_TOKEN: gmailToken(stack) };

@@ -180,6 +180,7 @@ Deno.test({
           "scripts",
           "scripts/mcs",
           "scripts/mcs-html-to-text.js",
+          "scripts/mcs-mcp-sdk.js",
           "scripts/mcs.js",
           "scripts/mcs.permissions.json",
           "scripts/mcs.sh",
