@@ -17,6 +17,7 @@ import {
   FEDERATED_TOKEN_TYPE,
   type RefreshRecord,
   RT_TOKEN_TYPE,
+  type TenantState,
   TOKEN_VAULT_GRANT,
 } from "./state.ts";
 
@@ -227,23 +228,7 @@ async function refreshToken(ctx: Ctx, p: Record<string, string>): Promise<Respon
         ) r.revoked = true;
       }
     }
-    const next = state.issueRefreshToken({
-      clientId: rec.clientId,
-      userId: rec.userId,
-      scopes: rec.scopes,
-      audience: rec.audience,
-      family: rec.family,
-      authTime: rec.authTime,
-      expiresAt: rec.rotating ? rec.expiresAt : undefined,
-    });
-    if (!rec.rotated) {
-      // A reuse within the overlap period gets a token too, but `rec` stays the predecessor of
-      // its first successor: once that one rotates, `rec` is no longer reusable.
-      rec.rotated = true;
-      rec.rotatedAt = state.now();
-      rec.successor = next;
-    }
-    body.refresh_token = next;
+    body.refresh_token = rotate(state, rec);
   }
   return json(200, body);
 }
@@ -363,23 +348,32 @@ function tokenVault(ctx: Ctx, p: Record<string, string>): Response {
   };
   if (underRotation === "rotates") {
     // The variant where the exchange rotates its subject token like the refresh grant.
-    const next = state.issueRefreshToken({
-      clientId: rec.clientId,
-      userId: rec.userId,
-      scopes: rec.scopes,
-      audience: rec.audience,
-      family: rec.family,
-      authTime: rec.authTime,
-      expiresAt: rec.rotating ? rec.expiresAt : undefined,
-    });
-    if (!rec.rotated) {
-      rec.rotated = true;
-      rec.rotatedAt = state.now();
-      rec.successor = next;
-    }
-    body.refresh_token = next;
+    body.refresh_token = rotate(state, rec);
   }
   return json(200, body);
+}
+
+/**
+ * Issue `rec`'s successor in its family. A reuse within the overlap period gets a token too,
+ * but `rec` stays the predecessor of its first successor: once that one rotates, `rec` is no
+ * longer reusable.
+ */
+function rotate(state: TenantState, rec: RefreshRecord): string {
+  const next = state.issueRefreshToken({
+    clientId: rec.clientId,
+    userId: rec.userId,
+    scopes: rec.scopes,
+    audience: rec.audience,
+    family: rec.family,
+    authTime: rec.authTime,
+    expiresAt: rec.rotating ? rec.expiresAt : undefined,
+  });
+  if (!rec.rotated) {
+    rec.rotated = true;
+    rec.rotatedAt = state.now();
+    rec.successor = next;
+  }
+  return next;
 }
 
 /** The Google account id in an Auth0 user id such as `google-oauth2|1000…`. */
