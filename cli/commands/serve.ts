@@ -10,7 +10,7 @@
  * @module
  */
 
-import { UsageError } from "../../lib/errors.ts";
+import { PermissionDeniedError, UsageError } from "../../lib/errors.ts";
 import type { CommandOutput, Context } from "../context.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 import { serverOptions } from "./mcp.ts";
@@ -26,6 +26,31 @@ export function parsePort(value: unknown): number {
     );
   }
   return n;
+}
+
+/**
+ * Run `serve()`, turning a missing net grant into an error that says how to get one: a
+ * least-privilege build (`deno task bundle` / `compile` without `--generic`) may listen only on
+ * the addresses it was built with.
+ * @throws {PermissionDeniedError} `permission_denied`, with `details.listen` and `details.permission`
+ */
+export function listen<T>(host: string, port: number, serve: () => T): T {
+  try {
+    return serve();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied)) {
+      throw e;
+    }
+    const addr = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+    throw new PermissionDeniedError(
+      `This mcs may not listen on ${addr}: its network grant does not include that address. ` +
+        `Rebuild it with \`deno task bundle --allow-host ${addr}\` (or \`deno task compile ` +
+        `--allow-host ${addr}\`), use a release binary (they allow any host), pass a --host/--port ` +
+        `the build allows, or, from source, run deno with --allow-net=${addr}.`,
+      `--allow-net=${addr}`,
+      { details: { listen: addr } },
+    );
+  }
 }
 
 /** Run the command. */
@@ -45,17 +70,18 @@ export async function run(ctx: Context): Promise<CommandOutput> {
     allowedOrigins,
     log: (t) => ctx.io.err(`mcs serve: ${t}\n`),
   });
-  const server = Deno.serve({
-    hostname: host,
-    port,
-    onListen: (addr) => {
-      const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-      ctx.io.err(
-        `mcs serve ${denoJson.version}: MCP on http://${shown}:${addr.port}/mcp` +
-          `${apiKey ? " (key required)" : ""}\n`,
-      );
-    },
-  }, http.handler);
+  const server = listen(host, port, () =>
+    Deno.serve({
+      hostname: host,
+      port,
+      onListen: (addr) => {
+        const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+        ctx.io.err(
+          `mcs serve ${denoJson.version}: MCP on http://${shown}:${addr.port}/mcp` +
+            `${apiKey ? " (key required)" : ""}\n`,
+        );
+      },
+    }, http.handler));
   const stop = () => server.shutdown();
   for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, stop);
   try {
