@@ -27,6 +27,12 @@ export interface Tinyproxy extends AsyncDisposable {
   port: number;
   /** Number of `CONNECT`/proxied requests logged so far. */
   requestCount(): Promise<number>;
+  /**
+   * The request count once the log has stopped growing (two reads 300 ms apart agree; at most
+   * 5 s): tinyproxy's worker processes may log a request that happened just before this call
+   * a moment later, so a baseline taken right after other traffic would be too low.
+   */
+  settledCount(): Promise<number>;
   /** Stop the proxy and remove its files. */
   close(): Promise<void>;
 }
@@ -107,6 +113,10 @@ export async function startTinyproxy(opts: TinyproxyOptions = {}): Promise<Tinyp
     throw e;
   }
   let closed = false;
+  const requestCount = async () => {
+    const text = await Deno.readTextFile(log).catch(() => "");
+    return text.split("\n").filter((l) => /Request \(file descriptor \d+\):/.test(l)).length;
+  };
   const close = async () => {
     if (closed) return;
     closed = true;
@@ -119,9 +129,16 @@ export async function startTinyproxy(opts: TinyproxyOptions = {}): Promise<Tinyp
   return {
     url: `http://127.0.0.1:${port}`,
     port,
-    async requestCount() {
-      const text = await Deno.readTextFile(log).catch(() => "");
-      return text.split("\n").filter((l) => /Request \(file descriptor \d+\):/.test(l)).length;
+    requestCount,
+    async settledCount() {
+      let last = await requestCount();
+      for (const deadline = Date.now() + 5_000; Date.now() < deadline;) {
+        await new Promise((r) => setTimeout(r, 300));
+        const now = await requestCount();
+        if (now === last) return now;
+        last = now;
+      }
+      return last;
     },
     close,
     [Symbol.asyncDispose]: close,
