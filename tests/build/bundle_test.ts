@@ -264,7 +264,13 @@ Deno.test("bundle: works under its baked permission set and everything else is d
           .map((m) => m[1]);
         assertEquals(
           [...new Set(local)].sort(),
-          ["./mcs-html-to-text.js", "./mcs-mcp-sdk.js"],
+          [
+            "./mcs-html-to-text.js",
+            "./mcs-mcp-sdk.js",
+            "./mcs-oauth4webapi.js",
+            "./mcs-smol-toml.js",
+            "./mcs-uqr.js",
+          ],
           "the only local imports",
         );
         assert(!code.includes("whitespaceCharacters"), "html-to-text is not inlined");
