@@ -27,11 +27,19 @@ import { McsError } from "../errors.ts";
  * (`mcs-<name>.js`), because only a rare path imports them (lazily) and V8 would otherwise read
  * them on every start: html-to-text (about 190 KiB, 45% of the file) converts HTML-only mail
  * when it is read; `mcp-sdk` (lib/mcp/sdk.ts, the MCP SDK's values, about 290 KiB) serves only
- * `mcs mcp` and `mcs serve`. A local module qualifies when it is mapped to a bare name in
+ * `mcs mcp` and `mcs serve`; oauth4webapi serves only Auth0 grants and sign-ins (a command
+ * whose Google token is cached never needs it); uqr draws the sign-in QR code; smol-toml reads a
+ * config file (most runs have none). A local module qualifies when it is mapped to a bare name in
  * deno.json and re-exports a package that mcs's own code uses through it alone. A package here must be imported only with a dynamic `import("<name>")` and
  * share no state with mcs (it is a separate module graph).
  */
-export const SIDE_PACKAGES: readonly string[] = ["html-to-text", "mcp-sdk"];
+export const SIDE_PACKAGES: readonly string[] = [
+  "html-to-text",
+  "mcp-sdk",
+  "oauth4webapi",
+  "uqr",
+  "smol-toml",
+];
 
 /** The file a side package is bundled into (next to `mcs.js`). */
 export function sideFile(pkg: string): string {

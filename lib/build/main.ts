@@ -175,7 +175,8 @@ async function shippedImportMap(): Promise<{ imports: Record<string, string> }> 
  * `deno bundle` into a staging folder, then into `dist/`. By default one self-contained file,
  * `dist/mcs.js`, with each of {@link SIDE_PACKAGES} bundled on its own beside it
  * (`dist/mcs-html-to-text.js`, imported only when an HTML-only message is read;
- * `dist/mcs-mcp-sdk.js`, only by `mcs mcp` and `mcs serve`). With `--split`, `deno bundle --code-splitting` and lay it out as `dist/mcs.js`
+ * `dist/mcs-mcp-sdk.js`, only by `mcs mcp` and `mcs serve`; oauth4webapi, uqr and smol-toml likewise,
+ * see SIDE_PACKAGES). With `--split`, `deno bundle --code-splitting` and lay it out as `dist/mcs.js`
  * (the small entry: argv, help, `--version`, `tools`) + `dist/mcs-chunks/` (everything a command
  * loads lazily): a faster cold start for a few more files (figures in README.md; see
  * lib/build/layout.ts). Either way the previous chunks are removed.

@@ -112,8 +112,16 @@ export function notWritable(dir: string, cause: unknown): ConfigError {
 /**
  * Prove that `dir` can hold the cache: create it (`0700`), then create, write and remove a probe
  * file. Throws `ConfigError("cache_dir_not_writable")` naming `dir` and `MCS_CACHE_DIR` otherwise.
+ *
+ * Fast path (POSIX), taken by every command once the cache exists: a directory already at mode
+ * `0700` is proven writable by setting that same mode again. `chmod` needs Deno's write
+ * permission for `dir`, succeeds only for its owner (who holds `rwx` there) or root, and fails on
+ * a read-only file system, which covers what the probe file proves, without creating a file or
+ * changing the directory's contents or modification time. Any failure there falls back to the
+ * probe, so the error reported is the probe's.
  */
 export async function ensureWritable(dir: string): Promise<void> {
+  if (POSIX && await alreadyWritable(dir)) return;
   const probe = join(dir, `.probe-${crypto.randomUUID()}`);
   try {
     await prepareDir(dir);
@@ -121,5 +129,17 @@ export async function ensureWritable(dir: string): Promise<void> {
     await Deno.remove(probe);
   } catch (e) {
     throw notWritable(dir, e);
+  }
+}
+
+/** The fast path of {@link ensureWritable}: `dir` is an existing `0700` directory we may chmod. */
+async function alreadyWritable(dir: string): Promise<boolean> {
+  try {
+    const { isDirectory, mode } = await Deno.stat(dir);
+    if (!isDirectory || mode === null || (mode & 0o777) !== DIR_MODE) return false;
+    await Deno.chmod(dir, mode & 0o7777);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -22,7 +22,6 @@
  * @module
  */
 
-import { parse as parseToml } from "smol-toml";
 import { ConfigError } from "../errors.ts";
 import { denoEnv, type EnvSource } from "./env.ts";
 import { parseOrigin } from "./origin.ts";
@@ -204,6 +203,8 @@ export async function resolveConfig(options: ResolveOptions = {}): Promise<Confi
     if (text !== undefined) {
       exists = true;
       let doc: Record<string, unknown>;
+      // The TOML parser loads only when there is a file to parse (most runs have none).
+      const { parse: parseToml } = await import("smol-toml");
       try {
         doc = parseToml(text) as Record<string, unknown>;
       } catch (e) {

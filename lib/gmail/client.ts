@@ -15,11 +15,7 @@
  */
 
 import type { CacheStore } from "../cache/types.ts";
-import {
-  type AttachmentSelector,
-  downloadAttachment,
-  type DownloadedAttachment,
-} from "./attachments.ts";
+import type { AttachmentSelector, DownloadedAttachment } from "./attachments.ts";
 import type { GmailContext, MetadataStrategy } from "./context.ts";
 import { GmailHttp, type GmailHttpOptions } from "./http.ts";
 import { LabelResolver } from "./labels.ts";
@@ -34,7 +30,9 @@ import {
   type SearchOptions,
 } from "./read.ts";
 import { listThreads } from "./thread_list.ts";
-import { createDraft, listDrafts, sendDraft, sendMessage } from "./send.ts";
+// send.ts (with MIME building) and attachments.ts are imported by the methods that use them:
+// a search or a read never loads them (the CLI's cold path).
+const sending = () => import("./send.ts");
 import type {
   Draft,
   Label,
@@ -124,22 +122,22 @@ export class GmailClient {
 
   /** Send a message (reply in thread with `replyToMessageId`). */
   send(input: SendInput): Promise<SentMessage> {
-    return sendMessage(this.#ctx, input);
+    return sending().then((m) => m.sendMessage(this.#ctx, input));
   }
 
   /** Create a draft. */
   createDraft(input: SendInput): Promise<Draft> {
-    return createDraft(this.#ctx, input);
+    return sending().then((m) => m.createDraft(this.#ctx, input));
   }
 
   /** List drafts. */
   listDrafts(options?: { limit?: number; pageToken?: string }): Promise<Page<Draft>> {
-    return listDrafts(this.#ctx, options);
+    return sending().then((m) => m.listDrafts(this.#ctx, options));
   }
 
   /** Send a draft. */
   sendDraft(draftId: string): Promise<SentMessage> {
-    return sendDraft(this.#ctx, draftId);
+    return sending().then((m) => m.sendDraft(this.#ctx, draftId));
   }
 
   /** Add/remove labels by name. */
@@ -185,6 +183,8 @@ export class GmailClient {
     dir: string,
     options?: { overwrite?: boolean },
   ): Promise<DownloadedAttachment> {
-    return downloadAttachment(this.#ctx, messageId, selector, dir, options);
+    return import("./attachments.ts").then((m) =>
+      m.downloadAttachment(this.#ctx, messageId, selector, dir, options)
+    );
   }
 }

@@ -27,7 +27,7 @@
  * @module
  */
 
-import { AsyncLocalStorage } from "node:async_hooks";
+import type { AsyncLocalStorage } from "node:async_hooks";
 import type { App } from "../app/mod.ts";
 import type { Config } from "../config/resolve.ts";
 import type { GmailClient } from "../gmail/client.ts";
@@ -45,13 +45,19 @@ export interface ToolRunner {
 interface Built {
   app: App;
   gmail: GmailClient;
+  /** The calling tool's signal, read by the shared client's fetch. */
+  callSignal: AsyncLocalStorage<AbortSignal | undefined>;
 }
 
 /** A runner over the configuration `config` resolves. */
 export function toolRunner(config: () => Promise<Config>): ToolRunner {
-  const callSignal = new AsyncLocalStorage<AbortSignal | undefined>();
   let built: Promise<Built> | undefined;
   const build = async (): Promise<Built> => {
+    // Loaded here, not at the top: a one-file bundle hoists a static `node:` import to the top
+    // of mcs.js, and node:async_hooks pulls in Deno's Node compat layer (~10 ms of CPU) on every
+    // command, `mcs exec` included.
+    const { AsyncLocalStorage } = await import("node:async_hooks");
+    const callSignal = new AsyncLocalStorage<AbortSignal | undefined>();
     const { buildApp } = await import("../app/mod.ts");
     const app = await buildApp(await config());
     const fetch = (input: string | URL | Request, init: NetInit = {}) => {
@@ -60,7 +66,7 @@ export function toolRunner(config: () => Promise<Config>): ToolRunner {
       return app.net(input, signal ? { ...init, signal } : init);
     };
     const gmail = await app.gmail(fetch);
-    return { app, gmail };
+    return { app, gmail, callSignal };
   };
   const get = (): Promise<Built> => {
     if (!built) {
@@ -75,7 +81,7 @@ export function toolRunner(config: () => Promise<Config>): ToolRunner {
   return {
     async call(name, args, signal) {
       const valid = prepareToolCall(name, args);
-      const { gmail } = await get();
+      const { gmail, callSignal } = await get();
       signal?.throwIfAborted();
       return await callSignal.run(signal, () => runValidated(name, valid, { gmail }));
     },

@@ -264,7 +264,13 @@ Deno.test("bundle: works under its baked permission set and everything else is d
           .map((m) => m[1]);
         assertEquals(
           [...new Set(local)].sort(),
-          ["./mcs-html-to-text.js", "./mcs-mcp-sdk.js"],
+          [
+            "./mcs-html-to-text.js",
+            "./mcs-mcp-sdk.js",
+            "./mcs-oauth4webapi.js",
+            "./mcs-smol-toml.js",
+            "./mcs-uqr.js",
+          ],
           "the only local imports",
         );
         assert(!code.includes("whitespaceCharacters"), "html-to-text is not inlined");
@@ -275,6 +281,13 @@ Deno.test("bundle: works under its baked permission set and everything else is d
           "the MCP SDK is in mcs-mcp-sdk.js",
         );
         assert(!(await exists(join(bundle.dist, "mcs-chunks"))), "no chunk directory");
+        // A static `node:` import at the top of mcs.js starts Deno's Node compat layer on every
+        // command (~10 ms of CPU); code needing one loads it with import() where it is used.
+        const staticNode = [
+          ...code.matchAll(/(?:^|[;}\s])import\s*[^("'`]*?from\s*["'](node:[^"']+)["']/g),
+        ]
+          .map((m) => m[1]);
+        assertEquals(staticNode, [], "no static node: import in mcs.js");
       },
     );
 

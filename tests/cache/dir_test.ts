@@ -58,6 +58,50 @@ Deno.test("ensureWritable creates the directory (0700) and leaves nothing behind
 });
 
 Deno.test({
+  name: "ensureWritable on an existing 0700 directory leaves its contents and mtime untouched",
+  ignore: !POSIX,
+  fn: async () => {
+    await using tmp = await tempDir();
+    const dir = `${tmp.path}/cache`;
+    await Deno.mkdir(dir, { mode: 0o700 });
+    await Deno.writeTextFile(`${dir}/entry`, "x");
+    const past = new Date(Date.now() - 3_600_000);
+    await Deno.utime(dir, past, past);
+    const before = Deno.statSync(dir).mtime!.getTime();
+    await ensureWritable(dir);
+    assertEquals(Deno.statSync(dir).mtime!.getTime(), before, "no probe file created in it");
+    assertEquals([...Deno.readDirSync(dir)].map((e) => e.name), ["entry"]);
+    assertEquals(Deno.statSync(dir).mode! & 0o777, 0o700);
+  },
+});
+
+Deno.test(
+  "an existing 0700 directory without Deno write permission: ConfigError (no fast path)",
+  async () => {
+    await using tmp = await tempDir();
+    const dir = `${tmp.path}/cache`;
+    await Deno.mkdir(dir, { mode: 0o700 });
+    const child = new URL("./fixtures/ensure_writable.ts", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--no-prompt",
+        "--allow-read",
+        `--allow-write=${tmp.path}/elsewhere`,
+        child,
+        dir,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert(out.success, new TextDecoder().decode(out.stderr));
+    const { ensure } = JSON.parse(new TextDecoder().decode(out.stdout));
+    assertEquals(ensure.ok, false);
+    assertNotWritable(ensure, dir);
+  },
+);
+
+Deno.test({
   name: "ensureWritable tightens an existing 0755 directory to 0700",
   ignore: !POSIX,
   fn: async () => {

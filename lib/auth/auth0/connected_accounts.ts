@@ -25,7 +25,7 @@
  * ```
  * @module
  */
-import * as oauth from "oauth4webapi";
+import type * as OAuth from "oauth4webapi";
 import type { CacheStore } from "../../cache/types.ts";
 import { McsError } from "../../errors.ts";
 import { AuthChallenge, type AuthPort, type AuthResult } from "../types.ts";
@@ -279,6 +279,7 @@ export class ConnectedAccounts {
         "config",
       );
     }
+    const oauth: typeof OAuth = await import("oauth4webapi"); // a side file: see transport.ts
     const state = oauth.generateRandomState();
     const codeVerifier = oauth.generateRandomCodeVerifier();
     const authorizationParams: Record<string, string> = { prompt: "consent" };

@@ -62,6 +62,8 @@ export interface RefreshTokensOptions {
 export class RefreshTokens {
   /** The token this process uses (set by a lookup, a login or a rotation; cleared on drop). */
   #held?: HeldRefreshToken;
+  /** The lookup in flight, if any. */
+  #lookingUp?: Promise<CurrentRefreshToken>;
 
   constructor(
     readonly cache: CacheStore,
@@ -101,9 +103,12 @@ export class RefreshTokens {
    */
   async current(): Promise<CurrentRefreshToken> {
     if (this.#held) return { token: this.#held, foreign: false };
-    const found = await this.#lookup();
-    this.#held = found.token;
-    return found;
+    // Concurrent callers (the label cache's identity and the token itself) share one lookup.
+    this.#lookingUp ??= this.#lookup().then((found) => {
+      this.#held = found.token;
+      return found;
+    }).finally(() => this.#lookingUp = undefined);
+    return await this.#lookingUp;
   }
 
   async #lookup(): Promise<CurrentRefreshToken> {

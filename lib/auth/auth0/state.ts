@@ -119,12 +119,26 @@ export async function identityOf(origin: string, loginHint: string | undefined):
   return await fingerprint(`${origin}\n${loginHint ?? ""}`);
 }
 
+/**
+ * Fingerprints computed in this process, by secret: one token lookup asks for the same few
+ * (configured token, stored token, login hint) several times. Bounded, as a long-running server
+ * sees a new token per rotation.
+ */
+const fingerprints = new Map<string, Promise<string>>();
+const MAX_FINGERPRINTS = 64;
+
 /** Short SHA-256 fingerprint of a secret (to remember dead tokens without storing them). */
-export async function fingerprint(secret: string): Promise<string> {
-  const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret));
-  return Array.from(new Uint8Array(d).slice(0, 12), (b) => b.toString(16).padStart(2, "0")).join(
-    "",
-  );
+export function fingerprint(secret: string): Promise<string> {
+  let fp = fingerprints.get(secret);
+  if (!fp) {
+    if (fingerprints.size >= MAX_FINGERPRINTS) fingerprints.clear();
+    fp = crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret)).then((d) =>
+      Array.from(new Uint8Array(d).slice(0, 12), (b) => b.toString(16).padStart(2, "0")).join("")
+    );
+    fingerprints.set(secret, fp);
+    fp.catch(() => fingerprints.delete(secret));
+  }
+  return fp;
 }
 
 /** `exp` of a JWT in epoch ms, if the value is a JWT with a numeric `exp`. */

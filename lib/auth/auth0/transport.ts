@@ -17,7 +17,7 @@
  * ```
  * @module
  */
-import * as oauth from "oauth4webapi";
+import type * as OAuth from "oauth4webapi";
 import { McsError } from "../../errors.ts";
 import { nextRetry, parseRetryAfter, RETRY_POLICY, sleep } from "../../net/retry.ts";
 import type { HttpRelay } from "../types.ts";
@@ -95,17 +95,13 @@ function str(v: unknown): string | undefined {
 /** The transport. */
 export class Auth0Transport {
   readonly #opts: TransportOptions;
-  readonly #as: oauth.AuthorizationServer;
-  readonly #client: oauth.Client;
-  readonly #auth: oauth.ClientAuth;
+  readonly #as: OAuth.AuthorizationServer;
+  readonly #client: OAuth.Client;
 
   constructor(opts: TransportOptions) {
     this.#opts = opts;
     this.#as = { issuer: opts.tenant.issuer, token_endpoint: opts.tenant.tokenEndpoint };
     this.#client = { client_id: opts.clientId };
-    this.#auth = opts.clientAuth === "client_secret_basic"
-      ? oauth.ClientSecretBasic(opts.clientSecret)
-      : oauth.ClientSecretPost(opts.clientSecret);
   }
 
   /** Whether calls go through the relay. */
@@ -166,9 +162,9 @@ export class Auth0Transport {
     });
   }
 
-  #options(): oauth.TokenEndpointRequestOptions {
+  #options(oauth: typeof OAuth): OAuth.TokenEndpointRequestOptions {
     return {
-      [oauth.customFetch]: (url: string, init: oauth.CustomFetchOptions<"POST", URLSearchParams>) =>
+      [oauth.customFetch]: (url: string, init: OAuth.CustomFetchOptions<"POST", URLSearchParams>) =>
         this.#send(url, init as RequestInit),
       [oauth.allowInsecureRequests]: this.#opts.tenant.insecure,
     };
@@ -180,6 +176,11 @@ export class Auth0Transport {
     grantType: string,
     params: Record<string, string>,
   ): Promise<TokenResponse> {
+    // oauth4webapi is a side file of the bundle (lib/build/layout.ts): loaded on first use only.
+    const oauth = await import("oauth4webapi");
+    const auth = this.#opts.clientAuth === "client_secret_basic"
+      ? oauth.ClientSecretBasic(this.#opts.clientSecret)
+      : oauth.ClientSecretPost(this.#opts.clientSecret);
     let res: Response;
     try {
       if (grantType === "refresh_token") {
@@ -187,10 +188,10 @@ export class Auth0Transport {
         res = await oauth.refreshTokenGrantRequest(
           this.#as,
           this.#client,
-          this.#auth,
+          auth,
           refresh_token,
           {
-            ...this.#options(),
+            ...this.#options(oauth),
             additionalParameters: rest,
           },
         );
@@ -198,10 +199,10 @@ export class Auth0Transport {
         res = await oauth.genericTokenEndpointRequest(
           this.#as,
           this.#client,
-          this.#auth,
+          auth,
           grantType,
           params,
-          this.#options(),
+          this.#options(oauth),
         );
       }
     } catch (err) {
@@ -213,11 +214,16 @@ export class Auth0Transport {
         : await oauth.processGenericTokenEndpointResponse(this.#as, this.#client, res);
       return body as unknown as TokenResponse;
     } catch (err) {
-      throw await this.#failure(endpoint, res, err);
+      throw await this.#failure(oauth, endpoint, res, err);
     }
   }
 
-  async #failure(endpoint: Auth0Endpoint, res: Response, err: unknown): Promise<Auth0Failure> {
+  async #failure(
+    oauth: typeof OAuth,
+    endpoint: Auth0Endpoint,
+    res: Response,
+    err: unknown,
+  ): Promise<Auth0Failure> {
     if (err instanceof oauth.ResponseBodyError) {
       return new Auth0Failure(
         endpoint,

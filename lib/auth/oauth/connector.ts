@@ -36,7 +36,7 @@
  * @module
  */
 
-import * as oauth from "oauth4webapi";
+import type * as OAuth from "oauth4webapi";
 import type { CacheStore } from "../../cache/types.ts";
 import { ConfigError, McsError, summarizeUpstream } from "../../errors.ts";
 import type { FetchLike } from "../../net/types.ts";
@@ -93,8 +93,8 @@ const DEFAULT_SCOPE = "openid profile email offline_access";
 /** The loopback connector. */
 export class OAuthLoopbackConnector implements AuthPort {
   #o: OAuthLoopbackOptions;
-  #as: oauth.AuthorizationServer;
-  #client: oauth.Client;
+  #as: OAuth.AuthorizationServer;
+  #client: OAuth.Client;
   #now: () => number;
 
   constructor(options: OAuthLoopbackOptions) {
@@ -189,6 +189,8 @@ export class OAuthLoopbackConnector implements AuthPort {
         "A consent redirect can only be captured with the state value it will carry.",
       );
     }
+    // oauth4webapi is a side file of the bundle (lib/build/layout.ts): loaded on first use only.
+    const oauth: typeof OAuth = await import("oauth4webapi");
     const state = passthrough ? request.state! : oauth.generateRandomState();
     const server = await startCallbackServer({
       port: this.#o.port,
@@ -272,7 +274,8 @@ export class OAuthLoopbackConnector implements AuthPort {
     redirectUri: string,
     verifier: string,
   ): Promise<AuthResult> {
-    let tokens: oauth.TokenEndpointResponse;
+    const oauth: typeof OAuth = await import("oauth4webapi");
+    let tokens: OAuth.TokenEndpointResponse;
     try {
       const params = oauth.validateAuthResponse(this.#as, this.#client, callback, state);
       const fetchImpl = this.#o.fetch ?? ((input, init) => globalThis.fetch(input, init));
