@@ -28,6 +28,8 @@
  * @module
  */
 
+import { STANDARD_PROXY_ENV_NAMES } from "../../lib/net/proxy.ts";
+
 /** Certificate variables Deno (and npm, for `npx`) read. */
 export const CERT_VARS = [
   "DENO_CERT",
@@ -37,17 +39,8 @@ export const CERT_VARS = [
   "NODE_EXTRA_CA_CERTS",
 ] as const;
 
-/** Proxy variables, both cases. */
-export const PROXY_VARS = [
-  "HTTP_PROXY",
-  "HTTPS_PROXY",
-  "ALL_PROXY",
-  "NO_PROXY",
-  "http_proxy",
-  "https_proxy",
-  "all_proxy",
-  "no_proxy",
-] as const;
+/** Proxy variables, both cases: the ones the network layer reads. */
+export const PROXY_VARS = STANDARD_PROXY_ENV_NAMES;
 
 const LOOPBACK = ["127.0.0.1", "localhost", "::1"];
 
