@@ -8,11 +8,9 @@
  */
 
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
-import { GoogleTokenRegistry } from "../../lib/emulators/google_tokens.ts";
-import { startGmailEmulator } from "../../lib/emulators/gmail/mod.ts";
 import { encodeBatchRequest, parseBatchResponse } from "../../lib/gmail/batch_wire.ts";
 import { parseMessage, toPayload } from "../../lib/emulators/gmail/mime.ts";
-import { FULL } from "./_helpers.ts";
+import { FULL, setup } from "./_helpers.ts";
 
 const ROOT = new URL("../../", import.meta.url);
 
@@ -50,9 +48,9 @@ Deno.test("the Gmail emulator and the Google token registry import no client cod
 });
 
 async function world() {
-  const registry = new GoogleTokenRegistry();
-  const emu = await startGmailEmulator({ googleTokens: registry, seed: true });
-  const token = registry.issue({
+  const fixture = await setup();
+  const emu = fixture.emu;
+  const token = fixture.registry.issue({
     sub: "google-oauth2|1",
     email: "ada@example.com",
     scopes: [FULL],
@@ -70,7 +68,7 @@ async function world() {
     });
     return (await r.json()).messages[0].id as string;
   };
-  return { emu, post, firstId, [Symbol.asyncDispose]: () => emu.close() };
+  return { emu, post, firstId, [Symbol.asyncDispose]: () => fixture[Symbol.asyncDispose]() };
 }
 
 /**

@@ -7,16 +7,14 @@
  */
 
 import { assertEquals, assertMatch } from "../support/assert.ts";
-import { GoogleTokenRegistry } from "../../lib/emulators/google_tokens.ts";
-import { startGmailEmulator } from "../../lib/emulators/gmail/mod.ts";
-import { FULL } from "./_helpers.ts";
+import { FULL, setup } from "./_helpers.ts";
 
 const U = "/gmail/v1/users/me";
 
 async function world() {
-  const registry = new GoogleTokenRegistry();
-  const emu = await startGmailEmulator({ googleTokens: registry, seed: true });
-  const token = registry.issue({
+  const fixture = await setup();
+  const emu = fixture.emu;
+  const token = fixture.registry.issue({
     sub: "google-oauth2|1",
     email: "ada@example.com",
     scopes: [FULL],
@@ -33,7 +31,7 @@ async function world() {
     return { status: res.status, json: (text ? JSON.parse(text) : undefined) as any };
   };
   const firstId = async () => (await call(`${U}/messages?maxResults=1`)).json.messages[0].id;
-  return { emu, call, firstId, [Symbol.asyncDispose]: () => emu.close() };
+  return { emu, call, firstId, [Symbol.asyncDispose]: () => fixture[Symbol.asyncDispose]() };
 }
 
 // deno-lint-ignore no-explicit-any
