@@ -35,8 +35,8 @@ export function mcsEnv(extra: Record<string, string> = {}): Record<string, strin
   });
 }
 
-/** `deno run` arguments for `mcs args...`. */
-function mcsArgs(args: string[], perms = ["-P=mcs"]): string[] {
+/** `deno run` arguments for `mcs args...` (the CLI's own permission set unless `perms`). */
+export function mcsArgs(args: string[], perms = ["-P=mcs"]): string[] {
   return ["run", "--no-prompt", ...perms, "--config", CONFIG, MAIN, ...args];
 }
 

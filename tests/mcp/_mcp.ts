@@ -15,12 +15,7 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
-import { CONFIG, MAIN, mcsEnv, ROOT_PATH } from "../cli/_mcs.ts";
-
-/** `deno run` arguments for `mcs args...` with the CLI's own permission set. */
-export function mcsArgv(args: string[]): string[] {
-  return ["run", "--no-prompt", "-P=mcs", "--config", CONFIG, MAIN, ...args];
-}
+import { mcsArgs, mcsEnv, ROOT_PATH } from "../cli/_mcs.ts";
 
 /** An SDK client connected to `mcs mcp` over stdio; stderr is collected. */
 export async function stdioClient(
@@ -29,7 +24,7 @@ export async function stdioClient(
 ) {
   const transport = new StdioClientTransport({
     command: Deno.execPath(),
-    args: mcsArgv(["mcp"]),
+    args: mcsArgs(["mcp"]),
     env: mcsEnv(env),
     cwd: ROOT_PATH,
     stderr: "pipe",
@@ -52,7 +47,7 @@ export async function stdioClient(
 /** A running `mcs serve` (its URL read from stderr); dispose to stop it with SIGTERM. */
 export async function startServe(args: string[], env: Record<string, string>) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: mcsArgv(["serve", "--port", "0", ...args]),
+    args: mcsArgs(["serve", "--port", "0", ...args]),
     cwd: ROOT_PATH,
     env: mcsEnv(env),
     clearEnv: true,

@@ -21,7 +21,8 @@ import { browserPerson, hasChromium } from "../support/browser.ts";
 import { TOOLS } from "../../lib/tools/catalog.ts";
 import { doc, mcs, mcsEnv, ROOT_PATH, sleep } from "../cli/_mcs.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { mcsArgv, staticEnv, stdioClient } from "./_mcp.ts";
+import { staticEnv, stdioClient } from "./_mcp.ts";
+import { mcsArgs } from "../cli/_mcs.ts";
 
 const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
 
@@ -274,7 +275,7 @@ Deno.test("mcs mcp: every stdout line is a JSON-RPC message", async () => {
       { jsonrpc: "2.0", id: 5, method: "tools/call", params: { name: "nope" } },
     ].map((m) => JSON.stringify(m) + "\n").join("") + "this line is not JSON\n";
     const child = new Deno.Command(Deno.execPath(), {
-      args: mcsArgv(["mcp"]),
+      args: mcsArgs(["mcp"]),
       cwd: ROOT_PATH,
       env: mcsEnv({ ...stack.env, MCS_CACHE_DIR: cache, MCS_DEBUG: "1" }),
       clearEnv: true,
