@@ -53,22 +53,93 @@ export function listen<T>(host: string, port: number, serve: () => T): T {
   }
 }
 
+/** A positive integer setting from the environment, or `fallback`. @throws {UsageError} */
+export function positiveInt(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined || value.trim() === "") return fallback;
+  const n = Number(value.trim());
+  if (!Number.isInteger(n) || n < 1) {
+    throw new UsageError(
+      "invalid_setting",
+      `${name} must be a positive whole number, got ${value}.`,
+      {
+        details: { env: name },
+      },
+    );
+  }
+  return n;
+}
+
+function list(value: string | undefined): string[] {
+  return (value ?? "").split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+/** How long SIGTERM waits for calls in flight before closing anyway. */
+const DRAIN_MS = 30_000;
+
 /** Run the command. */
 export async function run(ctx: Context): Promise<CommandOutput> {
+  const env = (name: string) => ctx.io.env.get(name)?.trim() || undefined;
   const host = typeof ctx.options.host === "string" ? ctx.options.host : "127.0.0.1";
   const port = parsePort(ctx.options.port);
-  const apiKey = ctx.io.env.get("MCS_SERVE_API_KEY")?.trim() || undefined;
-  const allowedOrigins = (ctx.io.env.get("MCS_SERVE_ALLOWED_ORIGINS") ?? "").split(",")
-    .map((s) => s.trim()).filter(Boolean);
+  const policy = {
+    apiKey: env("MCS_SERVE_API_KEY"),
+    jwtSecret: env("MCS_SERVE_USER_JWT_SECRET"),
+    userHeader: env("MCS_SERVE_USER_HEADER")?.toLowerCase(),
+  };
+  const allowedOrigins = list(env("MCS_SERVE_ALLOWED_ORIGINS"));
+  const corsOrigins = list(env("MCS_SERVE_CORS_ORIGINS"));
+  const maxConcurrent = positiveInt("MCS_SERVE_MAX_CONCURRENT", env("MCS_SERVE_MAX_CONCURRENT"), 8);
+  const maxBodyBytes = positiveInt(
+    "MCS_SERVE_MAX_BODY_BYTES",
+    env("MCS_SERVE_MAX_BODY_BYTES"),
+    4 * 1024 * 1024,
+  );
   const { checkBind, mcpHttpHandler } = await import("../../lib/mcp/http.ts");
-  checkBind(host, apiKey);
+  checkBind(host, policy.apiKey);
+  const { checkTeamConfig, teamMode } = await import("../../lib/serve/identity.ts");
+  checkTeamConfig(policy);
+  const { serveApp } = await import("../../lib/serve/app.ts");
+  const { probeStore, userStore } = await import("../../lib/serve/store.ts");
   const { createMcpServer } = await import("../../lib/mcp/server.ts");
-  const { runner, options } = await serverOptions(ctx, "mcs serve");
-  const http = mcpHttpHandler({
-    newServer: () => createMcpServer(options),
-    apiKey,
+  const { mcpTools } = await import("../../lib/mcp/tools.ts");
+  const { toolRunner } = await import("../../lib/mcp/runner.ts");
+  const { FileCacheStore } = await import("../../lib/cache/mod.ts");
+  const { cacheDirOf } = await import("../../lib/app/mod.ts");
+  // The root of every user's state: the file store in the cache directory.
+  const root = new FileCacheStore(await cacheDirOf(await ctx.config()));
+  const { options } = await serverOptions(ctx, "mcs serve");
+  const app = serveApp({
+    version: denoJson.version,
+    tools: mcpTools({ legacy: options.legacy }),
+    policy,
+    corsOrigins,
     allowedOrigins,
-    log: (t) => ctx.io.err(`mcs serve: ${t}\n`),
+    maxBodyBytes,
+    maxConcurrent,
+    scope: (user) => {
+      const runner = toolRunner(
+        () => ctx.config(),
+        user === undefined ? {} : { store: userStore(root, user) },
+      );
+      const call = (name: string, args: unknown, signal: AbortSignal) =>
+        runner.call(name, args, signal);
+      const mcp = mcpHttpHandler({
+        newServer: () => createMcpServer({ ...options, call }),
+        allowedOrigins: [...allowedOrigins, ...corsOrigins],
+        log: (t) => ctx.io.err(`mcs serve: ${t}\n`),
+      });
+      return {
+        call,
+        mcp: mcp.handler,
+        close: async () => {
+          await mcp.close();
+          runner.close();
+        },
+      };
+    },
+    describe: options.describe,
+    probe: () => probeStore(root),
+    log: (line) => ctx.io.err(line + "\n"),
   });
   const server = listen(host, port, () =>
     Deno.serve({
@@ -76,20 +147,34 @@ export async function run(ctx: Context): Promise<CommandOutput> {
       port,
       onListen: (addr) => {
         const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+        const base = `http://${shown}:${addr.port}`;
         ctx.io.err(
-          `mcs serve ${denoJson.version}: MCP on http://${shown}:${addr.port}/mcp` +
-            `${apiKey ? " (key required)" : ""}\n`,
+          `mcs serve ${denoJson.version}: MCP on ${base}/mcp, OpenAPI on ${base}/openapi.json` +
+            `${policy.apiKey ? " (key required)" : ""}` +
+            `${teamMode(policy) ? " (team mode: one sign-in per user)" : ""}\n`,
         );
       },
-    }, http.handler));
-  const stop = () => server.shutdown();
+    }, app.handler));
+  // SIGTERM/SIGINT: stop accepting, let the calls in flight finish (at most DRAIN_MS), close.
+  let stopped: Promise<void> | undefined;
+  let onStopped = () => {};
+  const done = new Promise<void>((r) => (onStopped = r));
+  const stop = () => {
+    stopped ??= (async () => {
+      ctx.io.err("mcs serve: stopping: finishing the calls in flight\n");
+      const shut = server.shutdown();
+      const drained = await app.drain(DRAIN_MS);
+      if (!drained) ctx.io.err("mcs serve: calls still running after the drain time: closing\n");
+      await app.close();
+      await Promise.race([shut, new Promise((r) => setTimeout(r, 2_000))]);
+    })().finally(onStopped);
+  };
   for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, stop);
   try {
-    await server.finished;
+    await Promise.race([server.finished, done]);
   } finally {
     for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(sig, stop);
-    await http.close();
-    runner.close();
+    await app.close();
   }
   return { result: null, printed: true };
 }

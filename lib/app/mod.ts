@@ -47,6 +47,11 @@ export interface BuildOptions {
    * terminal and run permission for the platform opener is already granted; never prompts).
    */
   openBrowser?: (url: string) => unknown;
+  /**
+   * The root store to use instead of the file store in the cache directory (`mcs serve` passes
+   * one namespace of its store per user). The profile and tenant namespaces go under it.
+   */
+  store?: CacheStore;
 }
 
 /** The assembled application. */
@@ -150,7 +155,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     ? cacheMod.ensureWritable(cacheDir)
     : Promise.resolve();
   writable.catch(() => {}); // observed below
-  const root = cacheDir ? new cacheMod.FileCacheStore(cacheDir) : new cacheMod.MemoryCacheStore();
+  const root = options.store ??
+    (cacheDir ? new cacheMod.FileCacheStore(cacheDir) : new cacheMod.MemoryCacheStore());
   const profileStore = cacheMod.namespaced(root, config.profile);
   const store = cacheMod.namespaced(profileStore, ...namespaceOf(config, mode));
   let net: Net;

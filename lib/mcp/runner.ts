@@ -28,7 +28,7 @@
  */
 
 import type { AsyncLocalStorage } from "node:async_hooks";
-import type { App } from "../app/mod.ts";
+import type { App, BuildOptions } from "../app/mod.ts";
 import type { Config } from "../config/resolve.ts";
 import type { GmailClient } from "../gmail/client.ts";
 import type { NetInit } from "../net/types.ts";
@@ -49,8 +49,14 @@ interface Built {
   callSignal: AsyncLocalStorage<AbortSignal | undefined>;
 }
 
-/** A runner over the configuration `config` resolves. */
-export function toolRunner(config: () => Promise<Config>): ToolRunner {
+/**
+ * A runner over the configuration `config` resolves; `buildOptions` go to `buildApp` (`mcs serve`
+ * passes each user's store namespace this way).
+ */
+export function toolRunner(
+  config: () => Promise<Config>,
+  buildOptions: BuildOptions = {},
+): ToolRunner {
   let built: Promise<Built> | undefined;
   const build = async (): Promise<Built> => {
     // Loaded here, not at the top: a one-file bundle hoists a static `node:` import to the top
@@ -59,7 +65,7 @@ export function toolRunner(config: () => Promise<Config>): ToolRunner {
     const { AsyncLocalStorage } = await import("node:async_hooks");
     const callSignal = new AsyncLocalStorage<AbortSignal | undefined>();
     const { buildApp } = await import("../app/mod.ts");
-    const app = await buildApp(await config());
+    const app = await buildApp(await config(), buildOptions);
     const fetch = (input: string | URL | Request, init: NetInit = {}) => {
       const own = callSignal.getStore();
       const signal = own && init.signal ? AbortSignal.any([own, init.signal]) : own ?? init.signal;

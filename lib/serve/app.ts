@@ -1,0 +1,332 @@
+/**
+ * `mcs serve`'s HTTP application: one handler for `Deno.serve` that routes
+ *
+ * | route | what |
+ * | --- | --- |
+ * | `GET /healthz` | 200 while the process runs |
+ * | `GET /readyz` | 200 when the store answers a write and read of a probe key, else 503 |
+ * | `GET /openapi.json` | the OpenAPI 3.1 document (`./openapi.ts`), no auth, built once |
+ * | `POST /tools/<name>` | runs the tool (OpenAPI tool servers: Open WebUI) |
+ * | `/mcp` | MCP Streamable HTTP (`lib/mcp/http.ts`), the user's own sessions |
+ *
+ * Guarantees:
+ * - Gates, in order, for `/tools` and `/mcp`: Origin (a browser `Origin` must be loopback, in
+ *   `allowedOrigins` or in `corsOrigins`, else 403), then the key and the user
+ *   (`./identity.ts`), then the user's concurrency cap (429 with `Retry-After`), then the body
+ *   size (413, counted while reading, whatever `Content-Length` claims).
+ * - A tool call answers its result object (200); a failure the status of `./responses.ts` with
+ *   the CLI contract's error document; a step the user must do a 200 `auth_required` document
+ *   whose `message` the model can relay as is (link, code, "then ask again"). A call never waits
+ *   for the user.
+ * - Per user (team mode): the scope `scope(user)` builds (own runner, App and MCP sessions), kept
+ *   by a {@link UserPool}; single-user mode has one scope.
+ * - CORS is off unless `corsOrigins` is set; then preflights from those origins (only) are
+ *   answered, allowing `authorization, content-type, x-session-id` (and MCP's session headers).
+ * - Access log: one JSON line per request (`method`, `path`, `status`, `ms`, `user` hash) and
+ *   nothing else: no query string, header, token or key.
+ * - {@link ServeApp.drain} waits for the calls in flight (bounded), for a graceful SIGTERM.
+ *
+ * @example
+ * ```ts
+ * import { serveApp } from "./app.ts";
+ * declare const options: Parameters<typeof serveApp>[0];
+ * const app = serveApp(options);
+ * const server = Deno.serve({ port: 8765 }, app.handler);
+ * // on SIGTERM: server.shutdown(); await app.drain(25_000); await app.close();
+ * ```
+ * @module
+ */
+
+import { AuthChallenge } from "../auth/types.ts";
+import { toolByName } from "../tools/catalog.ts";
+import type { McpTool } from "../mcp/tools.ts";
+import { challengeText } from "../mcp/server.ts";
+import { isLoopback } from "../mcp/http.ts";
+import { type CallerPolicy, identify, teamMode } from "./identity.ts";
+import { openApiDocument } from "./openapi.ts";
+import { errorResponse, json, statusOf } from "./responses.ts";
+import { UserPool } from "./users.ts";
+
+/** One user's (or the single user's) tools and MCP endpoint. */
+export interface UserScope {
+  /** Validate and run a tool; throws McsError or AuthChallenge. */
+  call(name: string, args: unknown, signal: AbortSignal): Promise<unknown>;
+  /** Serve one `/mcp` request (gates already passed). */
+  mcp(req: Request): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** Options of {@link serveApp}. */
+export interface ServeAppOptions {
+  version: string;
+  /** The tools the OpenAPI document lists. */
+  tools: readonly McpTool[];
+  policy: CallerPolicy;
+  /** `MCS_SERVE_CORS_ORIGINS`: browser origins answered with CORS headers. */
+  corsOrigins?: string[];
+  /** `MCS_SERVE_ALLOWED_ORIGINS`: browser origins allowed besides loopback ones (no CORS). */
+  allowedOrigins?: string[];
+  /** Largest request body in bytes (default 4 MiB). */
+  maxBodyBytes?: number;
+  /** Requests in flight per user (default 8). */
+  maxConcurrent?: number;
+  /** Scopes kept at once (default 1000) and their idle time (default 30 min). */
+  maxUsers?: number;
+  idleMs?: number;
+  /** The scope of a user hash (team mode) or of the single user (`undefined`). */
+  scope(user: string | undefined): UserScope;
+  /** The CLI contract's document for a thrown value (`failure(e).doc`). */
+  describe(e: unknown): Record<string, unknown>;
+  /** Write and read a probe key in the store; throws when it cannot. */
+  probe(): Promise<void>;
+  /** One access-log line (JSON, no newline). */
+  log(line: string): void;
+}
+
+/** The application. */
+export interface ServeApp {
+  handler(req: Request): Promise<Response>;
+  /** Wait until no call is in flight, at most `ms`; true when drained. */
+  drain(ms: number): Promise<boolean>;
+  /** Close every scope (their MCP sessions and connections). */
+  close(): Promise<void>;
+}
+
+const CORS_ALLOW_HEADERS =
+  "authorization, content-type, x-session-id, mcp-session-id, mcp-protocol-version, last-event-id";
+
+class TooLarge extends Error {}
+
+/** Read the body, refusing more than `max` bytes. */
+async function readLimited(req: Request, max: number): Promise<Uint8Array<ArrayBuffer>> {
+  const declared = Number(req.headers.get("content-length") ?? "NaN");
+  if (declared > max) throw new TooLarge();
+  if (!req.body) return new Uint8Array();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of req.body) {
+    size += chunk.byteLength;
+    if (size > max) throw new TooLarge();
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
+}
+
+function jsonRpcError(status: number, message: string, headers = {}): Response {
+  return json(status, { jsonrpc: "2.0", error: { code: -32000, message }, id: null }, headers);
+}
+
+/** Build the application. */
+export function serveApp(options: ServeAppOptions): ServeApp {
+  const cors = new Set(options.corsOrigins ?? []);
+  const allowed = new Set([...(options.allowedOrigins ?? []), ...cors]);
+  const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
+  const team = teamMode(options.policy);
+  const pool = new UserPool<UserScope>((user) => options.scope(team ? user : undefined), {
+    maxConcurrent: options.maxConcurrent,
+    maxUsers: options.maxUsers,
+    idleMs: options.idleMs,
+  });
+  const openapi = JSON.stringify(openApiDocument({
+    tools: options.tools,
+    version: options.version,
+    key: options.policy.apiKey !== undefined,
+  }));
+  let inflight = 0;
+  let idle: (() => void)[] = [];
+
+  const originOk = (origin: string) => {
+    if (allowed.has(origin)) return true;
+    try {
+      return isLoopback(new URL(origin).hostname);
+    } catch {
+      return false;
+    }
+  };
+
+  const corsHeaders = (origin: string | null): Record<string, string> =>
+    origin !== null && cors.has(origin)
+      ? {
+        "access-control-allow-origin": origin,
+        "access-control-expose-headers": "mcp-session-id",
+        vary: "Origin",
+      }
+      : {};
+
+  const runTool = async (
+    scope: UserScope,
+    name: string,
+    body: Uint8Array,
+    signal: AbortSignal,
+  ): Promise<Response> => {
+    let args: unknown = {};
+    const text = new TextDecoder().decode(body).trim();
+    if (text) {
+      try {
+        args = JSON.parse(text);
+      } catch {
+        return errorResponse(
+          400,
+          "invalid_json",
+          "The request body is not JSON: send the tool's arguments as a JSON object.",
+        );
+      }
+    }
+    try {
+      return json(200, await scope.call(name, args, signal));
+    } catch (e) {
+      const doc = options.describe(e);
+      if (e instanceof AuthChallenge || doc.auth_required === true) {
+        return json(200, { ...doc, message: challengeText(name, doc) });
+      }
+      return json(statusOf(e), doc);
+    }
+  };
+
+  const route = async (req: Request, who: { user?: string }): Promise<Response> => {
+    const url = new URL(req.url);
+    const path = url.pathname;
+    const origin = req.headers.get("origin");
+    if (req.method === "OPTIONS") {
+      if (origin === null || !cors.has(origin)) {
+        return new Response(null, { status: cors.size ? 403 : 405 });
+      }
+      return new Response(null, {
+        status: 204,
+        headers: {
+          ...corsHeaders(origin),
+          "access-control-allow-methods": "GET, POST, DELETE, OPTIONS",
+          "access-control-allow-headers": CORS_ALLOW_HEADERS,
+          "access-control-max-age": "600",
+        },
+      });
+    }
+    if (req.method === "GET" && path === "/healthz") return json(200, { ok: true });
+    if (req.method === "GET" && path === "/readyz") {
+      try {
+        await options.probe();
+        return json(200, { ok: true });
+      } catch {
+        return errorResponse(
+          503,
+          "serve_store_unavailable",
+          "The state store does not answer (a probe write and read failed); retry later.",
+        );
+      }
+    }
+    if (req.method === "GET" && path === "/openapi.json") {
+      return new Response(openapi, {
+        headers: { "content-type": "application/json", ...corsHeaders(origin) },
+      });
+    }
+    const isMcp = path === "/mcp";
+    const tool = path.startsWith("/tools/") ? decodeURIComponent(path.slice(7)) : undefined;
+    if (!isMcp && tool === undefined) {
+      return errorResponse(404, "not_found", `Not found: ${path}. See GET /openapi.json and /mcp.`);
+    }
+    const fail = (status: number, code: string, message: string, headers = {}) =>
+      isMcp
+        ? jsonRpcError(status, message, headers)
+        : errorResponse(status, code, message, headers);
+    if (origin !== null && !originOk(origin)) {
+      return fail(403, "serve_origin_forbidden", `Forbidden: origin ${origin} is not allowed.`);
+    }
+    const caller = await identify(req, options.policy);
+    if (!caller.ok) {
+      return isMcp
+        ? jsonRpcError(caller.status, caller.doc.error.message, caller.headers)
+        : json(caller.status, caller.doc, caller.headers ?? {});
+    }
+    who.user = caller.user;
+    if (tool !== undefined) {
+      if (req.method !== "POST") {
+        return fail(405, "method_not_allowed", "Use POST with the tool's arguments as JSON.", {
+          allow: "POST",
+        });
+      }
+      if (!toolByName(tool)) {
+        return fail(404, "tool_not_found", `Unknown tool ${tool}: see GET /openapi.json.`);
+      }
+    }
+    const slot = pool.enter(caller.user ?? "");
+    if (!slot) {
+      return fail(
+        429,
+        "serve_too_many_calls",
+        "Too many calls in flight for this user: retry in a moment.",
+        { "retry-after": "1" },
+      );
+    }
+    inflight++;
+    try {
+      let body: Uint8Array<ArrayBuffer>;
+      try {
+        body = req.method === "POST" ? await readLimited(req, maxBody) : new Uint8Array();
+      } catch (e) {
+        if (!(e instanceof TooLarge)) throw e;
+        return fail(413, "serve_body_too_large", `Request body larger than ${maxBody} bytes.`);
+      }
+      if (tool !== undefined) return await runTool(slot.scope, tool, body, req.signal);
+      const forward = new Request(req.url, {
+        method: req.method,
+        headers: req.headers,
+        body: req.method === "POST" ? body : undefined,
+        signal: req.signal,
+      });
+      return await slot.scope.mcp(forward);
+    } finally {
+      slot.leave();
+      if (--inflight === 0) {
+        const waiting = idle;
+        idle = [];
+        for (const w of waiting) w();
+      }
+    }
+  };
+
+  return {
+    async handler(req) {
+      const start = performance.now();
+      const who: { user?: string } = {};
+      let status = 500;
+      try {
+        const res = await route(req, who);
+        status = res.status;
+        const origin = req.headers.get("origin");
+        if (req.method !== "OPTIONS" && origin !== null && cors.has(origin)) {
+          for (const [k, v] of Object.entries(corsHeaders(origin))) res.headers.set(k, v);
+        }
+        return res;
+      } catch (e) {
+        status = 500;
+        return json(500, options.describe(e));
+      } finally {
+        options.log(JSON.stringify({
+          time: new Date().toISOString(),
+          method: req.method,
+          path: new URL(req.url).pathname,
+          status,
+          ms: Math.round((performance.now() - start) * 10) / 10,
+          user: who.user ?? null,
+        }));
+      }
+    },
+    drain(ms) {
+      if (inflight === 0) return Promise.resolve(true);
+      return new Promise((resolve) => {
+        const t = setTimeout(() => resolve(false), ms);
+        idle.push(() => {
+          clearTimeout(t);
+          resolve(true);
+        });
+      });
+    },
+    close: () => pool.close(),
+  };
+}

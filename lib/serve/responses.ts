@@ -1,0 +1,65 @@
+/**
+ * HTTP answers of `mcs serve`'s OpenAPI operations: a thrown value's status, and JSON responses.
+ *
+ * | thrown | status |
+ * | --- | --- |
+ * | bad arguments (category `usage`), except "not found" codes | 400 |
+ * | a code ending in `not_found` (message, label, attachment, tool) | 404 |
+ * | a code ending in `rate_limited` | 429 |
+ * | other runtime failures: retryable | 503, else 502 (upstream: Gmail, Auth0, broker) |
+ * | configuration (`config`), `internal_error`, `permission_denied`, anything else | 500 |
+ *
+ * The body is always the CLI contract's document for the value (`describe`), never a stack
+ * unless `MCS_DEBUG=1`. An {@link AuthChallenge} is not an error here: see `./tools_api.ts`.
+ *
+ * @example
+ * ```ts
+ * import { statusOf } from "./responses.ts";
+ * import { UsageError } from "../errors.ts";
+ * statusOf(new UsageError("invalid_arguments", "limit must be a number")); // 400
+ * ```
+ * @module
+ */
+
+import { McsError } from "../errors.ts";
+
+/** The CLI contract's error document (see cli/output.ts). */
+export interface ErrorDoc {
+  ok: false;
+  error: { code: string; message: string; retryable: boolean; details?: Record<string, unknown> };
+}
+
+/** The HTTP status for a thrown value. */
+export function statusOf(e: unknown): number {
+  if (!(e instanceof McsError)) return 500;
+  if (/not_found$/.test(e.code)) return 404;
+  if (/rate_limited$/.test(e.code)) return 429;
+  if (e.category === "usage") return 400;
+  if (e.category === "config" || e.code === "internal_error" || e.code === "permission_denied") {
+    return 500;
+  }
+  return e.retryable ? 503 : 502;
+}
+
+/** A JSON response. */
+export function json(
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+/** An error response with the contract's document. */
+export function errorResponse(
+  status: number,
+  code: string,
+  message: string,
+  headers: Record<string, string> = {},
+): Response {
+  const doc: ErrorDoc = { ok: false, error: { code, message, retryable: status === 429 } };
+  return json(status, doc, headers);
+}
