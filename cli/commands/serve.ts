@@ -103,10 +103,15 @@ export async function run(ctx: Context): Promise<CommandOutput> {
   const { createMcpServer } = await import("../../lib/mcp/server.ts");
   const { mcpTools } = await import("../../lib/mcp/tools.ts");
   const { toolRunner } = await import("../../lib/mcp/runner.ts");
-  const { FileCacheStore } = await import("../../lib/cache/mod.ts");
+  const { FileCacheStore, MemoryCacheStore } = await import("../../lib/cache/mod.ts");
   const { cacheDirOf } = await import("../../lib/app/mod.ts");
-  // The root of every user's state: the file store in the cache directory.
-  const root = new FileCacheStore(await cacheDirOf(await ctx.config()));
+  // The root of every user's state: the file store in the cache directory. Without one (no
+  // MCS_CACHE_DIR, no HOME) only the static path works, and it keeps nothing: memory will do,
+  // and the calls of a path that needs a cache still fail with the cache directory's error.
+  const root = await cacheDirOf(await ctx.config()).then(
+    (dir) => new FileCacheStore(dir),
+    () => new MemoryCacheStore(),
+  );
   const { options } = await serverOptions(ctx, "mcs serve");
   const app = serveApp({
     version: denoJson.version,
