@@ -145,6 +145,7 @@ export async function run(ctx: Context): Promise<CommandOutput> {
     describe: options.describe,
     probe: () => probeStore(root),
     log: (line) => ctx.io.err(line + "\n"),
+    warn: (text) => ctx.io.err(`mcs serve: ${text}\n`),
   });
   const server = listen(host, port, () =>
     Deno.serve({

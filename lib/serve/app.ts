@@ -81,6 +81,8 @@ export interface ServeAppOptions {
   probe(): Promise<void>;
   /** One access-log line (JSON, no newline). */
   log(line: string): void;
+  /** A note for the operator (a refused origin), plain text. */
+  warn?(text: string): void;
 }
 
 /** The application. */
@@ -235,6 +237,7 @@ export function serveApp(options: ServeAppOptions): ServeApp {
         ? jsonRpcError(status, message, headers)
         : errorResponse(status, code, message, headers);
     if (origin !== null && !originOk(origin)) {
+      options.warn?.(`refused a request from origin ${JSON.stringify(origin)} (403)`);
       return fail(403, "serve_origin_forbidden", `Forbidden: origin ${origin} is not allowed.`);
     }
     const caller = await identify(req, options.policy);
