@@ -1,0 +1,96 @@
+/**
+ * Units of `lib/serve`: the per-user pool (cap, LRU and idle eviction, closing), the HTTP status
+ * of each kind of failure, user hashes, and the store probe.
+ * @module
+ */
+
+import { MemoryCacheStore } from "../../lib/cache/memory.ts";
+import { ConfigError, McsError, UsageError } from "../../lib/errors.ts";
+import { identify, userHash } from "../../lib/serve/identity.ts";
+import { statusOf } from "../../lib/serve/responses.ts";
+import { probeStore, userStore } from "../../lib/serve/store.ts";
+import { UserPool } from "../../lib/serve/users.ts";
+import { assert, assertEquals, assertNotEquals, assertRejects } from "../support/assert.ts";
+
+Deno.test("UserPool: a cap per user, LRU and idle eviction of idle scopes only", async () => {
+  const clock = { t: 0 };
+  const closed: string[] = [];
+  const pool = new UserPool((user) => ({ user, close: () => void closed.push(user) }), {
+    maxConcurrent: 2,
+    maxUsers: 2,
+    idleMs: 1_000,
+    now: () => clock.t,
+  });
+  const a1 = pool.enter("a")!;
+  const a2 = pool.enter("a")!;
+  assertEquals(pool.enter("a"), undefined, "a is at its cap");
+  assert(pool.enter("b"), "b is not limited by a");
+  a1.leave();
+  a1.leave(); // twice: counted once
+  const a3 = pool.enter("a");
+  assert(a3, "a has a slot again");
+  assertEquals(pool.enter("a"), undefined, "a double leave() freed one slot only");
+  a2.leave();
+  a3.leave();
+  // b (entered, never left) is busy; a is idle. A third user evicts the idle LRU one... a.
+  clock.t = 10;
+  pool.enter("c")!.leave();
+  await Promise.resolve();
+  await Promise.resolve();
+  assertEquals(closed, ["a"]);
+  assertEquals(pool.size, 2);
+  // Idle eviction: c unused for longer than idleMs is closed when a new user arrives.
+  clock.t = 5_000;
+  pool.enter("d")!.leave();
+  await new Promise((r) => setTimeout(r, 0));
+  assertEquals(closed, ["a", "c"], "b stays: it has a call in flight");
+  await pool.close();
+  assertEquals(closed.sort(), ["a", "b", "c", "d"]);
+});
+
+Deno.test("statusOf: usage 400, not found 404, rate 429, upstream 502/503, config 500", () => {
+  assertEquals(statusOf(new UsageError("invalid_arguments", "x")), 400);
+  assertEquals(statusOf(new UsageError("label_not_found", "x")), 404);
+  assertEquals(statusOf(new McsError("not_found", "x")), 404);
+  assertEquals(
+    statusOf(new McsError("gmail_rate_limited", "x", "runtime", { retryable: true })),
+    429,
+  );
+  assertEquals(
+    statusOf(new McsError("gmail_unavailable", "x", "runtime", { retryable: true })),
+    503,
+  );
+  assertEquals(statusOf(new McsError("gmail_error", "x")), 502);
+  assertEquals(statusOf(new ConfigError("missing_setting", "x")), 500);
+  assertEquals(statusOf(new Error("boom")), 500);
+});
+
+Deno.test("userHash: stable, 128-bit hex, distinct per user; identity off without team settings", async () => {
+  const a = await userHash("alice");
+  assertEquals(a, await userHash("alice"));
+  assert(/^[0-9a-f]{32}$/.test(a), a);
+  assertNotEquals(a, await userHash("bob"));
+  const single = await identify(
+    new Request("http://x/tools/t", { headers: { "x-user": "eve" } }),
+    {},
+  );
+  assertEquals(single, { ok: true }, "single-user mode ignores user headers");
+});
+
+Deno.test("probeStore: a working store passes and keeps no probe; a failing one throws", async () => {
+  const root = new MemoryCacheStore();
+  await probeStore(root);
+  assertEquals(await root.keys(), []);
+  await userStore(root, "h1").set("k", 1);
+  assertEquals(await root.keys(), ["users/h1/k"]);
+  const broken = {
+    set: () => Promise.reject(new Error("down")),
+  } as unknown as MemoryCacheStore;
+  await assertRejects(() => probeStore(broken));
+  const forgetful = {
+    set: () => Promise.resolve(),
+    get: () => Promise.resolve(undefined),
+    delete: () => Promise.resolve(),
+  } as unknown as MemoryCacheStore;
+  await assertRejects(() => probeStore(forgetful));
+});
