@@ -108,7 +108,15 @@ export async function run(ctx: Context): Promise<CommandOutput> {
   // The root of every user's state: the file store in the cache directory. Without one (no
   // MCS_CACHE_DIR, no HOME) only the static path works, and it keeps nothing: memory will do,
   // and the calls of a path that needs a cache still fail with the cache directory's error.
-  const root = await cacheDirOf(await ctx.config()).then(
+  const config = await ctx.config();
+  const mode = config.authMode();
+  if (teamMode(policy) && (mode === "static" || mode === "auth0")) {
+    ctx.io.err(
+      `mcs serve: warning: team mode with auth path ${mode}: every user acts as the one ` +
+        "configured account (no per-user sign-in). Use auth0-linkauth or linkauth for a team.\n",
+    );
+  }
+  const root = await cacheDirOf(config).then(
     (dir) => new FileCacheStore(dir),
     () => new MemoryCacheStore(),
   );

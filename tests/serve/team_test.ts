@@ -11,7 +11,7 @@ import { FileCacheStore } from "../../lib/cache/file_store.ts";
 import { startStack } from "../../lib/emulators/stack.ts";
 import { mcs, sleep } from "../cli/_mcs.ts";
 import { staticEnv } from "../mcp/_mcp.ts";
-import { assert, assertEquals, assertNotEquals } from "../support/assert.ts";
+import { assert, assertEquals, assertNotEquals, assertStringIncludes } from "../support/assert.ts";
 import { startServe, userJwt } from "./_serve.ts";
 
 const SECRET = "openwebui-jwt-secret-0123456789abcdef";
@@ -34,6 +34,7 @@ Deno.test("mcs serve team mode (signed): JWT good, bad, expired; no user is 400;
   try {
     const env: Record<string, string> = { ...staticEnv(stack), MCS_SERVE_USER_JWT_SECRET: SECRET };
     await using srv = await startServe(env);
+    assertStringIncludes(srv.stderr, "warning: team mode with auth path static");
     const good = await userJwt(SECRET, "user-a");
     const ok = await srv.post("/tools/list_labels", {}, { "x-openwebui-user-jwt": good });
     assertEquals(ok.status, 200, await ok.clone().text());
