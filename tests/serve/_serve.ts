@@ -17,6 +17,8 @@ import { mcsArgs, mcsEnv, ROOT_PATH } from "../cli/_mcs.ts";
 /** A running `mcs serve`. */
 export interface Serve {
   base: string;
+  /** The process id. */
+  pid: number;
   readonly stderr: string;
   /** `fetch(base + path)`. */
   request(path: string, init?: RequestInit): Promise<Response>;
@@ -73,6 +75,7 @@ export async function startServe(env: Record<string, string>, args: string[] = [
   const request = (path: string, init: RequestInit = {}) => fetch(base + path, init);
   return {
     base,
+    pid: child.pid,
     get stderr() {
       return stderr;
     },
