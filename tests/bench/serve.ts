@@ -54,6 +54,17 @@ async function peakMiB(pid: number): Promise<number> {
   }
 }
 
+/** CPU seconds (user + system) a process has used so far (Linux), NaN elsewhere. */
+async function cpuSeconds(pid: number | "self"): Promise<number> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return NaN;
+  }
+}
+
 async function main() {
   const { values } = parseArgs({
     options: {
@@ -120,6 +131,7 @@ async function main() {
     // Warm every user on every replica (their scopes are built on first use).
     await Promise.all(jwts.flatMap((jwt) => servers.map((s) => call(s, jwt))));
 
+    const cpu0 = await Promise.all([...servers.map((s) => cpuSeconds(s.pid)), cpuSeconds("self")]);
     const lat: number[] = [];
     let errors = 0;
     let turn = 0;
@@ -135,6 +147,8 @@ async function main() {
       jwts.flatMap((jwt) => Array.from({ length: concurrency }, () => worker(jwt))),
     );
     const memory = await Promise.all(servers.map((s) => peakMiB(s.pid)));
+    const cpu1 = await Promise.all([...servers.map((s) => cpuSeconds(s.pid)), cpuSeconds("self")]);
+    const cpuShare = cpu1.map((c, i) => Math.round(((c - cpu0[i]) / seconds) * 100) / 100);
     const result = {
       users,
       concurrency,
@@ -151,6 +165,8 @@ async function main() {
       p99Ms: Math.round(quantile(lat, 0.99) * 10) / 10,
       p99OverSingle: Math.round((quantile(lat, 0.99) / singleP50) * 100) / 100,
       peakMemoryMiB: memory,
+      /** CPU cores used on average: each replica, then this process (client and emulators). */
+      cpuCores: cpuShare,
     };
     if (values.json) console.log(JSON.stringify(result));
     else {
@@ -164,6 +180,10 @@ async function main() {
           `p95 ${result.p95Ms} ms, p99 ${result.p99Ms} ms (${result.p99OverSingle}x single)`,
       );
       console.log(`peak memory per replica: ${memory.map((m) => `${m} MiB`).join(", ")}`);
+      console.log(
+        `CPU cores used: replicas ${cpuShare.slice(0, -1).join(", ")}; ` +
+          `load generator and emulators ${cpuShare.at(-1)} (of ${navigator.hardwareConcurrency})`,
+      );
     }
     if (errors > 0 || result.p99OverSingle > 3) Deno.exitCode = 1;
   } finally {
