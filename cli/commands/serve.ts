@@ -94,6 +94,7 @@ export async function run(ctx: Context): Promise<CommandOutput> {
     env("MCS_SERVE_MAX_BODY_BYTES"),
     4 * 1024 * 1024,
   );
+  const maxUsers = positiveInt("MCS_SERVE_MAX_USERS", env("MCS_SERVE_MAX_USERS"), 200);
   const { checkBind, mcpHttpHandler } = await import("../../lib/mcp/http.ts");
   checkBind(host, policy.apiKey);
   const { checkTeamConfig, teamMode } = await import("../../lib/serve/identity.ts");
@@ -129,6 +130,7 @@ export async function run(ctx: Context): Promise<CommandOutput> {
     allowedOrigins,
     maxBodyBytes,
     maxConcurrent,
+    maxUsers,
     scope: (user) => {
       const runner = toolRunner(
         () => ctx.config(),

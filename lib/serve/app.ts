@@ -70,7 +70,7 @@ export interface ServeAppOptions {
   maxBodyBytes?: number;
   /** Requests in flight per user (default 8). */
   maxConcurrent?: number;
-  /** Scopes kept at once (default 1000) and their idle time (default 30 min). */
+  /** Warm user scopes kept at once (default 200) and their idle time (default 30 min). */
   maxUsers?: number;
   idleMs?: number;
   /** The scope of a user hash (team mode) or of the single user (`undefined`). */

@@ -32,7 +32,7 @@ export interface Closable {
 export interface UserPoolOptions {
   /** Requests in flight per user (default 8). */
   maxConcurrent?: number;
-  /** Scopes kept at once (default 1000). */
+  /** Scopes kept at once (default 200: a warm scope holds its own connections, a few MiB). */
   maxUsers?: number;
   /** Close a scope unused this long (default 30 min). */
   idleMs?: number;
@@ -58,7 +58,7 @@ export class UserPool<T extends Closable> {
   constructor(create: (user: string) => T, options: UserPoolOptions = {}) {
     this.#create = create;
     this.#maxConcurrent = options.maxConcurrent ?? 8;
-    this.#maxUsers = options.maxUsers ?? 1000;
+    this.#maxUsers = options.maxUsers ?? 200;
     this.#idleMs = options.idleMs ?? 30 * 60_000;
     this.#now = options.now ?? Date.now;
   }
