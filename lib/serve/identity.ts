@@ -8,7 +8,8 @@
  *   server's one user (its profile's store), as before team mode existed.
  * - Team mode, signed: `X-OpenWebUI-User-Jwt` (what Open WebUI sends when
  *   `FORWARD_USER_INFO_HEADER_JWT_SECRET` is set) is verified with `jose` under `jwtSecret`:
- *   HS256 only, issuer `open-webui`, `exp` required and checked, `sub` required. A bad, expired or
+ *   HS256 only, issuer `open-webui`, `exp` required and checked (30 s of clock tolerance), `sub`
+ *   required. A bad, expired or
  *   unsigned token is 401 `serve_user_token_invalid`; a token is never trusted unverified.
  * - Team mode, plain: `userHeader` (e.g. `X-OpenWebUI-User-Id`) names the user. It is unsigned,
  *   so it counts only when the key is configured and presented (Open WebUI authenticates with the
@@ -96,6 +97,9 @@ function refuse(status: number, code: string, message: string, bearer = false): 
   };
 }
 
+/** Seconds of clock difference tolerated on `exp` (and `nbf`, `iat`). */
+export const CLOCK_TOLERANCE_S = 30;
+
 let jose: Promise<typeof import("jose")> | undefined;
 
 /** The verified `sub` of an Open WebUI user token, or undefined when it does not verify. */
@@ -106,6 +110,8 @@ async function verifiedSubject(token: string, secret: string): Promise<string | 
       algorithms: ["HS256"],
       issuer: "open-webui",
       requiredClaims: ["exp", "sub"],
+      // Open WebUI and mcs run on different hosts: allow their clocks to differ a little.
+      clockTolerance: CLOCK_TOLERANCE_S,
     });
     return typeof payload.sub === "string" && payload.sub !== "" ? payload.sub : undefined;
   } catch {
