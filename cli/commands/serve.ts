@@ -136,8 +136,9 @@ export async function run(ctx: Context): Promise<CommandOutput> {
         () => ctx.config(),
         user === undefined ? {} : { store: userStore(root, user) },
       );
+      // Every tool call, OpenAPI or MCP, counts for the SIGTERM drain.
       const call = (name: string, args: unknown, signal: AbortSignal) =>
-        runner.call(name, args, signal);
+        app.track(runner.call(name, args, signal));
       const mcp = mcpHttpHandler({
         newServer: () => createMcpServer({ ...options, call }),
         allowedOrigins: [...allowedOrigins, ...corsOrigins],
@@ -181,8 +182,15 @@ export async function run(ctx: Context): Promise<CommandOutput> {
       const shut = server.shutdown();
       const drained = await app.drain(DRAIN_MS);
       if (!drained) ctx.io.err("mcs serve: calls still running after the drain time: closing\n");
+      // Let the answers of those calls flush (MCP answers travel on event streams that end
+      // after the call); then close what stays open (MCP sessions' standalone GET streams).
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const grace = (ms: number) => new Promise((r) => (timer = setTimeout(r, ms)));
+      await Promise.race([shut, grace(2_000)]);
+      clearTimeout(timer);
       await app.close();
-      await Promise.race([shut, new Promise((r) => setTimeout(r, 2_000))]);
+      await Promise.race([shut, grace(2_000)]);
+      clearTimeout(timer);
     })().finally(onStopped);
   };
   for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.addSignalListener(sig, stop);

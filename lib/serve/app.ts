@@ -88,6 +88,11 @@ export interface ServeAppOptions {
 /** The application. */
 export interface ServeApp {
   handler(req: Request): Promise<Response>;
+  /**
+   * Count `work` as a call in flight until it settles (for {@link ServeApp.drain}): MCP calls
+   * whose response streams outlive their HTTP handler go through here.
+   */
+  track<T>(work: Promise<T>): Promise<T>;
   /** Wait until no call is in flight, at most `ms`; true when drained. */
   drain(ms: number): Promise<boolean>;
   /** Close every scope (their MCP sessions and connections). */
@@ -142,6 +147,13 @@ export function serveApp(options: ServeAppOptions): ServeApp {
   }));
   let inflight = 0;
   let idle: (() => void)[] = [];
+
+  const settled = () => {
+    if (--inflight > 0) return;
+    const waiting = idle;
+    idle = [];
+    for (const w of waiting) w();
+  };
 
   const originOk = (origin: string) => {
     if (allowed.has(origin)) return true;
@@ -285,11 +297,7 @@ export function serveApp(options: ServeAppOptions): ServeApp {
       return await slot.scope.mcp(forward);
     } finally {
       slot.leave();
-      if (--inflight === 0) {
-        const waiting = idle;
-        idle = [];
-        for (const w of waiting) w();
-      }
+      settled();
     }
   };
 
@@ -303,7 +311,13 @@ export function serveApp(options: ServeAppOptions): ServeApp {
         status = res.status;
         const origin = req.headers.get("origin");
         if (req.method !== "OPTIONS" && origin !== null && cors.has(origin)) {
-          for (const [k, v] of Object.entries(corsHeaders(origin))) res.headers.set(k, v);
+          const headers = new Headers(res.headers);
+          for (const [k, v] of Object.entries(corsHeaders(origin))) headers.set(k, v);
+          return new Response(res.body, {
+            status: res.status,
+            statusText: res.statusText,
+            headers,
+          });
         }
         return res;
       } catch (e) {
@@ -319,6 +333,10 @@ export function serveApp(options: ServeAppOptions): ServeApp {
           user: who.user ?? null,
         }));
       }
+    },
+    track(work) {
+      inflight++;
+      return work.finally(settled);
     },
     drain(ms) {
       if (inflight === 0) return Promise.resolve(true);

@@ -8,7 +8,8 @@
 
 import { startStack } from "../../lib/emulators/stack.ts";
 import { sleep } from "../cli/_mcs.ts";
-import { staticEnv } from "../mcp/_mcp.ts";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { httpClient, staticEnv } from "../mcp/_mcp.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { startServe } from "./_serve.ts";
 
@@ -134,21 +135,26 @@ Deno.test("mcs serve: a body over the limit is 413, declared or streamed", async
   }
 });
 
-Deno.test("mcs serve: SIGTERM lets a slow call in flight finish, then exits 0", async () => {
+Deno.test("mcs serve: SIGTERM lets slow calls in flight (OpenAPI, MCP) finish, then exits 0", async () => {
   const stack = await startStack({ pollInterval: 1 });
   try {
     await using srv = await startServe(staticEnv(stack));
     const warm = await srv.post("/tools/list_labels", {});
     await warm.body?.cancel();
+    await using c = await httpClient(`${srv.base}/mcp`);
     stack.gmail.setLatency(2_000);
     const before = stack.gmail.requestCount;
     const slow = srv.post("/tools/search_emails", { limit: 2 });
-    while (stack.gmail.requestCount === before) await sleep(20); // in flight at Gmail
+    const slowMcp = c.client.callTool({ name: "search_emails", arguments: { limit: 2 } });
+    while (stack.gmail.requestCount < before + 2) await sleep(20); // both in flight at Gmail
     const status = srv.stop("SIGTERM");
     const r = await slow;
     const body = await r.json();
     assertEquals(r.status, 200, JSON.stringify(body));
     assert(Array.isArray(body.messages), JSON.stringify(body));
+    const mcpResult = await slowMcp as CallToolResult;
+    assert(!mcpResult.isError, JSON.stringify(mcpResult));
+    assertEquals((mcpResult.structuredContent as { messages: unknown[] }).messages.length, 2);
     const exit = await status;
     assertEquals(exit.code, 0, srv.stderr);
     assertStringIncludes(srv.stderr, "stopping");
