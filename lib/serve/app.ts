@@ -44,7 +44,7 @@ import { challengeText } from "../mcp/server.ts";
 import { isLoopback } from "../mcp/http.ts";
 import { type CallerPolicy, identify, teamMode } from "./identity.ts";
 import { openApiDocument } from "./openapi.ts";
-import { errorResponse, json, statusOf } from "./responses.ts";
+import { errorResponse, json, retryAfterOf, statusOf } from "./responses.ts";
 import { UserPool } from "./users.ts";
 
 /** One user's (or the single user's) tools and MCP endpoint. */
@@ -199,7 +199,7 @@ export function serveApp(options: ServeAppOptions): ServeApp {
       if (e instanceof AuthChallenge || doc.auth_required === true) {
         return json(200, { ...doc, message: challengeText(name, doc) });
       }
-      return json(statusOf(e), doc);
+      return json(statusOf(e), doc, retryAfterOf(e));
     }
   };
 

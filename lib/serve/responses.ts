@@ -41,6 +41,17 @@ export function statusOf(e: unknown): number {
   return e.retryable ? 503 : 502;
 }
 
+/**
+ * The `Retry-After` header for a thrown value: its `details.retry_after_s` (whole seconds, at
+ * least 1) when the upstream named a wait, for a 429 or 503 answer.
+ */
+export function retryAfterOf(e: unknown): Record<string, string> {
+  const s = e instanceof McsError ? e.details?.retry_after_s : undefined;
+  if (typeof s !== "number" || !Number.isFinite(s) || s <= 0) return {};
+  const status = statusOf(e);
+  return status === 429 || status === 503 ? { "retry-after": String(Math.ceil(s)) } : {};
+}
+
 /** A JSON response. */
 export function json(
   status: number,

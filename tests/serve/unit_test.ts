@@ -7,7 +7,7 @@
 import { MemoryCacheStore } from "../../lib/cache/memory.ts";
 import { ConfigError, McsError, UsageError } from "../../lib/errors.ts";
 import { identify, userHash } from "../../lib/serve/identity.ts";
-import { statusOf } from "../../lib/serve/responses.ts";
+import { retryAfterOf, statusOf } from "../../lib/serve/responses.ts";
 import { probeStore, userStore } from "../../lib/serve/store.ts";
 import { UserPool } from "../../lib/serve/users.ts";
 import { assert, assertEquals, assertNotEquals, assertRejects } from "../support/assert.ts";
@@ -63,6 +63,17 @@ Deno.test("statusOf: usage 400, not found 404, rate 429, upstream 502/503, confi
   assertEquals(statusOf(new McsError("gmail_error", "x")), 502);
   assertEquals(statusOf(new ConfigError("missing_setting", "x")), 500);
   assertEquals(statusOf(new Error("boom")), 500);
+  const limited = new McsError("gmail_rate_limited", "x", "runtime", {
+    retryable: true,
+    details: { retry_after_s: 41.2 },
+  });
+  assertEquals(retryAfterOf(limited), { "retry-after": "42" });
+  assertEquals(retryAfterOf(new McsError("gmail_rate_limited", "x")), {});
+  assertEquals(
+    retryAfterOf(new UsageError("invalid_arguments", "x", { details: { retry_after_s: 5 } })),
+    {},
+    "only for 429 and 503",
+  );
 });
 
 Deno.test("userHash: stable, 128-bit hex, distinct per user; identity off without team settings", async () => {
