@@ -129,6 +129,14 @@ Deno.test("mcs serve: every tool once through POST /tools/<name>; errors keep th
     const downBody = await down.json();
     assertEquals([down.status, downBody.error.retryable], [503, true], JSON.stringify(downBody));
     stack.gmail.faults.clear();
+    // Gmail's rate limit with a wait longer than mcs takes: 429 and Gmail's Retry-After.
+    stack.gmail.faults.rateLimit(5, { retryAfterS: 120 });
+    const limited = await srv.post("/tools/list_drafts", {}, auth);
+    const limitedBody = await limited.json();
+    assertEquals(limited.status, 429, JSON.stringify(limitedBody));
+    assertEquals(limited.headers.get("retry-after"), "120");
+    assertEquals(limitedBody.error.retryable, true);
+    stack.gmail.faults.clear();
     const noKey = await srv.post("/tools/list_labels", {});
     assertEquals([noKey.status, (await noKey.json()).error.code], [401, "serve_unauthorized"]);
   } finally {
