@@ -286,7 +286,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     path: ["serve"],
-    summary: "Run the agent tools as an MCP server over Streamable HTTP at /mcp",
+    summary: "Serve the agent tools over HTTP: MCP at /mcp, OpenAPI at /openapi.json",
     positionals: { min: 0, max: 0 },
     options: {
       host: { type: "string", arg: "HOST", help: "Address to listen on (default 127.0.0.1)" },
@@ -294,7 +294,10 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
     details: "With MCS_SERVE_API_KEY set, every request needs Authorization: Bearer <key>. " +
       "A non-loopback --host without a key refuses to start. Requests from a browser Origin " +
-      "that is not a loopback one (nor in MCS_SERVE_ALLOWED_ORIGINS, comma-separated) get 403.",
+      "that is not a loopback one (nor in MCS_SERVE_ALLOWED_ORIGINS, comma-separated) get 403. " +
+      "Team mode (one sign-in per user): MCS_SERVE_USER_JWT_SECRET (Open WebUI's signed " +
+      "X-OpenWebUI-User-Jwt) or MCS_SERVE_USER_HEADER (with the key). Also /healthz, /readyz; " +
+      "SIGTERM drains calls in flight.",
     load: () => import("./commands/serve.ts"),
   },
   {
