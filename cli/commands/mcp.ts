@@ -14,6 +14,7 @@
 
 import type { CommandOutput, Context } from "../context.ts";
 import { failure } from "../output.ts";
+import type { CallHooks } from "../../lib/mcp/runner.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
 /** The server options both `mcs mcp` and `mcs serve` use. */
@@ -27,7 +28,8 @@ export async function serverOptions(ctx: Context, prefix: string) {
     options: {
       version: denoJson.version,
       legacy: legacyToolsWanted(ctx.io.env.get("MCS_MCP_LEGACY_TOOLS")),
-      call: (name: string, args: unknown, signal: AbortSignal) => runner.call(name, args, signal),
+      call: (name: string, args: unknown, signal: AbortSignal, hooks?: CallHooks) =>
+        runner.call(name, args, signal, hooks),
       describe: (e: unknown) => failure(e, debug).doc as unknown as Record<string, unknown>,
       log: (level: string, text: string) => ctx.io.err(`${prefix}: ${level}: ${text}\n`),
     },

@@ -30,6 +30,8 @@ import { namespaced } from "../cache/namespace.ts";
 import type { GmailClient } from "../gmail/client.ts";
 import type { Net } from "../net/http.ts";
 import type { FetchLike } from "../net/types.ts";
+import type { LoopbackSession } from "../auth/oauth/connector.ts";
+import type { GmailProgress } from "../gmail/http.ts";
 import { auth0BaseUrl, persists, REQUIRED_SETTINGS } from "./modes.ts";
 
 /** Options of {@link buildApp}. */
@@ -47,6 +49,12 @@ export interface BuildOptions {
    * terminal and run permission for the platform opener is already granted; never prompts).
    */
   openBrowser?: (url: string) => unknown;
+  /**
+   * `auth0-oauth` in a long-running host (the MCP server): called when a step needs the user;
+   * a {@link LoopbackSession} makes that call wait for the loopback callback itself (the URL
+   * goes to the session's `onUrl`), undefined raises the AuthChallenge as usual.
+   */
+  loopbackSession?: () => LoopbackSession | undefined;
 }
 
 /** The assembled application. */
@@ -67,9 +75,10 @@ export interface App {
    * The Gmail client (loaded on first use; one per App). With `fetch`, a new client for this
    * account whose requests go through that wrapper of {@link App.net} (the MCP server passes
    * each tool call's cancel signal this way); everything else, the label cache included, is the
-   * same.
+   * same. `onProgress` gets the progress of long operations (metadata batches, attachment
+   * downloads) of that client.
    */
-  gmail(fetch?: FetchLike): Promise<GmailClient>;
+  gmail(fetch?: FetchLike, onProgress?: (p: GmailProgress) => void): Promise<GmailClient>;
   close(): void;
 }
 
@@ -174,7 +183,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     net,
     credentials,
     port,
-    gmail: (fetch?: FetchLike) => {
+    gmail: (fetch?: FetchLike, onProgress?: (p: GmailProgress) => void) => {
       const client = () =>
         import("../gmail/client.ts").then(({ GmailClient }) =>
           new GmailClient({
@@ -182,9 +191,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
             fetch: fetch ?? net,
             apiBase: config.get("gmail_api_base"),
             cache: gmailCache,
+            onProgress,
           })
         );
-      return fetch ? client() : gmail ??= client();
+      return fetch || onProgress ? client() : gmail ??= client();
     },
     close: () => net.close(),
   };
@@ -355,7 +365,7 @@ export async function buildOAuthPort(
     fetch: net,
     cache: store,
     credential: "refresh_token",
-    blocking: options.interactive !== undefined,
+    blocking: options.interactive !== undefined ? true : options.loopbackSession,
     timeoutMs: options.interactive?.timeoutMs,
     onUrl: options.interactive?.onUrl ?? (() => {}),
     openBrowser: options.interactive
