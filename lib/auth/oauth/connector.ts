@@ -124,6 +124,8 @@ export class OAuthLoopbackConnector implements AuthPort {
   #as: OAuth.AuthorizationServer;
   #client: OAuth.Client;
   #now: () => number;
+  /** Blocking sign-ins in progress (per-call sessions), by scope and URL. */
+  #waits = new Map<string, { promise: Promise<AuthResult>; signal?: AbortSignal }>();
 
   constructor(options: OAuthLoopbackOptions) {
     this.#o = options;
@@ -199,16 +201,38 @@ export class OAuthLoopbackConnector implements AuthPort {
     }
     const blocking = this.#o.blocking;
     const session = typeof blocking === "function" ? blocking() : undefined;
-    if (session) {
-      try {
-        return await this.login(request, session);
-      } catch (e) {
-        if (session.signal?.aborted) throw this.#challenge(request);
-        throw e;
-      }
-    }
+    if (session) return await this.#sessionLogin(request, session);
     if (blocking === true) return await this.login(request);
     throw this.#challenge(request);
+  }
+
+  /**
+   * A per-call blocking sign-in. Parts of one call (the token and the account identity) and
+   * parallel calls ask at once: one callback server and one URL per step, the others join it.
+   * A wait its owner stopped (declined, cancelled) is not joined: once it has released the
+   * port, the next caller starts its own.
+   */
+  async #sessionLogin(request: AuthRequest, session: LoopbackSession): Promise<AuthResult> {
+    const key = `${request.scope}\n${request.url ?? ""}`;
+    for (let current = this.#waits.get(key); current; current = this.#waits.get(key)) {
+      try {
+        return await current.promise;
+      } catch (e) {
+        if (!current.signal?.aborted) throw e;
+        if (this.#waits.get(key) === current) this.#waits.delete(key);
+      }
+      if (session.signal?.aborted) throw this.#challenge(request);
+    }
+    const promise = this.login(request, session).catch((e) => {
+      throw session.signal?.aborted ? this.#challenge(request) : e;
+    });
+    const entry = { promise, signal: session.signal };
+    this.#waits.set(key, entry);
+    const forget = () => {
+      if (this.#waits.get(key) === entry) this.#waits.delete(key);
+    };
+    promise.then(forget, forget);
+    return await promise;
   }
 
   /** What a call that cannot wait for the user raises. */
