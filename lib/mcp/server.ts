@@ -322,6 +322,7 @@ export function createMcpServer(options: McpServerOptions): Server {
     let open: { complete: () => Promise<void> } | undefined;
     let ticker: ReturnType<typeof setInterval> | undefined;
     let ended = false;
+    let asked = false;
     /** The open step is done: tell the client. */
     const completeOpen = () => {
       const step = open;
@@ -334,6 +335,7 @@ export function createMcpServer(options: McpServerOptions): Server {
       signal: stop.signal,
       timeoutMs,
       onUrl(url, step) {
+        asked = true;
         completeOpen();
         const elicitationId = crypto.randomUUID();
         open = {
@@ -373,6 +375,8 @@ export function createMcpServer(options: McpServerOptions): Server {
     };
     return {
       session,
+      /** Whether no URL came through this session and it was not stopped. */
+      unused: () => !asked && !stop.signal.aborted,
       /** Whether the session was stopped (declined, failed or cancelled elicitation). */
       cancelled: () => stop.signal.aborted,
       /** The call is over: `end()` after success (the open step is complete), else `end(error)`. */
@@ -406,8 +410,14 @@ export function createMcpServer(options: McpServerOptions): Server {
       let ok = false;
       try {
         const hooks: CallHooks = { progress: progress.gmail, signIn: signIn?.session };
+        const run = () => raceAbort(options.call(name, args, extra.signal, hooks), extra.signal);
         const result = okResult(
-          await raceAbort(options.call(name, args, extra.signal, hooks), extra.signal),
+          await run().catch((e) => {
+            // This call joined a parallel call's sign-in (the provider runs one flight), which
+            // ended without it (declined, cancelled): that flight is over, run with our own.
+            if (e instanceof AuthChallenge && !e.url && signIn?.unused()) return run();
+            throw e;
+          }),
         );
         ok = true;
         return result;

@@ -16,7 +16,7 @@ import {
   ElicitRequestSchema,
 } from "@modelcontextprotocol/sdk/types.js";
 import { type Stack, startStack } from "../../lib/emulators/stack.ts";
-import { doc, mcs } from "../cli/_mcs.ts";
+import { doc, mcs, sleep } from "../cli/_mcs.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { chromium, loopbackPerson } from "../support/browser.ts";
 import { freePort } from "../support/ports.ts";
@@ -139,27 +139,29 @@ Deno.test("mcs mcp, auth0-oauth: a declined or cancelled step releases the callb
   assertFallback(await w.search(), "login");
   assertEquals([w.asked.length, w.completed.length], [1, 0]);
 
-  // 2. The client cancels the call while the user has the link.
-  const cancel = new AbortController();
-  w.onElicit(() => {
-    cancel.abort();
-    return Promise.resolve({ action: "accept" });
-  });
-  const cancelled = await w.search(cancel.signal).then(() => "finished", () => "rejected");
-  assertEquals(cancelled, "rejected");
-  assertEquals(w.asked.length, 2);
-
-  // 3. The port is free again: this call binds it, and the person (over HTTP) approves both steps.
+  // 2. Call A elicits its login; call B starts meanwhile (and joins A's sign-in); then the
+  // client cancels A. A's wait ends and releases the port; B signs in on its own, binding the
+  // port again, and the person (over HTTP) approves both of B's steps.
+  const cancelA = new AbortController();
+  let b: Promise<CallToolResult> | undefined;
   w.onElicit(async (url) => {
+    if (w.asked.length === 2) {
+      b = w.search();
+      await sleep(1_000); // B reaches the server (sequencing only, nothing is timed)
+      cancelA.abort();
+      return { action: "accept" };
+    }
     const { location } = await w.stack.auth0.approve(url);
     const res = await fetch(location);
     await res.body?.cancel();
     assertEquals(res.status, 200, `the loopback callback took ${location}`);
     return { action: "accept" };
   });
-  const r = await w.search();
+  const a = await w.search(cancelA.signal).then(() => "finished", () => "rejected");
+  assertEquals(a, "rejected");
+  const r = await b!;
   assert(!r.isError, JSON.stringify(r));
-  assertEquals(w.asked.length, 4, "login and consent of the third call");
+  assertEquals(w.asked.length, 4, "A's login, then B's login and consent");
   assertEquals(w.completed, w.asked.slice(2).map((a) => a.id));
 });
 
