@@ -19,7 +19,9 @@
  *   no broker to poll) the call itself waits: the connector starts the callback server, its
  *   authorize URL (then the consent URL) is elicited the same way, and each step's callback
  *   completes it; a decline, a cancelled elicitation or a cancelled request stops the wait and
- *   releases the port. Any other client gets the fallback at once: `isError: true`, the `auth_required` document as `structuredContent`, and text saying
+ *   releases the port. Parallel calls share one sign-in (the provider runs one flight): the
+ *   first call's client is asked, the others wait for it, and one whose shared sign-in ended
+ *   without it runs again with its own. Any other client gets the fallback at once: `isError: true`, the `auth_required` document as `structuredContent`, and text saying
  *   what to show the user and to call the tool again. Flow state lives in the CLI's cache store,
  *   so the next call (or an `mcs exec`) continues where this one stopped.
  * - Every result's text stands on its own, for hosts that ignore `structuredContent`.
