@@ -242,6 +242,11 @@ Deno.test("per-call blocking: a session's onUrl gets the URL and step; parts of 
     assertEquals(urls[0][1], "login");
     Deno.listen({ hostname: "127.0.0.1", port }).close(); // released
 
+    // Nobody comes back in time: the challenge too, and the port is free.
+    session = { timeoutMs: 50, onUrl: () => {} };
+    await assertRejects(() => c.authenticate({ scope: "gmail" }), AuthChallenge);
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+
     // A session whose person approves: the credential.
     const p = person(emu);
     session = { onUrl: (url) => p.onUrl(url) };

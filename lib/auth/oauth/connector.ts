@@ -223,8 +223,10 @@ export class OAuthLoopbackConnector implements AuthPort {
       }
       if (session.signal?.aborted) throw this.#challenge(request);
     }
+    // Stopped, or no callback in time: the call ends with the challenge a later call continues.
     const promise = this.login(request, session).catch((e) => {
-      throw session.signal?.aborted ? this.#challenge(request) : e;
+      const expired = e instanceof McsError && e.code === "oauth_callback_timeout";
+      throw session.signal?.aborted || expired ? this.#challenge(request) : e;
     });
     const entry = { promise, signal: session.signal };
     this.#waits.set(key, entry);
