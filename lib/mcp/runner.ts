@@ -29,6 +29,7 @@
 
 import type { AsyncLocalStorage } from "node:async_hooks";
 import type { App } from "../app/mod.ts";
+import type { CacheStore } from "../cache/types.ts";
 import type { Config } from "../config/resolve.ts";
 import type { GmailClient } from "../gmail/client.ts";
 import type { NetInit } from "../net/types.ts";
@@ -49,8 +50,17 @@ interface Built {
   callSignal: AsyncLocalStorage<AbortSignal | undefined>;
 }
 
+/** Options of {@link toolRunner}. */
+export interface ToolRunnerOptions {
+  /** The root store (a shared Redis store); default: the file store in the cache directory. */
+  store?: CacheStore;
+}
+
 /** A runner over the configuration `config` resolves. */
-export function toolRunner(config: () => Promise<Config>): ToolRunner {
+export function toolRunner(
+  config: () => Promise<Config>,
+  options: ToolRunnerOptions = {},
+): ToolRunner {
   let built: Promise<Built> | undefined;
   const build = async (): Promise<Built> => {
     // Loaded here, not at the top: a one-file bundle hoists a static `node:` import to the top
@@ -59,7 +69,7 @@ export function toolRunner(config: () => Promise<Config>): ToolRunner {
     const { AsyncLocalStorage } = await import("node:async_hooks");
     const callSignal = new AsyncLocalStorage<AbortSignal | undefined>();
     const { buildApp } = await import("../app/mod.ts");
-    const app = await buildApp(await config());
+    const app = await buildApp(await config(), { store: options.store });
     const fetch = (input: string | URL | Request, init: NetInit = {}) => {
       const own = callSignal.getStore();
       const signal = own && init.signal ? AbortSignal.any([own, init.signal]) : own ?? init.signal;
