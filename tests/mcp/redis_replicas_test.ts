@@ -1,7 +1,9 @@
 /**
  * Two `mcs mcp` processes on one Redis (`MCS_STORE`) behave as one: the double flow (login, then
  * Connected Accounts consent) started on one replica finishes on the other, both then serve the
- * account without asking again, neither writes its cache directory, and a scan of every value in
+ * account without asking again, a replica started while Redis hangs gets `store_unavailable` and
+ * then serves the account once Redis is back,
+ * neither replica writes its cache directory, and a scan of every value in
  * Redis finds only sealed envelopes: no token in the clear (the Google token is found inside one
  * once opened with the key, so the scan did look at real tokens).
  * @module
@@ -71,6 +73,27 @@ testRequiring(redisServer, {
         const r = await call(i);
         assert(!r.isError, JSON.stringify(r));
       }
+      // A third replica starting while Redis hangs: its first call needs the store (warm
+      // replicas answer from memory) and fails with store_unavailable within the timeouts; once
+      // Redis answers again the same process serves the account from the shared state.
+      await using c = await stdioClient(envOf(dirs[0]));
+      const search = () =>
+        c.client.callTool({
+          name: "search_emails",
+          arguments: { query: "from:alice", limit: 1 },
+        }) as Promise<CallToolResult>;
+      redis.pause();
+      let hung: CallToolResult;
+      try {
+        hung = await search();
+      } finally {
+        redis.resume();
+      }
+      const text = JSON.stringify(hung);
+      assert(hung.isError && text.includes("store_unavailable"), text);
+      assert(text.includes(`127.0.0.1:${redis.port}`) && !text.includes("redis-pw"), text);
+      const healed = await search();
+      assert(!healed.isError, JSON.stringify(healed));
       assert(a.stderr.includes("state store: redis://127.0.0.1:"), a.stderr);
       assert(!a.stderr.includes("redis-pw") && !b.stderr.includes("redis-pw"), "no password");
       // Nothing went to the cache directories.

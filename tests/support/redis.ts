@@ -16,6 +16,8 @@
  *     redis.url; // redis://127.0.0.1:<port>/0
  *     await redis.stop(); // an outage
  *     await redis.start(); // back on the same port (empty: no persistence)
+ *     redis.pause(); // hung: commands time out
+ *     redis.resume(); // back, data intact
  *   },
  * });
  * ```
@@ -43,6 +45,10 @@ export interface TestRedis extends AsyncDisposable {
   stop(): Promise<void>;
   /** Start it again on the same port (its data is gone: no persistence). */
   start(): Promise<void>;
+  /** Freeze the server (SIGSTOP): connections stay open, nothing answers (a hung Redis). */
+  pause(): void;
+  /** Let a paused server run again (SIGCONT), its data intact. */
+  resume(): void;
   /** Send one command over a fresh raw connection (for assertions on raw values). */
   command(...args: string[]): Promise<unknown>;
 }
@@ -111,6 +117,8 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
     port,
     stop,
     start,
+    pause: () => proc?.kill("SIGSTOP"),
+    resume: () => proc?.kill("SIGCONT"),
     command,
     async [Symbol.asyncDispose]() {
       await stop();
