@@ -8,8 +8,9 @@
  *   Past either, it fails with `store_unavailable` (retryable), which names the store
  *   (`redis://host:port/db`, never the password) and the last connection error, and says what to
  *   check.
- * - **Recovers by itself**: the client reconnects in the background (50 ms doubling to 2 s
- *   between attempts), so the first command after Redis comes back works; nothing to restart.
+ * - **Recovers by itself**: the client reconnects in the background (50 ms doubling to a quarter
+ *   of `connectTimeoutMs` between attempts), so the first command after Redis comes back works;
+ *   nothing to restart.
  * - The URL's password never appears in messages or logs: {@link redactRedisUrl}.
  * - An error reply from Redis is `store_command_failed` with Redis's own text.
  *
@@ -101,6 +102,7 @@ export function connectRedis(url: string, options: RedisConnectionOptions = {}):
   })();
   const connectTimeoutMs = options.connectTimeoutMs ?? 2_000;
   const commandTimeoutMs = options.commandTimeoutMs ?? 2_000;
+  const reconnectCapMs = Math.max(100, Math.floor(connectTimeoutMs / 4));
   let client: Promise<Client> | undefined;
   let isReply: (e: unknown) => boolean = () => false;
   let connecting: Promise<unknown> | undefined;
@@ -116,8 +118,11 @@ export function connectRedis(url: string, options: RedisConnectionOptions = {}):
         disableOfflineQueue: true,
         socket: {
           connectTimeout: connectTimeoutMs,
+          // Retry often enough that a command waiting `connectTimeoutMs` sees a retry after
+          // Redis is back: 50 ms doubling up to a quarter of that wait.
           reconnectStrategy: (retries: number) =>
-            Math.min(50 * 2 ** Math.min(retries, 6), 2_000) + Math.floor(Math.random() * 50),
+            Math.min(50 * 2 ** Math.min(retries, 6), reconnectCapMs) +
+            Math.floor(Math.random() * 50),
         },
       }) as unknown as Client;
       c.on("error", (e) => { // without a listener the client would throw
