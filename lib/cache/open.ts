@@ -45,7 +45,10 @@ export interface OpenedStore {
   kind: "file" | "redis";
   /** Where it is, without credentials: the directory, or the Redis URL and prefix. */
   describe: string;
-  /** Readiness probe: resolves when the store answers (Redis PING); throws `store_unavailable`. */
+  /**
+   * Readiness probe: resolves when the store can be used (Redis answers PING; the cache directory
+   * is writable); throws `store_unavailable` (Redis) or the cache directory's ConfigError.
+   */
   check(): Promise<void>;
   /** Release the connection (no-op for the file store). */
   close(): Promise<void>;
@@ -70,16 +73,14 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
   const url = options.env.get("MCS_STORE")?.trim();
   if (!url) {
     const { FileCacheStore } = await import("./file_store.ts");
-    const { resolveCacheDir } = await import("./dir.ts");
+    const { ensureWritable, resolveCacheDir } = await import("./dir.ts");
     const dir = options.cacheDir ?? resolveCacheDir(options.env);
     const store = new FileCacheStore(dir, { onWarning: options.onWarning });
     return {
       store,
       kind: "file",
       describe: dir,
-      check: async () => {
-        await store.keys("\u0000"); // lists the directory: fails when it cannot be read
-      },
+      check: () => ensureWritable(dir), // a few file-system calls; cache_dir_* ConfigError
       close: () => Promise.resolve(),
     };
   }
