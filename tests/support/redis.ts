@@ -62,9 +62,9 @@ export interface StartRedisOptions {
 /** Start a `redis-server` on a free port; dispose to stop it and remove its directory. */
 export async function startRedis(options: StartRedisOptions = {}): Promise<TestRedis> {
   const dir = await Deno.makeTempDir({ prefix: "mcs-redis-" });
-  const port = freePort();
+  let port = freePort();
   let proc: Deno.ChildProcess | undefined;
-  const args = [
+  const args = () => [
     "--port",
     String(port),
     "--bind",
@@ -82,13 +82,27 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
     ...(options.password ? ["--requirepass", options.password] : []),
   ];
   const command = (...cmd: string[]) => resp(port, options.password, cmd);
-  const start = async () => {
-    proc = new Deno.Command(REDIS_SERVER, { args, stdin: "null", stdout: "null", stderr: "null" })
-      .spawn();
+  /** Start on `port`; false when the server exited (the port was taken meanwhile). */
+  const launch = async (): Promise<boolean> => {
+    const p = new Deno.Command(REDIS_SERVER, {
+      args: args(),
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    proc = p;
+    let exited = false;
+    p.status.then(() => exited = true);
     const deadline = Date.now() + 10_000;
     for (;;) {
+      if (exited) {
+        proc = undefined;
+        return false;
+      }
       try {
-        if (await command("PING") === "PONG") return;
+        // Ours, not another test's server that took the port: it works in our directory.
+        const reply = await command("CONFIG", "GET", "dir") as string[];
+        if (reply[1] === dir || reply[1] === await Deno.realPath(dir)) return true;
       } catch {
         // not listening yet
       }
@@ -98,6 +112,9 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
       }
       await new Promise((r) => setTimeout(r, 20));
     }
+  };
+  const start = async () => {
+    if (!await launch()) throw new Error(`redis-server could not listen on ${port} again`);
   };
   const stop = async () => {
     if (!proc) return;
@@ -110,7 +127,10 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<TestR
     }
     await p.status;
   };
-  await start();
+  for (let attempt = 0; !await launch(); attempt++) {
+    if (attempt >= 4) throw new Error("redis-server found no free port");
+    port = freePort();
+  }
   const auth = options.password ? `:${encodeURIComponent(options.password)}@` : "";
   return {
     url: `redis://${auth}127.0.0.1:${port}/0`,
