@@ -55,6 +55,11 @@ export interface BuildOptions {
    * goes to the session's `onUrl`), undefined raises the AuthChallenge as usual.
    */
   loopbackSession?: () => LoopbackSession | undefined;
+  /**
+   * The root store to use instead of the file store in the cache directory (a server's shared
+   * Redis store, see lib/cache/open.ts); profile and tenant namespacing apply on top as usual.
+   */
+  store?: CacheStore;
 }
 
 /** The assembled application. */
@@ -155,11 +160,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const cacheMod = await import("../cache/mod.ts");
   // The static path keeps nothing between processes: no cache directory needed at all.
   const cacheDir = persists(mode) ? await cacheDirOf(config) : undefined;
-  const writable = cacheDir && !options.readOnly
+  const writable = cacheDir && !options.readOnly && !options.store
     ? cacheMod.ensureWritable(cacheDir)
     : Promise.resolve();
   writable.catch(() => {}); // observed below
-  const root = cacheDir ? new cacheMod.FileCacheStore(cacheDir) : new cacheMod.MemoryCacheStore();
+  const root = options.store ??
+    (cacheDir ? new cacheMod.FileCacheStore(cacheDir) : new cacheMod.MemoryCacheStore());
   const profileStore = cacheMod.namespaced(root, config.profile);
   const store = cacheMod.namespaced(profileStore, ...namespaceOf(config, mode));
   let net: Net;

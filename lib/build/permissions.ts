@@ -107,6 +107,24 @@ function absolute(path: string, cwd: string, what: string): string {
   return isAbsolute(path) ? resolve(path) : resolve(cwd, path);
 }
 
+/** `host:port` of a `redis://` or `rediss://` URL (default port 6379); none when unset. */
+function storeHost(url: string | undefined): string | undefined {
+  if (!url?.trim()) return undefined;
+  let u: URL;
+  try {
+    u = new URL(url.trim());
+  } catch {
+    throw new ConfigError(
+      "store_url_invalid",
+      "MCS_STORE is not a Redis URL (redis://host:port/db).",
+    );
+  }
+  if (u.protocol !== "redis:" && u.protocol !== "rediss:") {
+    throw new ConfigError("store_url_invalid", `MCS_STORE is not a Redis URL (${u.protocol}).`);
+  }
+  return `${u.hostname}:${u.port || "6379"}`;
+}
+
 function uniq(items: readonly string[]): string[] {
   return [...new Set(items)];
 }
@@ -152,6 +170,11 @@ export function scopedPermissions(cfg: Config, options: ScopeOptions = {}): Perm
     if (proxy) addHost(proxy, `proxy from ${name} at build time`, "proxy");
   }
   for (const host of options.extraHosts ?? []) addHost(host, "--allow-host", "proxy");
+  const store = storeHost(cfg.env.get("MCS_STORE"));
+  if (store) {
+    net.push(store);
+    reasons.push(`net ${store}: the servers' shared state store (MCS_STORE at build time)`);
+  }
 
   const cacheDir = absolute(resolveCacheDir(cfg.env), cwd, "cache directory");
   const read = [cacheDir];

@@ -254,6 +254,12 @@ export const OTHER_ENV = [
   "MCS_MCP_LEGACY_TOOLS",
   "MCS_SERVE_API_KEY",
   "MCS_SERVE_ALLOWED_ORIGINS",
+  "MCS_STORE",
+  "MCS_STORE_KEY",
+  "MCS_STORE_PREFIX",
+  // Read by @redis/client (debug switches) when MCS_STORE is a Redis URL.
+  "REDIS_DEBUG_MAINTENANCE",
+  "REDIS_EMIT_DIAGNOSTICS",
   "REQUEST_METHOD",
   "HTTP_PROXY",
   "HTTPS_PROXY",

@@ -33,6 +33,7 @@
 
 import type { AsyncLocalStorage } from "node:async_hooks";
 import type { App } from "../app/mod.ts";
+import type { CacheStore } from "../cache/types.ts";
 import type { Config } from "../config/resolve.ts";
 import type { GmailClient } from "../gmail/client.ts";
 import type { GmailProgress } from "../gmail/http.ts";
@@ -71,8 +72,17 @@ interface Built {
   scope: AsyncLocalStorage<CallScope>;
 }
 
+/** Options of {@link toolRunner}. */
+export interface ToolRunnerOptions {
+  /** The root store (a shared Redis store); default: the file store in the cache directory. */
+  store?: CacheStore;
+}
+
 /** A runner over the configuration `config` resolves. */
-export function toolRunner(config: () => Promise<Config>): ToolRunner {
+export function toolRunner(
+  config: () => Promise<Config>,
+  options: ToolRunnerOptions = {},
+): ToolRunner {
   let built: Promise<Built> | undefined;
   const build = async (): Promise<Built> => {
     // Loaded here, not at the top: a one-file bundle hoists a static `node:` import to the top
@@ -82,6 +92,7 @@ export function toolRunner(config: () => Promise<Config>): ToolRunner {
     const scope = new AsyncLocalStorage<CallScope>();
     const { buildApp } = await import("../app/mod.ts");
     const app = await buildApp(await config(), {
+      store: options.store,
       loopbackSession: () => scope.getStore()?.signIn,
     });
     const fetch = (input: string | URL | Request, init: NetInit = {}) => {

@@ -268,12 +268,14 @@ Deno.test("bundle: works under its baked permission set and everything else is d
             "./mcs-html-to-text.js",
             "./mcs-mcp-sdk.js",
             "./mcs-oauth4webapi.js",
+            "./mcs-redis-client.js",
             "./mcs-smol-toml.js",
             "./mcs-uqr.js",
           ],
           "the only local imports",
         );
         assert(!code.includes("whitespaceCharacters"), "html-to-text is not inlined");
+        assert(!code.includes("The client is offline"), "the Redis client is not inlined");
         // The SDK validates with zod: its error codes mark SDK code.
         assert(!code.includes("invalid_type"), "the MCP SDK is not inlined");
         assert(

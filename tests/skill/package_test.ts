@@ -182,6 +182,7 @@ Deno.test({
           "scripts/mcs-html-to-text.js",
           "scripts/mcs-mcp-sdk.js",
           "scripts/mcs-oauth4webapi.js",
+          "scripts/mcs-redis-client.js",
           "scripts/mcs-smol-toml.js",
           "scripts/mcs-uqr.js",
           "scripts/mcs.js",
