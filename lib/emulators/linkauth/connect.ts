@@ -13,10 +13,10 @@
  * @module
  */
 import { type Ctx, LOCAL_HOSTS, lookupForClient, notFound, readJson, tooMany } from "./context.ts";
-import { ALGORITHM as ENVELOPE_ALGORITHM } from "./envelope.ts";
-import { json, problem, safeEqual, validation } from "./problem.ts";
+import { ALGORITHM as ENVELOPE_ALGORITHM } from "../../broker/envelope.ts";
+import { json, problem, safeEqual, validation } from "../../broker/problem.ts";
 import { token } from "./state.ts";
-import * as v from "./validate.ts";
+import * as v from "../../broker/validate.ts";
 
 /** The connect routes on `ctx`. */
 export function connectRoutes(ctx: Ctx): {

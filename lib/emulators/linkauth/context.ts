@@ -12,8 +12,8 @@
  * @module
  */
 import type { FetchLike } from "../../net/types.ts";
-import type { Outbox } from "./delivery.ts";
-import { apiKeyProblem, problem, safeEqual, validation } from "./problem.ts";
+import type { Outbox } from "../../broker/delivery.ts";
+import { apiKeyProblem, problem, safeEqual, validation } from "../../broker/problem.ts";
 import type { CodeLimiter, Session, SessionStore } from "./state.ts";
 
 /** An OAuth provider the broker can send users to (e.g. the Auth0 emulator). */

@@ -14,9 +14,9 @@
  * @module
  */
 import { type Ctx, lookupForClient } from "./context.ts";
-import { sealResult } from "./delivery.ts";
-import { encodeUrl as encodeBase64Url } from "./envelope.ts";
-import { problem, safeEqual } from "./problem.ts";
+import { sealResult } from "../../broker/delivery.ts";
+import { encodeUrl as encodeBase64Url } from "../../broker/envelope.ts";
+import { problem, safeEqual } from "../../broker/problem.ts";
 import { providerError } from "./sessions.ts";
 import { token } from "./state.ts";
 

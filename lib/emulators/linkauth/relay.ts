@@ -12,9 +12,9 @@
  * @module
  */
 import { checkApiKey, type Ctx, hostAllowed, notFound, readJson } from "./context.ts";
-import { sealResult } from "./delivery.ts";
-import { json, problem, safeEqual, validation } from "./problem.ts";
-import * as v from "./validate.ts";
+import { sealResult } from "../../broker/delivery.ts";
+import { json, problem, safeEqual, validation } from "../../broker/problem.ts";
+import * as v from "../../broker/validate.ts";
 
 const PROXY_METHODS = /^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)$/;
 

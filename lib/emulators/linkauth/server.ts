@@ -13,11 +13,11 @@
  */
 import { connectRoutes } from "./connect.ts";
 import { type Ctx, type LinkAuthBrokerOptions, resolveConfig } from "./context.ts";
-import { Outbox, sealResult } from "./delivery.ts";
-import { ALGORITHM as ENVELOPE_ALGORITHM } from "./envelope.ts";
+import { Outbox, sealResult } from "../../broker/delivery.ts";
+import { ALGORITHM as ENVELOPE_ALGORITHM } from "../../broker/envelope.ts";
 import { oauthRoutes } from "./oauth.ts";
 import { CONNECT_HTML, CONNECT_JS, PAGE_HEADERS } from "./page.ts";
-import { internalError, json } from "./problem.ts";
+import { internalError, json } from "../../broker/problem.ts";
 import { relayRoutes } from "./relay.ts";
 import { sessionRoutes } from "./sessions.ts";
 import { type BrokerSessionStatus, CodeLimiter, type Session, SessionStore } from "./state.ts";

@@ -13,12 +13,12 @@
  * ```
  * @module
  */
-import { decodeStrict as decodeBase64Strict } from "./envelope.ts";
+import { decodeStrict as decodeBase64Strict } from "../../broker/envelope.ts";
 import { checkApiKey, type Ctx, hostAllowed, LOCAL_HOSTS, notFound, readJson } from "./context.ts";
-import { isoformat, json, problem, safeEqual, validation } from "./problem.ts";
+import { isoformat, json, problem, safeEqual, validation } from "../../broker/problem.ts";
 import { type Session, token } from "./state.ts";
-import { type FieldSpec, TEMPLATES } from "./templates.ts";
-import * as v from "./validate.ts";
+import { type FieldSpec, TEMPLATES } from "../../broker/templates.ts";
+import * as v from "../../broker/validate.ts";
 
 /** 400 `OAuth Provider Error` with the resolver's message for an unconfigured provider. */
 export function providerError(provider: string): Response {

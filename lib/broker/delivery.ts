@@ -13,9 +13,9 @@
  * ```
  * @module
  */
-import type { FetchLike } from "../../net/types.ts";
+import type { FetchLike } from "../net/types.ts";
 import { ALGORITHM, sealForAgent } from "./envelope.ts";
-import { hex, type Session } from "./state.ts";
+import { hex, type Session } from "./session.ts";
 
 /** Encrypt `plaintext` to the session's agent key and make the session `ready`. */
 export async function sealResult(s: Session, plaintext: unknown): Promise<void> {
