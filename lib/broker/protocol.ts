@@ -222,7 +222,7 @@ export async function checkPublicKey(publicKey: string): Promise<Response | unde
  */
 export async function checkCreate(
   raw: unknown,
-  o: { hasProvider(id: string): boolean; allowedHosts: readonly string[] },
+  o: { hasProvider(id: string): boolean | Promise<boolean>; allowedHosts: readonly string[] },
 ): Promise<{ draft: SessionDraft; body: CreateBody } | Response> {
   const checked = v.check<CreateBody>(raw, CREATE_RULES);
   if (checked.issues.length) return validation(checked.issues);
@@ -277,7 +277,7 @@ export async function checkCreate(
     }
   }
 
-  if (provider !== undefined && !o.hasProvider(provider)) return providerError(provider);
+  if (provider !== undefined && !(await o.hasProvider(provider))) return providerError(provider);
 
   if (body.custom_authorize_url !== null) {
     // deliberate: closes hole 8 — passthrough redirects only go to allowlisted hosts (the

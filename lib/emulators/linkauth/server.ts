@@ -16,7 +16,7 @@ import { type Ctx, type LinkAuthBrokerOptions, resolveConfig } from "./context.t
 import { Outbox, sealResult } from "../../broker/delivery.ts";
 import { ALGORITHM as ENVELOPE_ALGORITHM } from "../../broker/envelope.ts";
 import { oauthRoutes } from "./oauth.ts";
-import { CONNECT_HTML, CONNECT_JS, PAGE_HEADERS } from "./page.ts";
+import { CONNECT_HTML, CONNECT_JS, PAGE_HEADERS } from "../../broker/page.ts";
 import { internalError, json } from "../../broker/problem.ts";
 import { relayRoutes } from "./relay.ts";
 import { sessionRoutes } from "./sessions.ts";

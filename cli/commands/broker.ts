@@ -1,0 +1,86 @@
+/**
+ * `mcs broker serve [--host H] [--port P]`: run a production LinkAuth v0.2-compatible broker
+ * (`lib/broker`) until SIGINT or SIGTERM, then shut down gracefully. Configured from the
+ * environment with LinkAuth's names (`LINKAUTH_*`, `OAUTH_<NAME>_*`) plus `MCS_BROKER_*`; see
+ * `lib/broker/config.ts`. Logs one redacted line per request on stderr.
+ *
+ * @example
+ * ```sh
+ * LINKAUTH_API_KEYS=$(openssl rand -hex 32) LINKAUTH_BASE_URL=https://broker.example.com \
+ *   LINKAUTH_ALLOWED_DOMAINS='*.auth0.com' OAUTH_AUTH0_CLIENT_ID=… OAUTH_AUTH0_CLIENT_SECRET=… \
+ *   OAUTH_AUTH0_ISSUER=tenant.eu.auth0.com MCS_BROKER_STATE_DIR=/var/lib/mcs-broker \
+ *   mcs broker serve --host 0.0.0.0
+ * ```
+ * @module
+ */
+import { ConfigError } from "../../lib/errors.ts";
+import type { CommandOutput, Context } from "../context.ts";
+import denoJson from "../../deno.json" with { type: "json" };
+import { listen, parsePort } from "./serve.ts";
+
+/** Read a PEM file named by a setting. @throws {ConfigError} `broker_tls_unreadable` */
+async function readPem(path: string, what: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (cause) {
+    throw new ConfigError(
+      "broker_tls_unreadable",
+      `Cannot read the TLS ${what} file ${path} (${(cause as Error).name}).`,
+      { cause },
+    );
+  }
+}
+
+/** Run the command. */
+export async function run(ctx: Context): Promise<CommandOutput> {
+  const env = ctx.io.env;
+  const { brokerSettings, envProviders, startBroker } = await import("../../lib/broker/mod.ts");
+  const { openBrokerStore } = await import("../../lib/broker/store.ts");
+  const settings = await brokerSettings(env);
+  const host = typeof ctx.options.host === "string" ? ctx.options.host : settings.host;
+  const port = ctx.options.port !== undefined ? parsePort(ctx.options.port) : settings.port;
+  const caFile = env.get("MCS_CA_FILE")?.trim();
+  const client = caFile
+    ? Deno.createHttpClient({ caCerts: [await readPem(caFile, "CA")] })
+    : undefined;
+  const upstream = (input: string | URL | Request, init?: RequestInit) =>
+    fetch(input, client ? { ...init, client } : init);
+  const tls = settings.tls
+    ? {
+      cert: await readPem(settings.tls.certFile, "certificate"),
+      key: await readPem(settings.tls.keyFile, "key"),
+    }
+    : undefined;
+  const store = await openBrokerStore(env, settings.stateDir);
+  const log = (line: string) => ctx.io.err(`mcs broker: ${line}\n`);
+  const broker = await listen(host, port, () =>
+    startBroker({
+      ...settings,
+      hostname: host,
+      port,
+      tls,
+      store,
+      upstream,
+      providers: envProviders(env, upstream),
+      log,
+    }));
+  ctx.io.err(
+    `mcs broker ${denoJson.version}: listening on ${broker.addr.hostname}:${broker.addr.port}, ` +
+      `links use ${broker.url}\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+    const handlers = signals.map((sig) => {
+      const h = () => {
+        signals.forEach((s, i) => Deno.removeSignalListener(s, handlers[i]));
+        resolve();
+      };
+      Deno.addSignalListener(sig, h);
+      return h;
+    });
+  });
+  ctx.io.err("mcs broker: shutting down\n");
+  await broker.close();
+  client?.close();
+  return { result: null, printed: true };
+}
