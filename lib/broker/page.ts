@@ -61,7 +61,7 @@ button,a.button{margin-top:1rem;padding:.5rem 1rem;font-size:1rem}
 <section id="confirm" hidden>
   <p>An agent asks for access: <strong id="display-name"></strong></p>
   <p>Only continue if this code is exactly the code your agent shows you:</p>
-  <p class="code" id="code" aria-label="Code to check"></p>
+  <p class="code" id="code"></p>
   <p class="hint">If the codes differ, or you did not ask an agent for access, close this page.</p>
   <button type="button" id="confirm-button">The codes match: continue</button>
 </section>
