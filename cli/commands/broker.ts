@@ -13,10 +13,39 @@
  * ```
  * @module
  */
-import { ConfigError } from "../../lib/errors.ts";
+import { ConfigError, PermissionDeniedError, UsageError } from "../../lib/errors.ts";
 import type { CommandOutput, Context } from "../context.ts";
 import denoJson from "../../deno.json" with { type: "json" };
-import { listen, parsePort } from "./serve.ts";
+
+/** `--port` (0-65535). @throws {UsageError} `invalid_option` */
+function parsePort(value: unknown): number {
+  const n = Number(value);
+  if (typeof value !== "string" || !/^\d+$/.test(value) || n > 65535) {
+    throw new UsageError(
+      "invalid_option",
+      `--port must be a number from 0 to 65535, got ${value}.`,
+    );
+  }
+  return n;
+}
+
+/** Listen, turning a missing net grant into an error that names the grant to add. */
+function listen<T>(host: string, port: number, serve: () => T): T {
+  try {
+    return serve();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied)) {
+      throw e;
+    }
+    const addr = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+    throw new PermissionDeniedError(
+      `This mcs may not listen on ${addr}. Run the broker from a release binary or from source ` +
+        `with --allow-net=${addr} (a scoped build may listen only where it was built to).`,
+      `--allow-net=${addr}`,
+      { details: { listen: addr } },
+    );
+  }
+}
 
 /** Read a PEM file named by a setting. @throws {ConfigError} `broker_tls_unreadable` */
 async function readPem(path: string, what: string): Promise<string> {
