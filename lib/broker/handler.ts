@@ -44,7 +44,7 @@ import { Outbox, sealResult } from "./delivery.ts";
 import { ALGORITHM, decodeStrict } from "./envelope.ts";
 import { checkHost } from "./guard.ts";
 import { Metrics } from "./metrics.ts";
-import { CONNECT_HTML, CONNECT_JS, PAGE_HEADERS } from "./page.ts";
+import { pageAsset } from "./page.ts";
 import { apiKeyProblem, internalError, json, problem, safeEqual } from "./problem.ts";
 import * as p from "./protocol.ts";
 import {
@@ -636,18 +636,8 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     if ((v = seg(/^\/v1\/connect\/([^/]+)\/complete$/)) !== undefined) {
       return m === "POST" ? await complete(req, v, addr) : notAllowed("POST");
     }
-    if (path === "/connect" || /^\/connect\/[^/]+$/.test(path)) {
-      if (m !== "GET") return notAllowed(GET);
-      return new Response(CONNECT_HTML, {
-        headers: { "content-type": "text/html; charset=utf-8", ...PAGE_HEADERS },
-      });
-    }
-    if (path === "/static/connect.js") {
-      if (m !== "GET") return notAllowed(GET);
-      return new Response(CONNECT_JS, {
-        headers: { "content-type": "text/javascript; charset=utf-8", ...PAGE_HEADERS },
-      });
-    }
+    const page = pageAsset(path);
+    if (page) return m === "GET" ? page : notAllowed(GET);
     return json(404, { detail: "Not Found" });
   };
 

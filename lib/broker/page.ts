@@ -81,6 +81,22 @@ button,a.button{margin-top:1rem;padding:.5rem 1rem;font-size:1rem}
 </html>
 `;
 
+/**
+ * The page's own assets by path: `/connect`, `/connect/{code}` (the page) and
+ * `/static/connect.js`; `undefined` for any other path.
+ */
+export function pageAsset(path: string): Response | undefined {
+  const type = path === "/connect" || /^\/connect\/[^/]+$/.test(path)
+    ? "text/html"
+    : path === "/static/connect.js"
+    ? "text/javascript"
+    : undefined;
+  if (!type) return undefined;
+  return new Response(type === "text/html" ? CONNECT_HTML : CONNECT_JS, {
+    headers: { "content-type": `${type}; charset=utf-8`, ...PAGE_HEADERS },
+  });
+}
+
 /** The page script. */
 export const CONNECT_JS = `"use strict";
 const $ = (id) => document.getElementById(id);

@@ -7,29 +7,7 @@
  * @module
  */
 import { assert } from "../support/assert.ts";
-
-const ROOT = new URL("../../", import.meta.url);
-
-/** Every module reachable from `entry` through relative imports (paths relative to ROOT). */
-async function importGraph(entry: string): Promise<Map<string, string[]>> {
-  const graph = new Map<string, string[]>();
-  const todo = [entry];
-  while (todo.length) {
-    const file = todo.pop()!;
-    if (graph.has(file)) continue;
-    const text = await Deno.readTextFile(new URL(file, ROOT));
-    const specs = [
-      // Type-only imports are erased; they load nothing.
-      ...text.matchAll(/^\s*(?:import|export)\b(?!\s+type\b)[^'"]*?from\s+["']([^"']+)["']/gm),
-      ...text.matchAll(/import\(\s*["']([^"']+)["']\s*\)/g),
-    ].map((m) => m[1]);
-    const local = specs.filter((s) => s.startsWith("."))
-      .map((s) => new URL(s, new URL(file, ROOT)).pathname.slice(ROOT.pathname.length));
-    graph.set(file, specs);
-    todo.push(...local);
-  }
-  return graph;
-}
+import { importGraph } from "../support/import_graph.ts";
 
 const SHARED_INFRA = ["lib/net/types.ts", "lib/net/ip.ts", "lib/errors.ts"];
 
@@ -52,7 +30,7 @@ Deno.test("the LinkAuth emulator imports no client code: only itself and lib/bro
 
 Deno.test("the production broker imports no client protocol code", async () => {
   for (const entry of ["lib/broker/mod.ts", "lib/broker/store.ts", "cli/commands/broker.ts"]) {
-    const graph = await importGraph(entry);
+    const graph = await importGraph(entry, { types: false });
     for (const file of graph.keys()) {
       assert(
         file.startsWith("lib/broker/") || file.startsWith("lib/cache/") ||
