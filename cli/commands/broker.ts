@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { ConfigError, PermissionDeniedError, UsageError } from "../../lib/errors.ts";
+import { ConfigError, McsError, PermissionDeniedError, UsageError } from "../../lib/errors.ts";
 import type { CommandOutput, Context } from "../context.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
@@ -60,12 +60,29 @@ async function readPem(path: string, what: string): Promise<string> {
   }
 }
 
+/**
+ * The broker is its own module graph in the bundle (`mcs-broker`): its `ConfigError` is not this
+ * graph's class, so typed errors are rebuilt here from their code, message and category.
+ */
+async function asOurs<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    const err = e as { code?: unknown; message?: string; category?: string };
+    if (typeof err?.code === "string" && err.category === "config" && !(e instanceof McsError)) {
+      throw new ConfigError(err.code, err.message ?? err.code, { cause: e });
+    }
+    throw e;
+  }
+}
+
 /** Run the command. */
 export async function run(ctx: Context): Promise<CommandOutput> {
   const env = ctx.io.env;
-  const { brokerSettings, envProviders, startBroker } = await import("../../lib/broker/mod.ts");
-  const { openBrokerStore } = await import("../../lib/broker/store.ts");
-  const settings = await brokerSettings(env);
+  const { brokerSettings, envProviders, openBrokerStore, startBroker } = await import(
+    "mcs-broker"
+  );
+  const settings = await asOurs(brokerSettings(env));
   const host = typeof ctx.options.host === "string" ? ctx.options.host : settings.host;
   const port = ctx.options.port !== undefined ? parsePort(ctx.options.port) : settings.port;
   const caFile = env.get("MCS_CA_FILE")?.trim();
@@ -80,7 +97,7 @@ export async function run(ctx: Context): Promise<CommandOutput> {
       key: await readPem(settings.tls.keyFile, "key"),
     }
     : undefined;
-  const store = await openBrokerStore(env, settings.stateDir);
+  const store = await asOurs(openBrokerStore(env, settings.stateDir));
   const log = (line: string) => ctx.io.err(`mcs broker: ${line}\n`);
   const broker = await listen(host, port, () =>
     startBroker({

@@ -267,6 +267,7 @@ Deno.test("bundle: works under its baked permission set and everything else is d
           [
             "./mcs-html-to-text.js",
             "./mcs-mcp-sdk.js",
+            "./mcs-mcs-broker.js",
             "./mcs-oauth4webapi.js",
             "./mcs-smol-toml.js",
             "./mcs-uqr.js",
@@ -276,6 +277,7 @@ Deno.test("bundle: works under its baked permission set and everything else is d
         assert(!code.includes("whitespaceCharacters"), "html-to-text is not inlined");
         // The SDK validates with zod: its error codes mark SDK code.
         assert(!code.includes("invalid_type"), "the MCP SDK is not inlined");
+        assert(!code.includes("mcs_broker_sessions"), "the broker is not inlined");
         assert(
           (await Deno.readTextFile(join(bundle.dist, "mcs-mcp-sdk.js"))).includes("invalid_type"),
           "the MCP SDK is in mcs-mcp-sdk.js",
