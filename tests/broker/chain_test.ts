@@ -88,3 +88,41 @@ testRequiring(chromium, {
     }
   },
 });
+
+Deno.test("mcs broker serve: a denied consent gives the agent a fresh challenge at once", async () => {
+  await using w = await chainWorld({ brokerProcess: true });
+  const login = await w.agent();
+  await w.personSignsIn(login.challenge!.code!);
+  w.advance(6_000);
+  const connect = await w.agent();
+  assertEquals(connect.challenge?.step, "connect", JSON.stringify(connect));
+  const denied = await w.personDeniesConsent(connect.challenge!.code!);
+  assertEquals(denied, {
+    status: 302,
+    location: `${w.brokerUrl()}/connect/${connect.challenge!.code}?status=denied`,
+  });
+  w.advance(6_000);
+  // Not a wait until the session's TTL: the next run starts a new consent with a new code.
+  const again = await w.agent();
+  assertEquals(again.challenge?.step, "connect", JSON.stringify(again));
+  assert(again.challenge!.code !== connect.challenge!.code, "a fresh code");
+});
+
+Deno.test("mcs broker serve: every Auth0 call relayed through /v1/proxy (MCS_BROKER_ALLOW_PRIVATE=1 for the loopback tenant)", async () => {
+  await using w = await chainWorld({
+    brokerProcess: true,
+    viaBroker: true,
+    brokerEnv: { MCS_BROKER_ALLOW_PRIVATE: "1" },
+  });
+  const login = await w.agent();
+  await w.personSignsIn(login.challenge!.code!);
+  w.advance(6_000);
+  const connect = await w.agent();
+  assertEquals(connect.challenge?.step, "connect", JSON.stringify(connect));
+  await w.personConnects(connect.challenge!.code!);
+  w.advance(6_000);
+  const done = await w.agent();
+  assert(done.ok && done.messages! > 0, JSON.stringify(done));
+  const metrics = await (await fetch(`${w.brokerUrl()}/metrics`, { client: w.client })).text();
+  assert(/mcs_broker_proxy_calls_total\{outcome="relayed"\} [1-9]/.test(metrics), metrics);
+});

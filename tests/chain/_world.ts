@@ -128,10 +128,10 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
     return { status: res.status, location: res.headers.get("location"), text: await res.text() };
   };
 
-  /** Submit the page's `#approve` form (its `action`, HTML-unescaped, resolved against `pageUrl`). */
-  const submitApprove = async (pageUrl: string, html: string) => {
-    const m = /<form method="post" action="([^"]+)"><button id="approve"/.exec(html);
-    assert(m, "the page has an approve form");
+  /** Submit the page's `#approve` (or `#deny`) form (its `action`, HTML-unescaped, resolved against `pageUrl`). */
+  const submitApprove = async (pageUrl: string, html: string, button = "approve") => {
+    const m = new RegExp(`<form method="post" action="([^"]+)"><button id="${button}"`).exec(html);
+    assert(m, `the page has an ${button} form`);
     const action = new URL(m[1].replaceAll("&amp;", "&"), pageUrl).href;
     const res = await httpsFetch(action, { method: "POST", redirect: "manual" });
     await res.body?.cancel();
@@ -192,7 +192,19 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
     await backAtBroker(code, callback);
   };
 
+  /** Connect, but the person cancels at the consent page: back at the broker's denied view. */
+  const personDeniesConsent = async (code: string) => {
+    const consentUrl = await personConfirms(code);
+    const consent = await get(consentUrl);
+    assertEquals(consent.status, 200, consent.text);
+    const callback = await submitApprove(consentUrl, consent.text, "deny");
+    assert(callback.startsWith(`${brokerUrl()}/v1/oauth/callback?`), callback);
+    const back = await get(callback);
+    return { status: back.status, location: back.location };
+  };
+
   return {
+    personDeniesConsent,
     auth0,
     broker,
     brokerProcess,
