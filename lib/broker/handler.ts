@@ -40,7 +40,7 @@
 import type { CacheStore } from "../cache/types.ts";
 import { cidrContains, parseCidr, parseIp } from "../net/ip.ts";
 import type { FetchLike } from "../net/types.ts";
-import { Outbox, sealResult } from "./delivery.ts";
+import { ADDRESS_REFUSED, Outbox, sealResult } from "./delivery.ts";
 import { ALGORITHM, decodeStrict } from "./envelope.ts";
 import { checkHost } from "./guard.ts";
 import { Metrics } from "./metrics.ts";
@@ -688,9 +688,10 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
   };
 }
 
-/** A guarded upstream call refused by the address guard. */
+/** A guarded upstream call refused by the address guard (never retried). */
 class GuardError extends Error {
   constructor() {
     super("target address refused by the broker's address guard");
+    this.name = ADDRESS_REFUSED;
   }
 }
