@@ -75,6 +75,8 @@ export interface BrokerLimits {
   maxWebhookPayload: number;
   /** Assumed lifetime of an Auth0 connect ticket not seen through the proxy, seconds. */
   ticketTtl: number;
+  /** Largest request body accepted (by `Content-Length`), bytes. */
+  maxBody: number;
 }
 
 const DEFAULT_LIMITS: BrokerLimits = {
@@ -89,6 +91,7 @@ const DEFAULT_LIMITS: BrokerLimits = {
   perKeyPerMinute: 600,
   maxWebhookPayload: 65536,
   ticketTtl: 300,
+  maxBody: 1024 * 1024,
 };
 
 /** What the handler needs. */
@@ -211,11 +214,16 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
   };
 
   /** CSRF: page POSTs must come from the broker's own origin (or from no browser at all). */
-  const crossSite = (req: Request): boolean => {
+  const crossSite = (req: Request, https: boolean): boolean => {
     const site = req.headers.get("sec-fetch-site");
     if (site && site !== "same-origin" && site !== "none") return true;
     const origin = req.headers.get("origin");
-    return origin !== null && origin !== new URL(base).origin;
+    if (origin === null) return false;
+    // The public origin, or the origin this request was addressed to (a browser cannot forge
+    // `Origin`, and an attacker's page has its own).
+    const host = req.headers.get("host");
+    const proto = new URL(req.url).protocol === "https:" || https ? "https:" : "http:";
+    return origin !== new URL(base).origin && (!host || origin !== `${proto}//${host}`);
   };
   const csrfRefused = () =>
     problem(403, "Cross-Site Request", "This request must come from the broker's own page.");
@@ -243,9 +251,20 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     }
     for (;;) {
       const code = randomCode(L.codeLength);
+      const sessionId = await sessionIdOf(code);
+      if (
+        draft.customState !== undefined &&
+        !(await state.claimCustomState(draft.customState, sessionId, expiresAt))
+      ) {
+        return problem(
+          409,
+          "Custom State In Use",
+          "custom_state is held by another live session; use a fresh random state.",
+        );
+      }
       const s: Session = {
         ...draft,
-        sessionId: await sessionIdOf(code),
+        sessionId,
         code,
         apiKey: key,
         callbackSecret: body.callback_url !== null ? token("cs_") : undefined,
@@ -393,8 +412,8 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     return p.connectInfoBody(s, p.securityBanner(req, base, https ? "https" : null));
   };
 
-  const confirm = async (req: Request, code: string, addr: string) => {
-    if (crossSite(req)) return csrfRefused();
+  const confirm = async (req: Request, code: string, addr: string, https: boolean) => {
+    if (crossSite(req, https)) return csrfRefused();
     const found = await lookup(code, addr);
     if (found.error) return found.error;
     return await state.transact<Response>(found.id, (s) => {
@@ -405,8 +424,8 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     });
   };
 
-  const complete = async (req: Request, code: string, addr: string) => {
-    if (crossSite(req)) return csrfRefused();
+  const complete = async (req: Request, code: string, addr: string, https: boolean) => {
+    if (crossSite(req, https)) return csrfRefused();
     const body = await p.readComplete(req);
     if (body instanceof Response) return body;
     const found = await lookup(code, addr);
@@ -599,6 +618,9 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
       return r ? decodeURIComponent(r[1]) : undefined;
     };
     let v: string | undefined;
+    if (Number(req.headers.get("content-length") ?? 0) > L.maxBody) {
+      return problem(413, "Payload Too Large", `Request bodies are limited to ${L.maxBody} bytes.`);
+    }
     if (path === "/health") {
       if (m !== "GET") return notAllowed(GET);
       try {
@@ -631,10 +653,10 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
       return m === "GET" ? await connectInfo(req, v, addr, https) : notAllowed(GET);
     }
     if ((v = seg(/^\/v1\/connect\/([^/]+)\/confirm$/)) !== undefined) {
-      return m === "POST" ? await confirm(req, v, addr) : notAllowed("POST");
+      return m === "POST" ? await confirm(req, v, addr, https) : notAllowed("POST");
     }
     if ((v = seg(/^\/v1\/connect\/([^/]+)\/complete$/)) !== undefined) {
-      return m === "POST" ? await complete(req, v, addr) : notAllowed("POST");
+      return m === "POST" ? await complete(req, v, addr, https) : notAllowed("POST");
     }
     const page = pageAsset(path);
     if (page) return m === "GET" ? page : notAllowed(GET);

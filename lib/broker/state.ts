@@ -74,15 +74,22 @@ export class BrokerState {
 
   /** Store a new session; `false` when its id is taken by a visible session. */
   async add(s: Session): Promise<boolean> {
-    const ok = await this.transact(s.sessionId, (cur) => ({
+    return await this.transact(s.sessionId, (cur) => ({
       session: cur ? undefined : s,
       result: !cur,
     }));
-    if (ok && s.customState) {
-      await this.store.set(`${P}custom/${await sha256hex(s.customState)}`, s.sessionId, {
-        expiresAt: s.expiresAt,
-      });
-    }
+  }
+
+  /**
+   * Reserve a passthrough `custom_state` for session `id`: `false` while a live session holds
+   * it (closes hole 8's "newest session wins" capture of another agent's callback).
+   */
+  async claimCustomState(state: string, id: string, expiresAt: number): Promise<boolean> {
+    let ok = false;
+    await this.store.update<string>(`${P}custom/${await sha256hex(state)}`, async (cur) => {
+      ok = !cur || !(await this.get(cur));
+      return ok ? { value: id, expiresAt } : { value: cur, expiresAt };
+    });
     return ok;
   }
 
@@ -119,7 +126,7 @@ export class BrokerState {
     return id;
   }
 
-  /** The newest session waiting with this passthrough `custom_state`. */
+  /** The session holding this passthrough `custom_state`. */
   async byCustomState(state: string): Promise<string | undefined> {
     return await this.store.get<string>(`${P}custom/${await sha256hex(state)}`);
   }

@@ -381,3 +381,53 @@ Deno.test("ready-once across replicas: two brokers on one store, concurrent poll
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("passthrough custom_state: a second live session cannot take it over (no callback capture)", async () => {
+  await using w = await brokerWorld({ providers: auth0 });
+  const body = {
+    oauth_provider: "auth0",
+    custom_authorize_url: "https://tenant.example.test/connect?ticket=t1",
+    custom_callback_params: ["connect_code"],
+    custom_state: "victim-state",
+  };
+  await w.createSession(body);
+  // LinkAuth v0.2 lets the newest session with this custom_state receive the victim's callback.
+  const thief = await w.api("/v1/sessions", {
+    method: "POST",
+    key: "agent-key-2",
+    body: JSON.stringify({ public_key: w.key.spki, ...body }),
+  });
+  assertEquals(thief.status, 409);
+  await thief.body?.cancel();
+  w.clock.t += 301_000; // the first session (capped by its ticket) is gone: the state is free
+  await w.createSession(body);
+});
+
+Deno.test("request bodies are size-limited (413)", async () => {
+  await using w = await brokerWorld({ limits: { maxBody: 4096 } });
+  const r = await w.api("/v1/sessions", {
+    method: "POST",
+    body: JSON.stringify({ public_key: "A".repeat(8192), template: "api_key" }),
+  });
+  assertEquals(r.status, 413);
+  await r.body?.cancel();
+});
+
+Deno.test("CSRF: a page reached at another address than the public URL still confirms", async () => {
+  // The public URL differs from where this request arrives (a proxy in front, or a mistyped
+  // LINKAUTH_BASE_URL): the browser's Origin is the address it loaded the page from.
+  await using w = await brokerWorld({ baseUrl: "https://broker.example.test" });
+  const local = `http://127.0.0.1:${w.broker.addr.port}`;
+  const created = await fetch(`${local}/v1/sessions`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-api-key": KEY },
+    body: JSON.stringify({ public_key: w.key.spki, template: "api_key" }),
+  });
+  const { code } = await created.json();
+  const ok = await fetch(`${local}/v1/connect/${code}/confirm`, {
+    method: "POST",
+    headers: { origin: local, "sec-fetch-site": "same-origin" },
+  });
+  assertEquals(ok.status, 200);
+  await ok.body?.cancel();
+});
