@@ -21,7 +21,14 @@
  * - a denied sign-in or consent (`error` on the callback) marks the session `failed`: polls
  *   answer the terminal `expired` at once, the page says so;
  * - a passthrough session carrying an Auth0 connect `ticket` never outlives it (the ticket's
- *   `expires_in` as seen through `/v1/proxy`, else 300 s, Auth0's default).
+ *   `expires_in` as seen through `/v1/proxy`, else 300 s, Auth0's default);
+ * - a live passthrough `custom_state` belongs to one session (409 for a second), so nobody can
+ *   create a newer session to capture another agent's callback;
+ * - request bodies are capped by `Content-Length` (1 MiB, 413); a negative TTL is refused.
+ *
+ * Residual, documented: the address guard resolves before `fetch` resolves again (DNS
+ * rebinding with a zero TTL is not caught); a chunked body without `Content-Length` is read
+ * whole; the OAuth `state` is random but not bound to the browser by a cookie.
  *
  * @example
  * ```ts
