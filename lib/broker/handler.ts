@@ -261,7 +261,7 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
       const sessionId = await sessionIdOf(code);
       if (
         draft.customState !== undefined &&
-        !(await state.claimCustomState(draft.customState, sessionId, expiresAt))
+        !(await state.claimCustomState(draft.customState, sessionId, expiresAt, key))
       ) {
         return problem(
           409,

@@ -81,14 +81,23 @@ export class BrokerState {
   }
 
   /**
-   * Reserve a passthrough `custom_state` for session `id`: `false` while a live session holds
-   * it (closes hole 8's "newest session wins" capture of another agent's callback).
+   * Reserve a passthrough `custom_state` for session `id` of API key `apiKey` (a hash):
+   * `false` while a live, unfinished session of another key holds it (closes hole 8's
+   * "newest session wins" capture of another agent's callback). The same key may take it over
+   * (an agent starting the same consent again), and a failed or consumed session lets it go.
    */
-  async claimCustomState(state: string, id: string, expiresAt: number): Promise<boolean> {
+  async claimCustomState(
+    state: string,
+    id: string,
+    expiresAt: number,
+    apiKey: string | undefined,
+  ): Promise<boolean> {
     let ok = false;
     await this.store.update<string>(`${P}custom/${await sha256hex(state)}`, async (cur) => {
-      ok = !cur || !(await this.get(cur));
-      return ok ? { value: id, expiresAt } : { value: cur, expiresAt };
+      const holder = cur ? await this.get(cur) : undefined;
+      ok = !holder || holder.apiKey === apiKey || holder.status === "failed" ||
+        holder.status === "consumed";
+      return ok ? { value: id, expiresAt } : { value: cur, expiresAt: holder!.expiresAt };
     });
     return ok;
   }
