@@ -97,7 +97,7 @@ export async function run(ctx: Context): Promise<CommandOutput> {
       key: await readPem(settings.tls.keyFile, "key"),
     }
     : undefined;
-  const store = await asOurs(openBrokerStore(env, settings.stateDir));
+  const { store, compact } = await asOurs(openBrokerStore(env, settings.stateDir));
   const log = (line: string) => ctx.io.err(`mcs broker: ${line}\n`);
   const broker = await listen(host, port, () =>
     startBroker({
@@ -106,6 +106,7 @@ export async function run(ctx: Context): Promise<CommandOutput> {
       port,
       tls,
       store,
+      compact,
       upstream,
       providers: envProviders(env, upstream),
       log,

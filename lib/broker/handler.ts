@@ -117,6 +117,8 @@ export interface BrokerHandlerOptions {
   /** One line per request (already redacted). */
   log?: (line: string) => void;
   limits?: Partial<BrokerLimits>;
+  /** Drop the store's expired entries for good (run by {@link BrokerHandler.sweep}). */
+  compact?: () => Promise<void>;
 }
 
 /** The handler and its parts. */
@@ -675,7 +677,13 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     let res: Response;
     try {
       res = await route(req, remote);
-    } catch {
+    } catch (e) {
+      // The error's kind only: messages may carry request data.
+      o.log?.(
+        `internal error (${(e as Error)?.name ?? typeof e}) on ${
+          redactPath(new URL(req.url).pathname)
+        }`,
+      );
       res = internalError();
     }
     const h = res.headers;
@@ -709,6 +717,7 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     sweep: async () => {
       const n = await state.sweep();
       if (n) metrics.inc("sessions_expired", undefined, n);
+      await o.compact?.();
     },
     close: async () => {
       await outbox.settled();

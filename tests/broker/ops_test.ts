@@ -113,3 +113,31 @@ Deno.test("graceful shutdown: a request in flight finishes before close() return
     await slow.shutdown();
   }
 });
+
+Deno.test("the sweep drops expired rate-limit windows from the state directory for good", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mcs-broker-compact-" });
+  try {
+    let t = Date.parse("2026-05-01T10:00:00Z");
+    const { openBrokerStore } = await import("../../lib/broker/store.ts");
+    const { store, compact } = await openBrokerStore({ get: () => undefined }, dir, () => t);
+    await using w = await brokerWorld({ store, compact });
+    w.clock.t = t;
+    const files = async () => {
+      let n = 0;
+      for await (const e of Deno.readDir(dir)) if (e.isFile && !e.name.startsWith(".")) n++;
+      return n;
+    };
+    for (let i = 0; i < 5; i++) {
+      const r = await fetch(`${w.broker.url}/v1/connect/QQQQ-000${i}`);
+      await r.body?.cancel();
+    }
+    const before = await files();
+    assert(before >= 6, `windows on disk: ${before}`); // per code, and the address's misses
+    t += 120_000;
+    w.clock.t = t;
+    await w.broker.handler.sweep();
+    assertEquals(await files(), 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
