@@ -234,6 +234,40 @@ export function genericPermissions(): PermissionSet {
   };
 }
 
+/**
+ * The set of a broker build (`deno task compile --broker`, for `mcs broker serve`): any host,
+ * because it listens on its address and reaches OAuth providers and the allow-listed proxy hosts
+ * (patterns such as `*.auth0.com`, which Deno's host list cannot express); files only in the
+ * state directory (read and write) and the TLS and CA files (read), each from the build
+ * environment (`MCS_BROKER_STATE_DIR`, default `./broker-state`, `MCS_BROKER_TLS_CERT`,
+ * `MCS_BROKER_TLS_KEY`, `MCS_CA_FILE`); the program's environment variables; no subprocesses.
+ * @throws {ConfigError} on a `~` path.
+ */
+export function brokerPermissions(
+  env: { get(name: string): string | undefined },
+  cwd = Deno.cwd(),
+): PermissionSet {
+  const state = absolute(env.get("MCS_BROKER_STATE_DIR") || "./broker-state", cwd, "state dir");
+  const read = [state];
+  const reasons = [
+    "net: any host (listen address, OAuth providers, allow-listed proxy host patterns)",
+    `read+write ${state}: broker state (MCS_BROKER_STATE_DIR)`,
+  ];
+  for (const name of ["MCS_BROKER_TLS_CERT", "MCS_BROKER_TLS_KEY", "MCS_CA_FILE"]) {
+    const v = env.get(name);
+    if (v) {
+      const p = absolute(v, cwd, name);
+      read.push(p);
+      reasons.push(`read ${p}: ${name}`);
+    }
+  }
+  reasons.push(
+    "env: exactly the variables mcs reads (allEnvNames())",
+    "run, ffi, sys, import: denied",
+  );
+  return { net: true, read: uniq(read), write: [state], env: allEnvNames(), reasons };
+}
+
 function listFlag(name: string, grant: Grant): string[] {
   if (grant === true) return [`--allow-${name}`];
   if (grant.length === 0) return [];

@@ -5,6 +5,7 @@ import { allEnvNames } from "../../lib/config/settings.ts";
 import { ConfigError } from "../../lib/errors.ts";
 import {
   bakedEnv,
+  brokerPermissions,
   genericPermissions,
   netEntry,
   scopedPermissions,
@@ -189,4 +190,23 @@ Deno.test("a build with MCS_STORE grants the Redis host:port, never bakes the UR
     ConfigError,
   );
   assertEquals(e.code, "store_url_invalid");
+});
+
+Deno.test("broker build: any host; files only in the state dir (rw) and the TLS and CA files (r)", () => {
+  const env = mapEnv({
+    MCS_BROKER_STATE_DIR: "state",
+    MCS_BROKER_TLS_CERT: "/etc/broker/cert.pem",
+    MCS_BROKER_TLS_KEY: "/etc/broker/key.pem",
+  });
+  const set = brokerPermissions(env, "/srv");
+  assertEquals(set.net, true);
+  assertEquals(set.write, ["/srv/state"]);
+  assertEquals(set.read, ["/srv/state", "/etc/broker/cert.pem", "/etc/broker/key.pem"]);
+  for (const name of ["LINKAUTH_API_KEYS", "OAUTH_*", "MCS_BROKER_ALLOW_PRIVATE"]) {
+    assert(set.env.includes(name), name);
+  }
+  assertThrows(
+    () => brokerPermissions(mapEnv({ MCS_BROKER_STATE_DIR: "~/s" }), "/srv"),
+    ConfigError,
+  );
 });

@@ -181,6 +181,7 @@ Deno.test({
           "scripts/mcs",
           "scripts/mcs-html-to-text.js",
           "scripts/mcs-mcp-sdk.js",
+          "scripts/mcs-mcs-broker.js",
           "scripts/mcs-oauth4webapi.js",
           "scripts/mcs-redis-client.js",
           "scripts/mcs-smol-toml.js",
