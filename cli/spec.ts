@@ -301,6 +301,29 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import("./commands/serve.ts"),
   },
   {
+    path: ["broker", "serve"],
+    summary: "Run a LinkAuth-compatible credential broker (production; LinkAuth's env names)",
+    positionals: { min: 0, max: 0 },
+    options: {
+      host: {
+        type: "string",
+        arg: "HOST",
+        help: "Address to listen on (default MCS_BROKER_HOST or 127.0.0.1)",
+      },
+      port: {
+        type: "string",
+        arg: "PORT",
+        help: "Port (default MCS_BROKER_PORT or 8080; 0 picks a free one)",
+      },
+    },
+    details: "Configured like LinkAuth v0.2: LINKAUTH_BASE_URL, LINKAUTH_API_KEYS (required), " +
+      "LINKAUTH_ALLOWED_DOMAINS, OAUTH_<NAME>_CLIENT_ID/_CLIENT_SECRET/_ISSUER (or _AUTH_URL and " +
+      "_TOKEN_URL); plus MCS_BROKER_STATE_DIR, MCS_BROKER_TLS_CERT/_KEY, " +
+      "MCS_BROKER_TRUSTED_PROXIES, MCS_BROKER_ALLOW_PRIVATE=1. Serves /health and /metrics. " +
+      "Runs until SIGINT or SIGTERM, then finishes requests in flight.",
+    load: () => import("./commands/broker.ts"),
+  },
+  {
     path: ["doctor"],
     summary: "Check settings, cache directory, network routes and the Auth0 tenant",
     positionals: { min: 0, max: 0 },

@@ -14,20 +14,43 @@
 
 import type { CommandOutput, Context } from "../context.ts";
 import { failure } from "../output.ts";
+import type { CallHooks } from "../../lib/mcp/runner.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 
-/** The server options both `mcs mcp` and `mcs serve` use. */
+/**
+ * The server options both `mcs mcp` and `mcs serve` use. With `MCS_STORE` set, the state lives
+ * in that shared store (Redis, lib/cache/open.ts), opened here (a bad URL or key fails at once)
+ * and closed with the runner; `store` is then that opened store (for readiness checks).
+ */
 export async function serverOptions(ctx: Context, prefix: string) {
   const { toolRunner } = await import("../../lib/mcp/runner.ts");
   const { legacyToolsWanted } = await import("../../lib/mcp/tools.ts");
   const debug = ctx.io.env.get("MCS_DEBUG") === "1";
-  const runner = toolRunner(() => ctx.config());
+  let store: import("../../lib/cache/open.ts").OpenedStore | undefined;
+  if (ctx.io.env.get("MCS_STORE")?.trim()) {
+    const { openStore } = await import("../../lib/cache/open.ts");
+    store = await openStore({
+      env: ctx.io.env,
+      onWarning: (m) => ctx.io.err(`${prefix}: warning: ${m}\n`),
+    });
+    ctx.io.err(`${prefix}: state store: ${store.describe}\n`);
+  }
+  const inner = toolRunner(() => ctx.config(), { store: store?.store });
+  const runner = {
+    call: inner.call,
+    close() {
+      inner.close();
+      store?.close().catch(() => {});
+    },
+  };
   return {
     runner,
+    store,
     options: {
       version: denoJson.version,
       legacy: legacyToolsWanted(ctx.io.env.get("MCS_MCP_LEGACY_TOOLS")),
-      call: (name: string, args: unknown, signal: AbortSignal) => runner.call(name, args, signal),
+      call: (name: string, args: unknown, signal: AbortSignal, hooks?: CallHooks) =>
+        runner.call(name, args, signal, hooks),
       describe: (e: unknown) => failure(e, debug).doc as unknown as Record<string, unknown>,
       log: (level: string, text: string) => ctx.io.err(`${prefix}: ${level}: ${text}\n`),
     },

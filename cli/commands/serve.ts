@@ -12,6 +12,7 @@
 
 import { PermissionDeniedError, UsageError } from "../../lib/errors.ts";
 import type { CommandOutput, Context } from "../context.ts";
+import type { CallHooks } from "../../lib/mcp/runner.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 import { serverOptions } from "./mcp.ts";
 
@@ -106,9 +107,6 @@ export async function run(ctx: Context): Promise<CommandOutput> {
   const { toolRunner } = await import("../../lib/mcp/runner.ts");
   const { FileCacheStore, MemoryCacheStore } = await import("../../lib/cache/mod.ts");
   const { cacheDirOf } = await import("../../lib/app/mod.ts");
-  // The root of every user's state: the file store in the cache directory. Without one (no
-  // MCS_CACHE_DIR, no HOME) only the static path works, and it keeps nothing: memory will do,
-  // and the calls of a path that needs a cache still fail with the cache directory's error.
   const config = await ctx.config();
   const mode = config.authMode();
   if (teamMode(policy) && (mode === "static" || mode === "auth0")) {
@@ -117,11 +115,15 @@ export async function run(ctx: Context): Promise<CommandOutput> {
         "configured account (no per-user sign-in). Use auth0-linkauth or linkauth for a team.\n",
     );
   }
-  const root = await cacheDirOf(config).then(
+  // With MCS_STORE, serverOptions opens the shared (Redis) store; it is the root of every user's
+  // state. Otherwise the root is the file store in the cache directory; without one (no
+  // MCS_CACHE_DIR, no HOME) only the static path works, and it keeps nothing: memory will do,
+  // and the calls of a path that needs a cache still fail with the cache directory's error.
+  const { options, store: shared, runner: sharedRunner } = await serverOptions(ctx, "mcs serve");
+  const root = shared?.store ?? await cacheDirOf(config).then(
     (dir) => new FileCacheStore(dir),
     () => new MemoryCacheStore(),
   );
-  const { options } = await serverOptions(ctx, "mcs serve");
   const app = serveApp({
     version: denoJson.version,
     tools: mcpTools({ legacy: options.legacy }),
@@ -132,13 +134,14 @@ export async function run(ctx: Context): Promise<CommandOutput> {
     maxConcurrent,
     maxUsers,
     scope: (user) => {
+      // Single-user mode: the same root as `mcs mcp` and the CLI (shared store or default).
       const runner = toolRunner(
         () => ctx.config(),
-        user === undefined ? {} : { store: userStore(root, user) },
+        { store: user === undefined ? shared?.store : userStore(root, user) },
       );
       // Every tool call, OpenAPI or MCP, counts for the SIGTERM drain.
-      const call = (name: string, args: unknown, signal: AbortSignal) =>
-        app.track(runner.call(name, args, signal));
+      const call = (name: string, args: unknown, signal: AbortSignal, hooks?: CallHooks) =>
+        app.track(runner.call(name, args, signal, hooks));
       const mcp = mcpHttpHandler({
         newServer: () => createMcpServer({ ...options, call }),
         allowedOrigins: [...allowedOrigins, ...corsOrigins],
@@ -154,7 +157,10 @@ export async function run(ctx: Context): Promise<CommandOutput> {
       };
     },
     describe: options.describe,
-    probe: () => probeStore(root),
+    probe: async () => {
+      await shared?.check();
+      await probeStore(root);
+    },
     log: (line) => ctx.io.err(line + "\n"),
     warn: (text) => ctx.io.err(`mcs serve: ${text}\n`),
   });
@@ -199,6 +205,7 @@ export async function run(ctx: Context): Promise<CommandOutput> {
   } finally {
     for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(sig, stop);
     await app.close();
+    sharedRunner.close(); // closes the shared store's connection
   }
   return { result: null, printed: true };
 }

@@ -30,6 +30,8 @@ import { namespaced } from "../cache/namespace.ts";
 import type { GmailClient } from "../gmail/client.ts";
 import type { Net } from "../net/http.ts";
 import type { FetchLike } from "../net/types.ts";
+import type { LoopbackSession } from "../auth/oauth/connector.ts";
+import type { GmailProgress } from "../gmail/http.ts";
 import { auth0BaseUrl, persists, REQUIRED_SETTINGS } from "./modes.ts";
 
 /** Options of {@link buildApp}. */
@@ -48,8 +50,14 @@ export interface BuildOptions {
    */
   openBrowser?: (url: string) => unknown;
   /**
-   * The root store to use instead of the file store in the cache directory (`mcs serve` passes
-   * one namespace of its store per user). The profile and tenant namespaces go under it.
+   * `auth0-oauth` in a long-running host (the MCP server): called when a step needs the user;
+   * a {@link LoopbackSession} makes that call wait for the loopback callback itself (the URL
+   * goes to the session's `onUrl`), undefined raises the AuthChallenge as usual.
+   */
+  loopbackSession?: () => LoopbackSession | undefined;
+  /**
+   * The root store to use instead of the file store in the cache directory (a server's shared
+   * Redis store, see lib/cache/open.ts); profile and tenant namespacing apply on top as usual.
    */
   store?: CacheStore;
 }
@@ -72,9 +80,10 @@ export interface App {
    * The Gmail client (loaded on first use; one per App). With `fetch`, a new client for this
    * account whose requests go through that wrapper of {@link App.net} (the MCP server passes
    * each tool call's cancel signal this way); everything else, the label cache included, is the
-   * same.
+   * same. `onProgress` gets the progress of long operations (metadata batches, attachment
+   * downloads) of that client.
    */
-  gmail(fetch?: FetchLike): Promise<GmailClient>;
+  gmail(fetch?: FetchLike, onProgress?: (p: GmailProgress) => void): Promise<GmailClient>;
   close(): void;
 }
 
@@ -151,7 +160,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   const cacheMod = await import("../cache/mod.ts");
   // The static path keeps nothing between processes: no cache directory needed at all.
   const cacheDir = persists(mode) ? await cacheDirOf(config) : undefined;
-  const writable = cacheDir && !options.readOnly
+  const writable = cacheDir && !options.readOnly && !options.store
     ? cacheMod.ensureWritable(cacheDir)
     : Promise.resolve();
   writable.catch(() => {}); // observed below
@@ -180,7 +189,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     net,
     credentials,
     port,
-    gmail: (fetch?: FetchLike) => {
+    gmail: (fetch?: FetchLike, onProgress?: (p: GmailProgress) => void) => {
       const client = () =>
         import("../gmail/client.ts").then(({ GmailClient }) =>
           new GmailClient({
@@ -188,9 +197,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
             fetch: fetch ?? net,
             apiBase: config.get("gmail_api_base"),
             cache: gmailCache,
+            onProgress,
           })
         );
-      return fetch ? client() : gmail ??= client();
+      return fetch || onProgress ? client() : gmail ??= client();
     },
     close: () => net.close(),
   };
@@ -361,7 +371,7 @@ export async function buildOAuthPort(
     fetch: net,
     cache: store,
     credential: "refresh_token",
-    blocking: options.interactive !== undefined,
+    blocking: options.interactive !== undefined ? true : options.loopbackSession,
     timeoutMs: options.interactive?.timeoutMs,
     onUrl: options.interactive?.onUrl ?? (() => {}),
     openBrowser: options.interactive

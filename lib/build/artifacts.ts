@@ -52,7 +52,7 @@ export function shQuote(word: string): string {
 /** The content of `mcs.permissions.json`. */
 export interface Manifest {
   /** `scoped` (one deployment) or `generic` (release binaries). */
-  kind: "scoped" | "generic";
+  kind: "scoped" | "generic" | "broker";
   /** Deno version the artifacts were built with (the bundle runs on that or newer 2.x). */
   deno: string;
   /** The exact `deno run` flags of the set. */
@@ -69,7 +69,7 @@ export interface Manifest {
 
 /** Build the manifest. */
 export function manifest(
-  kind: "scoped" | "generic",
+  kind: "scoped" | "generic" | "broker",
   set: PermissionSet,
   env: Record<string, string>,
   paths: RunPaths,

@@ -12,6 +12,7 @@
  *
  * scope options (default: scoped to this deployment's configuration: env, config file, profile):
  *   --generic            the documented wider set of the release binaries (any host and path)
+ *   --broker             the set of `mcs broker serve` (any host; files: state dir, TLS, CA)
  *   --config PATH        config file to read (else MCS_CONFIG / ~/.config/mcs/config.toml)
  *   --profile NAME       profile of that file
  *   --read-dir DIR       also allow reading DIR (attachments, --body-file); repeatable
@@ -57,6 +58,7 @@ import { denoEnv } from "../config/env.ts";
 import { McsError, UsageError } from "../errors.ts";
 import {
   bakedEnv,
+  brokerPermissions,
   genericPermissions,
   type PermissionSet,
   renderEnvFile,
@@ -93,13 +95,14 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const ENTRY = join(ROOT, "cli", "main.ts");
 
 interface Plan {
-  kind: "scoped" | "generic";
+  kind: "scoped" | "generic" | "broker";
   set: PermissionSet;
   env: Record<string, string>;
 }
 
 async function plan(values: Record<string, unknown>): Promise<Plan> {
   if (values.generic) return { kind: "generic", set: genericPermissions(), env: {} };
+  if (values.broker) return { kind: "broker", set: brokerPermissions(denoEnv), env: {} };
   const cfg = await resolveConfig({
     env: denoEnv,
     configPath: values.config as string | undefined,
@@ -448,6 +451,7 @@ export async function main(args: string[]): Promise<number> {
       allowPositionals: true,
       options: {
         generic: { type: "boolean", default: false },
+        broker: { type: "boolean", default: false },
         config: { type: "string" },
         profile: { type: "string" },
         "read-dir": { type: "string", multiple: true, default: [] },

@@ -107,6 +107,24 @@ function absolute(path: string, cwd: string, what: string): string {
   return isAbsolute(path) ? resolve(path) : resolve(cwd, path);
 }
 
+/** `host:port` of a `redis://` or `rediss://` URL (default port 6379); none when unset. */
+function storeHost(url: string | undefined): string | undefined {
+  if (!url?.trim()) return undefined;
+  let u: URL;
+  try {
+    u = new URL(url.trim());
+  } catch {
+    throw new ConfigError(
+      "store_url_invalid",
+      "MCS_STORE is not a Redis URL (redis://host:port/db).",
+    );
+  }
+  if (u.protocol !== "redis:" && u.protocol !== "rediss:") {
+    throw new ConfigError("store_url_invalid", `MCS_STORE is not a Redis URL (${u.protocol}).`);
+  }
+  return `${u.hostname}:${u.port || "6379"}`;
+}
+
 function uniq(items: readonly string[]): string[] {
   return [...new Set(items)];
 }
@@ -152,6 +170,11 @@ export function scopedPermissions(cfg: Config, options: ScopeOptions = {}): Perm
     if (proxy) addHost(proxy, `proxy from ${name} at build time`, "proxy");
   }
   for (const host of options.extraHosts ?? []) addHost(host, "--allow-host", "proxy");
+  const store = storeHost(cfg.env.get("MCS_STORE"));
+  if (store) {
+    net.push(store);
+    reasons.push(`net ${store}: the servers' shared state store (MCS_STORE at build time)`);
+  }
 
   const cacheDir = absolute(resolveCacheDir(cfg.env), cwd, "cache directory");
   const read = [cacheDir];
@@ -209,6 +232,40 @@ export function genericPermissions(): PermissionSet {
       "run, ffi, sys, import: denied",
     ],
   };
+}
+
+/**
+ * The set of a broker build (`deno task compile --broker`, for `mcs broker serve`): any host,
+ * because it listens on its address and reaches OAuth providers and the allow-listed proxy hosts
+ * (patterns such as `*.auth0.com`, which Deno's host list cannot express); files only in the
+ * state directory (read and write) and the TLS and CA files (read), each from the build
+ * environment (`MCS_BROKER_STATE_DIR`, default `./broker-state`, `MCS_BROKER_TLS_CERT`,
+ * `MCS_BROKER_TLS_KEY`, `MCS_CA_FILE`); the program's environment variables; no subprocesses.
+ * @throws {ConfigError} on a `~` path.
+ */
+export function brokerPermissions(
+  env: { get(name: string): string | undefined },
+  cwd = Deno.cwd(),
+): PermissionSet {
+  const state = absolute(env.get("MCS_BROKER_STATE_DIR") || "./broker-state", cwd, "state dir");
+  const read = [state];
+  const reasons = [
+    "net: any host (listen address, OAuth providers, allow-listed proxy host patterns)",
+    `read+write ${state}: broker state (MCS_BROKER_STATE_DIR)`,
+  ];
+  for (const name of ["MCS_BROKER_TLS_CERT", "MCS_BROKER_TLS_KEY", "MCS_CA_FILE"]) {
+    const v = env.get(name);
+    if (v) {
+      const p = absolute(v, cwd, name);
+      read.push(p);
+      reasons.push(`read ${p}: ${name}`);
+    }
+  }
+  reasons.push(
+    "env: exactly the variables mcs reads (allEnvNames())",
+    "run, ffi, sys, import: denied",
+  );
+  return { net: true, read: uniq(read), write: [state], env: allEnvNames(), reasons };
 }
 
 function listFlag(name: string, grant: Grant): string[] {

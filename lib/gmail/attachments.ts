@@ -198,7 +198,9 @@ export async function downloadAttachment(
       `Download directory "${dir}" does not exist or is not a directory.`,
     );
   }
+  const progress = ctx.http.onProgress;
   const m = await getRawMessage(ctx, messageId);
+  progress?.({ done: 1, total: 3, message: "read the message" });
   const decoded = await decodeMessage(m, { labelNames: [], attachmentsOnly: true });
   const atts = decoded.attachments;
   let pick: AttachmentInfo | undefined = selector.partId !== undefined
@@ -248,6 +250,8 @@ export async function downloadAttachment(
   }
   const bytes = decodeBase64Lenient(data);
   const filename = safeFileName(pick.filename);
+  progress?.({ done: 2, total: 3, message: `downloaded ${filename} (${bytes.length} bytes)` });
   const path = await writeUnique(dir, filename, bytes, options.overwrite);
+  progress?.({ done: 3, total: 3, message: `saved ${path.split("/").pop()}` });
   return { path, filename: path.split("/").pop()!, mimeType: pick.mimeType, size: bytes.length };
 }

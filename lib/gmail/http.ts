@@ -58,6 +58,18 @@ export interface GmailHttpOptions {
   random?: () => number;
   /** Inner requests per batch call (default 50, Google's recommended maximum; hard max 100). */
   batchSize?: number;
+  /**
+   * Progress of long operations: each finished chunk of a {@link GmailHttp.batch}, each step of
+   * an attachment download. Unset (the CLI), nothing is computed or called.
+   */
+  onProgress?: (p: GmailProgress) => void;
+}
+
+/** One progress report: `done` of `total` units (items fetched, steps), rising within one operation. */
+export interface GmailProgress {
+  done: number;
+  total?: number;
+  message: string;
 }
 
 /** Query values: arrays repeat the parameter. */
@@ -132,17 +144,20 @@ async function readBody(res: Response): Promise<unknown> {
 /** The HTTP core shared by every Gmail module. */
 export class GmailHttp {
   readonly apiBase: string;
+  /** The progress hook (see {@link GmailHttpOptions.onProgress}); undefined when nobody listens. */
+  readonly onProgress?: (p: GmailProgress) => void;
   readonly #o:
     & Required<
       Omit<
         GmailHttpOptions,
-        "apiBase" | "fetch" | "maxRetries" | "maxBackoffMs" | "maxRetryAfterMs"
+        "apiBase" | "fetch" | "maxRetries" | "maxBackoffMs" | "maxRetryAfterMs" | "onProgress"
       >
     >
     & { fetch: FetchLike; policy: RetryPolicy };
 
   constructor(options: GmailHttpOptions) {
     this.apiBase = (options.apiBase ?? GMAIL_API_BASE).replace(/\/+$/, "");
+    this.onProgress = options.onProgress;
     this.#o = {
       credentials: options.credentials,
       fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
@@ -273,7 +288,7 @@ export class GmailHttp {
     for (let i = 0; i < requests.length; i += this.#o.batchSize) {
       chunks.push(requests.slice(i, i + this.#o.batchSize).map((_, j) => i + j));
     }
-    await Promise.all(chunks.map(async (indices) => {
+    const runChunk = async (indices: number[]) => {
       let pending = indices;
       let authRetried = false;
       for (let attempt = 0;; attempt++) {
@@ -346,6 +361,19 @@ export class GmailHttp {
           await refresh;
         } else await this.#o.sleep(wait ?? 0);
         pending = retryLater;
+      }
+    };
+    const progress = this.onProgress;
+    let done = 0;
+    await Promise.all(chunks.map(async (indices) => {
+      await runChunk(indices);
+      if (progress) {
+        done += indices.length;
+        progress({
+          done,
+          total: requests.length,
+          message: `fetched ${done} of ${requests.length}`,
+        });
       }
     }));
     return results;

@@ -12,6 +12,10 @@
  * - Cancellation: every Gmail request of a call carries that call's `signal` (through an
  *   `AsyncLocalStorage` the shared client's fetch reads), so a cancelled call aborts its requests
  *   in flight and starts no new ones, while parallel calls keep theirs.
+ * - The call's other hooks travel the same way: `progress` gets the Gmail client's progress
+ *   (metadata batches, attachment downloads) of this call only, and `signIn` makes an
+ *   `auth0-oauth` step of this call wait for the loopback callback in this process (the
+ *   connector's per-call blocking mode) instead of raising the challenge at once.
  *
  * The Gmail client is built here like `buildApp` builds it (same credentials, network, API base
  * and label cache), with that fetch wrapper added.
@@ -28,16 +32,35 @@
  */
 
 import type { AsyncLocalStorage } from "node:async_hooks";
-import type { App, BuildOptions } from "../app/mod.ts";
+import type { App } from "../app/mod.ts";
+import type { CacheStore } from "../cache/types.ts";
 import type { Config } from "../config/resolve.ts";
 import type { GmailClient } from "../gmail/client.ts";
+import type { GmailProgress } from "../gmail/http.ts";
+import type { LoopbackSession } from "../auth/oauth/connector.ts";
 import type { NetInit } from "../net/types.ts";
 import { prepareToolCall, runValidated } from "../tools/run.ts";
 
+/** Per-call hooks beyond the cancel signal (see the module doc). */
+export interface CallHooks {
+  /** Progress of this call's long Gmail operations. */
+  progress?: (p: GmailProgress) => void;
+  /** Let an `auth0-oauth` step of this call wait for the user (URL to `onUrl`). */
+  signIn?: LoopbackSession;
+}
+
+/** What one call carries through the shared App and client. */
+interface CallScope extends CallHooks {
+  signal?: AbortSignal;
+}
+
 /** A runner shared by every session of one server process. */
 export interface ToolRunner {
-  /** Validate and run one tool; `signal` aborts its Gmail requests. @throws McsError, AuthChallenge */
-  call(name: string, args: unknown, signal?: AbortSignal): Promise<unknown>;
+  /**
+   * Validate and run one tool; `signal` aborts its Gmail requests.
+   * @throws McsError, AuthChallenge
+   */
+  call(name: string, args: unknown, signal?: AbortSignal, hooks?: CallHooks): Promise<unknown>;
   /** Release the App's connections. */
   close(): void;
 }
@@ -45,17 +68,20 @@ export interface ToolRunner {
 interface Built {
   app: App;
   gmail: GmailClient;
-  /** The calling tool's signal, read by the shared client's fetch. */
-  callSignal: AsyncLocalStorage<AbortSignal | undefined>;
+  /** The calling tool's signal and hooks, read by the shared client and connector. */
+  scope: AsyncLocalStorage<CallScope>;
 }
 
-/**
- * A runner over the configuration `config` resolves; `buildOptions` go to `buildApp` (`mcs serve`
- * passes each user's store namespace this way).
- */
+/** Options of {@link toolRunner}. */
+export interface ToolRunnerOptions {
+  /** The root store (a shared Redis store); default: the file store in the cache directory. */
+  store?: CacheStore;
+}
+
+/** A runner over the configuration `config` resolves. */
 export function toolRunner(
   config: () => Promise<Config>,
-  buildOptions: BuildOptions = {},
+  options: ToolRunnerOptions = {},
 ): ToolRunner {
   let built: Promise<Built> | undefined;
   const build = async (): Promise<Built> => {
@@ -63,16 +89,19 @@ export function toolRunner(
     // of mcs.js, and node:async_hooks pulls in Deno's Node compat layer (~10 ms of CPU) on every
     // command, `mcs exec` included.
     const { AsyncLocalStorage } = await import("node:async_hooks");
-    const callSignal = new AsyncLocalStorage<AbortSignal | undefined>();
+    const scope = new AsyncLocalStorage<CallScope>();
     const { buildApp } = await import("../app/mod.ts");
-    const app = await buildApp(await config(), buildOptions);
+    const app = await buildApp(await config(), {
+      store: options.store,
+      loopbackSession: () => scope.getStore()?.signIn,
+    });
     const fetch = (input: string | URL | Request, init: NetInit = {}) => {
-      const own = callSignal.getStore();
+      const own = scope.getStore()?.signal;
       const signal = own && init.signal ? AbortSignal.any([own, init.signal]) : own ?? init.signal;
       return app.net(input, signal ? { ...init, signal } : init);
     };
-    const gmail = await app.gmail(fetch);
-    return { app, gmail, callSignal };
+    const gmail = await app.gmail(fetch, (p) => scope.getStore()?.progress?.(p));
+    return { app, gmail, scope };
   };
   const get = (): Promise<Built> => {
     if (!built) {
@@ -85,11 +114,11 @@ export function toolRunner(
     return built;
   };
   return {
-    async call(name, args, signal) {
+    async call(name, args, signal, hooks) {
       const valid = prepareToolCall(name, args);
-      const { gmail, callSignal } = await get();
+      const { gmail, scope } = await get();
       signal?.throwIfAborted();
-      return await callSignal.run(signal, () => runValidated(name, valid, { gmail }));
+      return await scope.run({ signal, ...hooks }, () => runValidated(name, valid, { gmail }));
     },
     close() {
       built?.then((b) => b.app.close(), () => {});

@@ -15,15 +15,23 @@
  *   (runs the call again every `retry_after_s`), sends `notifications/elicitation/complete` when
  *   the step is done, elicits the next step (the Connected Accounts consent) the same way, and
  *   returns the tool's real result: one tool call for the model. A decline, a cancel or an
- *   expired step ends the call with the fallback below. Any other client gets the fallback at
- *   once: `isError: true`, the `auth_required` document as `structuredContent`, and text saying
+ *   expired step ends the call with the fallback below. For `auth0-oauth` (a loopback redirect,
+ *   no broker to poll) the call itself waits: the connector starts the callback server, its
+ *   authorize URL (then the consent URL) is elicited the same way, and each step's callback
+ *   completes it; a decline, a cancelled elicitation or a cancelled request stops the wait and
+ *   releases the port. Parallel calls share one sign-in (the provider runs one flight): the
+ *   first call's client is asked, the others wait for it, and one whose shared sign-in ended
+ *   without it runs again with its own. Any other client gets the fallback at once: `isError: true`, the `auth_required` document as `structuredContent`, and text saying
  *   what to show the user and to call the tool again. Flow state lives in the CLI's cache store,
  *   so the next call (or an `mcs exec`) continues where this one stopped.
  * - Every result's text stands on its own, for hosts that ignore `structuredContent`.
  * - Calls run in parallel; a cancelled call (`notifications/cancelled`) gets its `signal`
  *   aborted (the runner aborts its Gmail requests) and no response. With a `progressToken`, the
- *   call reports `notifications/progress`: when it starts, and at every sign-in wait and check
- *   (so a client can keep extending its timeout while the user signs in).
+ *   call reports `notifications/progress`: when it starts (progress 0), at every sign-in wait and
+ *   check (so a client can keep extending its timeout while the user signs in), for each chunk
+ *   of a large metadata fetch (a search, a thread list) and each step of an attachment download
+ *   (with `total`). Progress rises strictly within a call. Without a token nothing is reported
+ *   and the Gmail client gets no hook at all.
  *
  * @example
  * ```ts
@@ -43,6 +51,9 @@ import type { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import type { CallToolRequest, CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { AuthChallenge } from "../auth/types.ts";
 import { toolByName } from "../tools/catalog.ts";
+import type { LoopbackSession } from "../auth/oauth/connector.ts";
+import type { GmailProgress } from "../gmail/http.ts";
+import type { CallHooks } from "./runner.ts";
 import { mcpTools } from "./tools.ts";
 
 // The SDK's values come through one dynamic import (lib/mcp/sdk.ts): the bundle keeps them in
@@ -57,9 +68,10 @@ export interface McpServerOptions {
   legacy: boolean;
   /**
    * Validate and run one tool; throws on failure (an {@link AuthChallenge} when the user must
-   * act). `signal` aborts when the client cancels the request.
+   * act). `signal` aborts when the client cancels the request; `hooks` carry the call's progress
+   * reporter and, for a client with URL elicitation, its in-call sign-in.
    */
-  call(name: string, args: unknown, signal: AbortSignal): Promise<unknown>;
+  call(name: string, args: unknown, signal: AbortSignal, hooks?: CallHooks): Promise<unknown>;
   /** The CLI contract's document for a thrown value (`failure(e).doc`). */
   describe(e: unknown): Record<string, unknown>;
   /** A log line (stderr); the server also sends it as `notifications/message`. */
@@ -78,16 +90,44 @@ interface CallExtra {
   sendNotification(n: { method: string; params?: Record<string, unknown> }): Promise<void>;
 }
 
-/** `notifications/progress` for one call: a no-op unless the client sent a progressToken. */
-function progressOf(token: unknown, extra: CallExtra): (message: string) => void {
-  if (typeof token !== "string" && typeof token !== "number") return () => {};
-  let progress = 0;
-  return (message) => {
-    progress++;
+/** `notifications/progress` of one call (all no-ops unless the client sent a progressToken). */
+interface Progress {
+  /** Whether the client asked for progress. */
+  readonly active: boolean;
+  /** A step (progress rises by one). */
+  step(message: string): void;
+  /** The Gmail client's report of one operation, offset so that progress keeps rising. */
+  readonly gmail?: (p: GmailProgress) => void;
+}
+
+function progressOf(token: unknown, extra: CallExtra): Progress {
+  if (typeof token !== "string" && typeof token !== "number") {
+    return { active: false, step: () => {} };
+  }
+  let last = -1;
+  let base = 0;
+  let opDone: number | undefined;
+  const send = (progress: number, message: string, total?: number) => {
+    last = progress;
     extra.sendNotification({
       method: "notifications/progress",
-      params: { progressToken: token, progress, message },
+      params: {
+        progressToken: token,
+        progress,
+        ...(total !== undefined ? { total } : {}),
+        message,
+      },
     }).catch(() => {});
+  };
+  return {
+    active: true,
+    step: (message) => send(last + 1, message),
+    gmail: (p) => {
+      // A new operation (its count starts again) continues from the last value sent.
+      if (opDone === undefined || p.done <= opDone) base = Math.max(last, 0);
+      opDone = p.done;
+      send(base + p.done, p.message, p.total === undefined ? undefined : base + p.total);
+    },
   };
 }
 
@@ -137,7 +177,16 @@ export function challengeText(tool: string, doc: AuthDoc): string {
         doc.code ? ` and confirm the code ${doc.code}` : ""
       }: ${doc.url}`,
     );
-  } else if (doc.message) lines.push(doc.message);
+  } else {
+    // No link to show (auth0-oauth: a loopback redirect only a local `mcs auth login` receives
+    // when the client cannot open the link for this call, or the user declined it).
+    if (doc.message) lines.push(doc.message);
+    lines.push(
+      "To continue, the user runs `mcs auth login` in a terminal on the computer where this mcs " +
+        "server runs (same settings and profile) and completes the sign-in and the Gmail consent " +
+        "in the browser it opens.",
+    );
+  }
   if (doc.expires_at) lines.push(`The link expires at ${doc.expires_at}.`);
   lines.push(
     `When the user says they are done, call ${tool} again with the same arguments; it continues ` +
@@ -208,7 +257,7 @@ export function createMcpServer(options: McpServerOptions): Server {
     args: unknown,
     first: AuthChallenge,
     extra: CallExtra,
-    progress: (message: string) => void,
+    progress: Progress,
   ): Promise<CallToolResult> => {
     let challenge = first;
     for (;;) {
@@ -232,14 +281,17 @@ export function createMcpServer(options: McpServerOptions): Server {
       const complete = server.createElicitationCompletionNotifier(elicitationId, {
         relatedRequestId: extra.requestId,
       });
-      progress(`waiting for the user to ${step}`);
+      progress.step(`waiting for the user to ${step}`);
       // Poll: run the call again until the step's code changes (done) or it expires.
       for (;;) {
         if (now() >= deadline) return failed(tool, challenge);
         await sleep(Math.max(1, challenge.retryAfterS ?? 2) * 1000, extra.signal);
-        progress(`checking whether the user has finished (${challenge.step})`);
+        progress.step(`checking whether the user has finished (${challenge.step})`);
         try {
-          const result = await raceAbort(options.call(tool, args, extra.signal), extra.signal);
+          const result = await raceAbort(
+            options.call(tool, args, extra.signal, { progress: progress.gmail }),
+            extra.signal,
+          );
           await complete().catch(() => {});
           return okResult(result);
         } catch (e) {
@@ -257,6 +309,93 @@ export function createMcpServer(options: McpServerOptions): Server {
     }
   };
 
+  /**
+   * The in-call sign-in of a connector that waits for the user itself (`auth0-oauth`): each URL
+   * it hands over is elicited in URL mode; the previous step is complete when the next URL comes
+   * (its callback arrived) or the call succeeds. A decline or a failed elicitation aborts the
+   * session (the connector releases its port and raises its challenge), as does a cancelled
+   * request. `end` must be called once the call is over (`end()` for success).
+   */
+  const loopbackSignIn = (tool: string, extra: CallExtra, progress: Progress) => {
+    const stop = new AbortController();
+    const over = new AbortController(); // ends the elicitations still open when the call ends
+    const onCancel = () => stop.abort(extra.signal.reason);
+    extra.signal.addEventListener("abort", onCancel, { once: true });
+    let open: { complete: () => Promise<void> } | undefined;
+    let ticker: ReturnType<typeof setInterval> | undefined;
+    let ended = false;
+    let asked = false;
+    /** The open step is done: tell the client. */
+    const completeOpen = () => {
+      const step = open;
+      open = undefined;
+      clearInterval(ticker);
+      step?.complete().catch(() => {});
+    };
+    const timeoutMs = options.stepTimeoutMs ?? 15 * 60_000;
+    const session: LoopbackSession = {
+      signal: stop.signal,
+      timeoutMs,
+      onUrl(url, step) {
+        asked = true;
+        completeOpen();
+        const elicitationId = crypto.randomUUID();
+        open = {
+          complete: server.createElicitationCompletionNotifier(elicitationId, {
+            relatedRequestId: extra.requestId,
+          }),
+        };
+        const what = step === "connect" ? "connect Gmail" : "sign in";
+        log("info", `${tool}: asking the client to open the ${step} URL`);
+        server.elicitInput(
+          {
+            mode: "url",
+            message: `mcs needs you to ${what}. Open the link in a browser on the computer ` +
+              `mcs runs on (it returns to a 127.0.0.1 address) to continue ${tool}.`,
+            url,
+            elicitationId,
+          },
+          {
+            relatedRequestId: extra.requestId,
+            signal: AbortSignal.any([stop.signal, over.signal]),
+            timeout: timeoutMs,
+          },
+        ).then(
+          (answer: { action: string }) => {
+            if (answer.action !== "accept") stop.abort(new Error(`elicitation ${answer.action}`));
+          },
+          (e: unknown) => stop.abort(e),
+        );
+        progress.step(`waiting for the user to ${what}`);
+        if (progress.active) {
+          ticker = setInterval(
+            () => progress.step(`still waiting for the user to ${what}`),
+            10_000,
+          );
+        }
+      },
+    };
+    return {
+      session,
+      /** Whether no URL came through this session and it was not stopped. */
+      unused: () => !asked && !stop.signal.aborted,
+      /** Whether the session was stopped (declined, failed or cancelled elicitation). */
+      cancelled: () => stop.signal.aborted,
+      /** The call is over: `end()` after success (the open step is complete), else `end(error)`. */
+      end(error?: unknown) {
+        if (ended) return;
+        ended = true;
+        extra.signal.removeEventListener("abort", onCancel);
+        over.abort();
+        if (error === undefined) completeOpen();
+        else {
+          clearInterval(ticker);
+          open = undefined;
+        }
+      },
+    };
+  };
+
   server.setRequestHandler(sdk.ListToolsRequestSchema, () => ({ tools }));
   server.setRequestHandler(
     sdk.CallToolRequestSchema,
@@ -266,11 +405,28 @@ export function createMcpServer(options: McpServerOptions): Server {
         throw new sdk.McpError(sdk.ErrorCode.InvalidParams, `Unknown tool: ${name}`);
       }
       const progress = progressOf(request.params._meta?.progressToken, extra);
-      progress(`running ${name}`);
+      progress.step(`running ${name}`);
+      const signIn = server.getClientCapabilities()?.elicitation?.url
+        ? loopbackSignIn(name, extra, progress)
+        : undefined;
+      let ok = false;
       try {
-        return okResult(await raceAbort(options.call(name, args, extra.signal), extra.signal));
+        const hooks: CallHooks = { progress: progress.gmail, signIn: signIn?.session };
+        const run = () => raceAbort(options.call(name, args, extra.signal, hooks), extra.signal);
+        const result = okResult(
+          await run().catch((e) => {
+            // This call joined a parallel call's sign-in (the provider runs one flight), which
+            // ended without it (declined, cancelled): that flight is over, run with our own.
+            if (e instanceof AuthChallenge && !e.url && signIn?.unused()) return run();
+            throw e;
+          }),
+        );
+        ok = true;
+        return result;
       } catch (e) {
         if (extra.signal.aborted) throw e;
+        signIn?.end(e);
+        if (signIn?.cancelled()) return failed(name, e);
         if (e instanceof AuthChallenge && server.getClientCapabilities()?.elicitation?.url) {
           return await signInThenRun(name, args, e, extra, progress);
         }
@@ -279,6 +435,9 @@ export function createMcpServer(options: McpServerOptions): Server {
           log("warning", `${name}: ${(result.content[0] as { text: string }).text}`);
         }
         return result;
+      } finally {
+        if (ok) signIn?.end();
+        signIn?.end(extra.signal.reason ?? new Error("ended"));
       }
     },
   );

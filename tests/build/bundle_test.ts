@@ -267,15 +267,19 @@ Deno.test("bundle: works under its baked permission set and everything else is d
           [
             "./mcs-html-to-text.js",
             "./mcs-mcp-sdk.js",
+            "./mcs-mcs-broker.js",
             "./mcs-oauth4webapi.js",
+            "./mcs-redis-client.js",
             "./mcs-smol-toml.js",
             "./mcs-uqr.js",
           ],
           "the only local imports",
         );
         assert(!code.includes("whitespaceCharacters"), "html-to-text is not inlined");
+        assert(!code.includes("The client is offline"), "the Redis client is not inlined");
         // The SDK validates with zod: its error codes mark SDK code.
         assert(!code.includes("invalid_type"), "the MCP SDK is not inlined");
+        assert(!code.includes("mcs_broker_sessions"), "the broker is not inlined");
         assert(
           (await Deno.readTextFile(join(bundle.dist, "mcs-mcp-sdk.js"))).includes("invalid_type"),
           "the MCP SDK is in mcs-mcp-sdk.js",
@@ -340,7 +344,8 @@ Deno.test("bundle: works under its baked permission set and everything else is d
 
     await t.step("the local stack is left out: mcs dev says where to run it, exit 3", async () => {
       const code = await Deno.readTextFile(bundle.bundle);
-      for (const s of ["/static/connect.js", "BitString"]) {
+      // (The connect page itself is in: `mcs broker serve` serves it.)
+      for (const s of ["deliveriesSettled", "BitString"]) {
         assert(!code.includes(s), `no emulator code in the bundle (${s})`);
       }
       for (const args of [["dev", "--json"], ["dev", "demo", "--json"]]) {

@@ -1,10 +1,11 @@
-import { assert, assertEquals, assertThrows } from "../support/assert.ts";
+import { assert, assertEquals, assertRejects, assertThrows } from "../support/assert.ts";
 import { resolveConfig } from "../../lib/config/resolve.ts";
 import { mapEnv } from "../../lib/config/env.ts";
 import { allEnvNames } from "../../lib/config/settings.ts";
 import { ConfigError } from "../../lib/errors.ts";
 import {
   bakedEnv,
+  brokerPermissions,
   genericPermissions,
   netEntry,
   scopedPermissions,
@@ -167,4 +168,45 @@ Deno.test("deno.json permissions.mcs lists exactly the program's env variables",
   const mcs = conf.permissions.mcs;
   assertEquals(mcs.env, allEnvNames());
   assertEquals([mcs.run, mcs.ffi, mcs.sys, mcs.import], [false, false, false, false]);
+});
+
+Deno.test("a build with MCS_STORE grants the Redis host:port, never bakes the URL or its password", async () => {
+  const { cfg, set } = await scoped({
+    MCS_AUTH: "static",
+    MCS_CACHE_DIR: "/c",
+    MCS_STORE: "redis://:pw-XYZ@cache.internal/0",
+  });
+  assertEquals(set.net, ["gmail.googleapis.com", "cache.internal:6379"]);
+  assert(!JSON.stringify(set).includes("pw-XYZ"), "no password in the set or its reasons");
+  assertEquals(bakedEnv(cfg, set, { configFileExists: false }).MCS_STORE, undefined);
+  const tls = await scoped({
+    MCS_AUTH: "static",
+    MCS_CACHE_DIR: "/c",
+    MCS_STORE: "rediss://10.0.0.7:6380/1",
+  });
+  assertEquals(tls.set.net, ["gmail.googleapis.com", "10.0.0.7:6380"]);
+  const e = await assertRejects(
+    () => scoped({ MCS_AUTH: "static", MCS_CACHE_DIR: "/c", MCS_STORE: "http://x" }),
+    ConfigError,
+  );
+  assertEquals(e.code, "store_url_invalid");
+});
+
+Deno.test("broker build: any host; files only in the state dir (rw) and the TLS and CA files (r)", () => {
+  const env = mapEnv({
+    MCS_BROKER_STATE_DIR: "state",
+    MCS_BROKER_TLS_CERT: "/etc/broker/cert.pem",
+    MCS_BROKER_TLS_KEY: "/etc/broker/key.pem",
+  });
+  const set = brokerPermissions(env, "/srv");
+  assertEquals(set.net, true);
+  assertEquals(set.write, ["/srv/state"]);
+  assertEquals(set.read, ["/srv/state", "/etc/broker/cert.pem", "/etc/broker/key.pem"]);
+  for (const name of ["LINKAUTH_API_KEYS", "OAUTH_*", "MCS_BROKER_ALLOW_PRIVATE"]) {
+    assert(set.env.includes(name), name);
+  }
+  assertThrows(
+    () => brokerPermissions(mapEnv({ MCS_BROKER_STATE_DIR: "~/s" }), "/srv"),
+    ConfigError,
+  );
 });

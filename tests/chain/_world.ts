@@ -23,6 +23,7 @@ import type { FetchLike } from "../../lib/net/types.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { auth0Provider } from "../support/emulators.ts";
 import { runDenoJson } from "../support/process.ts";
+import { type BrokerProcess, spawnBroker } from "../broker/_process.ts";
 import type { AgentInput, AgentOutput } from "./fixtures/agent.ts";
 
 const AGENT = new URL("./fixtures/agent.ts", import.meta.url).pathname;
@@ -32,6 +33,13 @@ const API_KEY = "chain-agent-key";
 export interface ChainWorldOptions {
   /** Relay every Auth0 call of the agent through the broker (`MCS_AUTH0_VIA_BROKER`). */
   viaBroker?: boolean;
+  /**
+   * Point the agent and the person at a real `mcs broker serve` process (HTTPS with the world's
+   * CA, state in the world's directory) instead of the in-process emulator; `w.brokerProcess`
+   * then restarts or stops it. Extra environment for it in `brokerEnv`.
+   */
+  brokerProcess?: boolean;
+  brokerEnv?: Record<string, string>;
 }
 
 /** Build the world; dispose it with `await using`. */
@@ -62,6 +70,28 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
   auth0.addCallbackUrl(`${broker.url}/v1/oauth/callback`);
   const gmail = await startGmailEmulator({ googleTokens, tls, seed: true, now });
   const dir = await Deno.makeTempDir({ prefix: "mcs-chain-" });
+  let brokerProcess: BrokerProcess | undefined;
+  if (options.brokerProcess) {
+    await Deno.writeTextFile(`${dir}/broker-cert.pem`, tls.cert);
+    await Deno.writeTextFile(`${dir}/broker-key.pem`, tls.key, { mode: 0o600 });
+    await Deno.writeTextFile(`${dir}/ca.pem`, ca.caPem);
+    brokerProcess = await spawnBroker({
+      LINKAUTH_API_KEYS: API_KEY,
+      LINKAUTH_ALLOWED_DOMAINS: new URL(auth0.url).hostname,
+      OAUTH_AUTH0_CLIENT_ID: auth0.clientId,
+      OAUTH_AUTH0_CLIENT_SECRET: auth0.clientSecret,
+      OAUTH_AUTH0_AUTH_URL: `${auth0.url}/authorize`,
+      OAUTH_AUTH0_TOKEN_URL: `${auth0.url}/oauth/token`,
+      MCS_BROKER_STATE_DIR: `${dir}/broker-state`,
+      MCS_BROKER_TLS_CERT: `${dir}/broker-cert.pem`,
+      MCS_BROKER_TLS_KEY: `${dir}/broker-key.pem`,
+      MCS_CA_FILE: `${dir}/ca.pem`,
+      ...options.brokerEnv,
+    });
+    auth0.addCallbackUrl(`${brokerProcess.url}/v1/oauth/callback`);
+  }
+  /** Where the agent and the person go: the broker process when there is one. */
+  const brokerUrl = () => brokerProcess?.url ?? broker.url;
   const cacheDir = `${dir}/cache`;
   const hostPort = (url: string) => new URL(url).host;
 
@@ -73,13 +103,13 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
     // With the relay the agent may reach the broker and Gmail only: a direct Auth0 call would be
     // a permission error, so a passing relayed step proves every Auth0 call went via the broker.
     const allowNet = extra.allowNet ??
-      [hostPort(broker.url), hostPort(gmail.url), ...(viaBroker ? [] : [hostPort(auth0.url)])];
+      [hostPort(brokerUrl()), hostPort(gmail.url), ...(viaBroker ? [] : [hostPort(auth0.url)])];
     const input: AgentInput = {
       cacheDir,
       auth0Domain: auth0.url,
       clientId: auth0.clientId,
       clientSecret: auth0.clientSecret,
-      brokerUrl: broker.url,
+      brokerUrl: brokerUrl(),
       apiKey: API_KEY,
       gmailUrl: gmail.url,
       caPem: ca.caPem,
@@ -98,10 +128,10 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
     return { status: res.status, location: res.headers.get("location"), text: await res.text() };
   };
 
-  /** Submit the page's `#approve` form (its `action`, HTML-unescaped, resolved against `pageUrl`). */
-  const submitApprove = async (pageUrl: string, html: string) => {
-    const m = /<form method="post" action="([^"]+)"><button id="approve"/.exec(html);
-    assert(m, "the page has an approve form");
+  /** Submit the page's `#approve` (or `#deny`) form (its `action`, HTML-unescaped, resolved against `pageUrl`). */
+  const submitApprove = async (pageUrl: string, html: string, button = "approve") => {
+    const m = new RegExp(`<form method="post" action="([^"]+)"><button id="${button}"`).exec(html);
+    assert(m, `the page has an ${button} form`);
     const action = new URL(m[1].replaceAll("&amp;", "&"), pageUrl).href;
     const res = await httpsFetch(action, { method: "POST", redirect: "manual" });
     await res.body?.cancel();
@@ -114,17 +144,19 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
    * where "Continue" leads (the Auth0 authorize or consent URL).
    */
   const personConfirms = async (code: string) => {
-    const page = await get(`${broker.url}/connect/${code}`);
+    const page = await get(`${brokerUrl()}/connect/${code}`);
     assertEquals(page.status, 200);
-    const info = await (await httpsFetch(`${broker.url}/v1/connect/${code}`)).json();
+    const info = await (await httpsFetch(`${brokerUrl()}/v1/connect/${code}`)).json();
     assertEquals([info.code, info.template_type, info.security?.secure], [code, "oauth", true]);
-    const confirmed = await httpsFetch(`${broker.url}/v1/connect/${code}/confirm`, {
+    const confirmed = await httpsFetch(`${brokerUrl()}/v1/connect/${code}/confirm`, {
       method: "POST",
     });
     assertEquals(confirmed.status, 200);
     const { connect_token } = await confirmed.json();
     const go = await get(
-      `${broker.url}/v1/oauth/authorize/${code}?connect_token=${encodeURIComponent(connect_token)}`,
+      `${brokerUrl()}/v1/oauth/authorize/${code}?connect_token=${
+        encodeURIComponent(connect_token)
+      }`,
     );
     assertEquals(go.status, 302);
     return go.location!;
@@ -132,11 +164,11 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
 
   /** Back at the broker's callback: it must land on the success page. */
   const backAtBroker = async (code: string, callback: string) => {
-    assert(callback.startsWith(`${broker.url}/v1/oauth/callback?`), callback);
+    assert(callback.startsWith(`${brokerUrl()}/v1/oauth/callback?`), callback);
     const back = await get(callback);
     assertEquals([back.status, back.location], [
       302,
-      `${broker.url}/connect/${code}?status=success`,
+      `${brokerUrl()}/connect/${code}?status=success`,
     ]);
   };
 
@@ -160,9 +192,25 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
     await backAtBroker(code, callback);
   };
 
+  /** Connect, but the person cancels at the consent page: back at the broker's denied view. */
+  const personDeniesConsent = async (code: string) => {
+    const consentUrl = await personConfirms(code);
+    const consent = await get(consentUrl);
+    assertEquals(consent.status, 200, consent.text);
+    const callback = await submitApprove(consentUrl, consent.text, "deny");
+    assert(callback.startsWith(`${brokerUrl()}/v1/oauth/callback?`), callback);
+    const back = await get(callback);
+    return { status: back.status, location: back.location };
+  };
+
   return {
+    personDeniesConsent,
     auth0,
     broker,
+    brokerProcess,
+    brokerUrl,
+    /** HTTP client trusting the world's CA. */
+    client,
     gmail,
     ca,
     dir,
@@ -174,7 +222,12 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
     /** Move every clock (emulators and the next agent processes) forward. */
     advance: (ms: number) => (offset += ms),
     async [Symbol.asyncDispose]() {
-      await Promise.all([auth0.close(), broker.close(), gmail.close()]);
+      await Promise.all([
+        auth0.close(),
+        broker.close(),
+        gmail.close(),
+        brokerProcess?.close(),
+      ]);
       client.close();
       await Deno.remove(dir, { recursive: true });
     },

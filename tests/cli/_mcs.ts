@@ -64,6 +64,8 @@ export interface LiveMcs {
   readonly stderr: string;
   /** Wait for the exit, reading the rest of stderr. */
   finish(): Promise<Ran>;
+  /** Send a signal (default SIGTERM). */
+  kill(signal?: Deno.Signal): void;
 }
 
 /** Start `mcs args...` (stdin closed, same environment rules as {@link mcs}). */
@@ -91,6 +93,13 @@ export function spawnMcs(args: string[], o: { env?: Record<string, string> } = {
         const { value, done } = await reader.read();
         if (done) return null;
         err += value;
+      }
+    },
+    kill(signal: Deno.Signal = "SIGTERM") {
+      try {
+        child.kill(signal);
+      } catch {
+        // already gone
       }
     },
     async finish() {

@@ -77,3 +77,23 @@ Deno.test("the check sees the MCP SDK where it is loaded (mcs mcp)", async () =>
   const mods = await staticClosure("cli/commands/mcp.ts", true);
   assert(mods.some((m) => /modelcontextprotocol/.test(m)), "cli/commands/mcp.ts reaches the SDK");
 });
+
+/** The Redis client and the shared-store modules: only `mcs mcp`/`mcs serve` with MCS_STORE. */
+const REDIS = /@redis\/client|^lib\/cache\/(redis_store|redis_connection|open|seal)\.ts$/;
+
+for (const entry of ["cli/main.ts", "cli/commands/tools.ts", "cli/commands/exec.ts"]) {
+  Deno.test(`${entry} cannot load the Redis client or the shared store`, async () => {
+    const mods = await staticClosure(entry, entry !== "cli/main.ts");
+    assert(mods.length > 1, mods.join());
+    const redis = mods.filter((m) => REDIS.test(m));
+    assert(redis.length === 0, `Redis modules reachable: ${redis.join(", ")}`);
+  });
+}
+
+Deno.test("mcs mcp reaches the Redis client only through a dynamic import", async () => {
+  const all = await staticClosure("cli/commands/mcp.ts", true);
+  assert(all.some((m) => /@redis\/client/.test(m)), "cli/commands/mcp.ts reaches @redis/client");
+  const eager = await staticClosure("cli/commands/mcp.ts");
+  const redis = eager.filter((m) => REDIS.test(m));
+  assert(redis.length === 0, `Redis modules loaded statically: ${redis.join(", ")}`);
+});

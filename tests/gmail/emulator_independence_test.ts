@@ -11,26 +11,7 @@ import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { encodeBatchRequest, parseBatchResponse } from "../../lib/gmail/batch_wire.ts";
 import { parseMessage, toPayload } from "../../lib/emulators/gmail/mime.ts";
 import { FULL, setup } from "./_helpers.ts";
-
-const ROOT = new URL("../../", import.meta.url);
-
-/** Every module reachable from `entry` through relative imports (paths relative to ROOT). */
-async function importGraph(entry: string): Promise<Map<string, string[]>> {
-  const graph = new Map<string, string[]>();
-  const todo = [entry];
-  while (todo.length) {
-    const file = todo.pop()!;
-    if (graph.has(file)) continue;
-    const text = await Deno.readTextFile(new URL(file, ROOT));
-    const specs = [...text.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s+["']([^"']+)["']/gm)]
-      .map((m) => m[1]);
-    const local = specs.filter((s) => s.startsWith("."))
-      .map((s) => new URL(s, new URL(file, ROOT)).pathname.slice(ROOT.pathname.length));
-    graph.set(file, specs);
-    todo.push(...local);
-  }
-  return graph;
-}
+import { importGraph } from "../support/import_graph.ts";
 
 Deno.test("the Gmail emulator and the Google token registry import no client code", async () => {
   for (const entry of ["lib/emulators/gmail/mod.ts", "lib/emulators/google_oauth.ts"]) {

@@ -1,6 +1,6 @@
 /**
  * Known answers for the envelope from implementations that share no code with the client:
- * the broker emulator's own sealer/opener (`lib/emulators/linkauth/envelope.ts`, Python-style
+ * the broker emulator's own sealer/opener (`lib/broker/envelope.ts`, Python-style
  * JSON like the real broker) and the broker connect page's WebCrypto path in a real Chromium.
  * A client that drifts from section 6.2 (say, RSA-OAEP with SHA-1) fails here.
  * @module
@@ -16,7 +16,7 @@ import {
   importAgentKey,
 } from "../../lib/auth/linkauth/crypto.ts";
 import type { StoredAgentKey } from "../../lib/auth/linkauth/keystore.ts";
-import { openForAgent, pythonJson, sealForAgent } from "../../lib/emulators/linkauth/envelope.ts";
+import { openForAgent, pythonJson, sealForAgent } from "../../lib/broker/envelope.ts";
 import type { PageEnvelopeInput, PageEnvelopeOutput } from "./fixtures/page_envelope.ts";
 
 const PAGE = new URL("./fixtures/page_envelope.ts", import.meta.url).pathname;

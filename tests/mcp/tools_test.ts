@@ -85,6 +85,67 @@ Deno.test("mcs mcp: progress notifications when the client sends a progressToken
   }
 });
 
+Deno.test("mcs mcp: progress per metadata batch of a large search and per attachment step, rising, with totals", async () => {
+  const stack = await startStack({ pollInterval: 1 });
+  const out = await Deno.makeTempDir({ prefix: "mcs-mcp-dl-" });
+  try {
+    await using c = await stdioClient(staticEnv(stack));
+    type P = { progressToken: number; progress: number; total?: number; message?: string };
+    // What the server sends, read off the wire: the SDK client drops a progress notification
+    // that arrives in the same read as the response (its handler is gone by then).
+    const wire: P[] = [];
+    const transport = c.client.transport!;
+    const deliver = transport.onmessage!;
+    transport.onmessage = (m: Any, extra?: Any) => {
+      if (m.method === "notifications/progress") wire.push(m.params);
+      deliver.call(transport, m, extra);
+    };
+    const call = async (name: string, args: Record<string, unknown>) => {
+      const from = wire.length;
+      const r = await c.client.callTool({ name, arguments: args }, undefined, {
+        onprogress: () => {},
+      }) as CallToolResult;
+      assert(!r.isError, JSON.stringify(r));
+      const seen = wire.slice(from);
+      assert(seen.every((p) => p.progressToken === seen[0].progressToken));
+      for (let i = 1; i < seen.length; i++) {
+        assert(seen[i].progress > seen[i - 1].progress, `rising: ${JSON.stringify(seen)}`);
+      }
+      return { r, seen, counted: seen.filter((p) => p.total !== undefined) };
+    };
+    // More than one batch of 50: the seeded mailbox holds about 60 messages.
+    const search = await call("search_emails", { limit: 100 });
+    const found = (search.r.structuredContent as { messages: { id: string }[] }).messages;
+    assert(found.length > 50, `a search of ${found.length} needs two batches`);
+    assertEquals(search.counted.length, 2, JSON.stringify(search.seen));
+    const last = search.counted.at(-1)!;
+    assertEquals(last.progress, last.total, "the last batch completes the total");
+    assertEquals(search.counted.map((p) => p.total), [found.length, found.length]);
+    // No progressToken, no progress.
+    const before = wire.length;
+    await c.client.callTool({ name: "search_emails", arguments: { limit: 100 } });
+    assertEquals(wire.length, before);
+
+    const withPdf = (await call("search_emails", { query: "has:attachment", limit: 1 })).r
+      .structuredContent as { messages: { id: string }[] };
+    const id = withPdf.messages[0].id;
+    const msg = (await call("read_email", { id })).r.structuredContent as {
+      attachments: { filename: string }[];
+    };
+    const dl = await call("download_attachment", {
+      message_id: id,
+      attachment_id: msg.attachments[0].filename,
+      out_dir: out,
+    });
+    assertEquals(dl.counted.length, 3, JSON.stringify(dl.seen));
+    assertEquals(dl.counted.at(-1)!.progress, dl.counted.at(-1)!.total);
+    assert(dl.counted[1].message?.startsWith("downloaded "), JSON.stringify(dl.seen));
+  } finally {
+    await stack.close();
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
 Deno.test("mcs mcp: a cancelled call starts no further Gmail request; the server keeps serving", async () => {
   const stack = await startStack({ pollInterval: 1 });
   try {

@@ -209,3 +209,48 @@ Deno.test("port 0 serves the sign-in only: a consent is a ConfigError naming the
   assertStringIncludes(e.message, "Configure a fixed callback port");
   assertStringIncludes(e.message, "http://127.0.0.1:3000/callback");
 });
+
+Deno.test("per-call blocking: a session's onUrl gets the URL and step; parts of one call share one wait; abort frees the port and raises the challenge", () =>
+  withAuth0(async (emu) => {
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    let session: import("../../lib/auth/oauth/connector.ts").LoopbackSession | undefined;
+    const c = new OAuthLoopbackConnector({
+      ...base(emu),
+      port,
+      cache: new MemoryCacheStore(),
+      onUrl: () => {
+        throw new Error("the connector's own onUrl is not used with a session");
+      },
+      blocking: () => session,
+    });
+    // No session: non-blocking.
+    await assertRejects(() => c.authenticate({ scope: "gmail" }), AuthChallenge);
+
+    // A session that stops: both parallel parts end with the challenge, the port is free.
+    const stop = new AbortController();
+    const urls: [string, string][] = [];
+    session = { signal: stop.signal, onUrl: (url, step) => void urls.push([url, step]) };
+    const a = c.authenticate({ scope: "gmail" });
+    const b = c.authenticate({ scope: "gmail" });
+    while (urls.length === 0) await new Promise((r) => setTimeout(r, 10));
+    stop.abort();
+    await assertRejects(() => a, AuthChallenge);
+    await assertRejects(() => b, AuthChallenge);
+    assertEquals(urls.length, 1, "one callback server and one URL for both parts");
+    assertEquals(urls[0][1], "login");
+    Deno.listen({ hostname: "127.0.0.1", port }).close(); // released
+
+    // Nobody comes back in time: the challenge too, and the port is free.
+    session = { timeoutMs: 50, onUrl: () => {} };
+    await assertRejects(() => c.authenticate({ scope: "gmail" }), AuthChallenge);
+    Deno.listen({ hostname: "127.0.0.1", port }).close();
+
+    // A session whose person approves: the credential.
+    const p = person(emu);
+    session = { onUrl: (url) => p.onUrl(url) };
+    const r = await c.authenticate({ scope: "gmail" });
+    assertEquals(r.kind, "credential");
+    await Promise.all(p.done);
+  }));

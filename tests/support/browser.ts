@@ -70,3 +70,26 @@ export function browserPerson(input: PersonInput): Promise<PersonOutput> {
     input: { chromium: CHROMIUM, ...input },
   });
 }
+
+/** What the person of a loopback step saw: the Auth0 page's heading, the callback page's. */
+export interface LoopbackPersonOutput {
+  ok: boolean;
+  error?: string;
+  auth0Heading?: string;
+  callbackHeading?: string;
+  /** The callback URL without its query. */
+  final?: string;
+}
+
+const LOOPBACK_PERSON = new URL("./loopback_person.ts", import.meta.url).pathname;
+
+/**
+ * The person of an `auth0-oauth` step: opens `url` (authorize or consent) in Chromium,
+ * approves at the Auth0 emulator and lands on the loopback callback's page.
+ */
+export function loopbackPerson(url: string): Promise<LoopbackPersonOutput> {
+  return runDenoJson<LoopbackPersonOutput>(LOOPBACK_PERSON, {
+    perms: ["-A"],
+    input: { chromium: CHROMIUM, url },
+  });
+}

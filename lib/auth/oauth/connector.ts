@@ -6,6 +6,10 @@
  * A sign-in needs a process that waits for the browser, so the connector is non-blocking by
  * default: `authenticate` returns a stored result or raises {@link AuthChallenge} telling the
  * user to run `mcs auth login`, which calls {@link OAuthLoopbackConnector.login} (blocking).
+ * A long-running host (the MCP server) decides per call instead: `blocking` as a function
+ * returns a {@link LoopbackSession} for a call that can wait for the user (its `onUrl` gets the
+ * URL of each step, aborting its `signal` stops the wait and releases the port, and the call
+ * then raises the same challenge as the non-blocking mode), or undefined to stay non-blocking.
  *
  * The URL is always handed to `onUrl` (headless users open it on another machine), and then to
  * `openBrowser` if one is given. The composition root passes `browserOpener` (`./browser.ts`),
@@ -40,7 +44,13 @@ import type * as OAuth from "oauth4webapi";
 import type { CacheStore } from "../../cache/types.ts";
 import { ConfigError, McsError, summarizeUpstream } from "../../errors.ts";
 import type { FetchLike } from "../../net/types.ts";
-import { AuthChallenge, type AuthPort, type AuthRequest, type AuthResult } from "../types.ts";
+import {
+  AuthChallenge,
+  type AuthPort,
+  type AuthRequest,
+  type AuthResult,
+  type AuthStep,
+} from "../types.ts";
 import { startCallbackServer } from "./callback_server.ts";
 
 /** Options. */
@@ -83,9 +93,27 @@ export interface OAuthLoopbackOptions {
   cache?: CacheStore;
   /** What login yields (default `refresh_token`). */
   credential?: "refresh_token" | "access_token";
-  /** Make `authenticate` itself block (what `mcs auth login` does). */
-  blocking?: boolean;
+  /**
+   * Make `authenticate` itself block: `true` always (what `mcs auth login` does), or per call
+   * when a function returns a {@link LoopbackSession} (what the MCP server does).
+   */
+  blocking?: boolean | (() => LoopbackSession | undefined);
   now?: () => number;
+}
+
+/**
+ * One call's blocking sign-in (see `blocking`): where each step's URL goes, and how to stop.
+ */
+export interface LoopbackSession {
+  /** Gets the URL the user opens, with the step it is for (instead of `onUrl`, no browser). */
+  onUrl(url: string, step: AuthStep): void;
+  /**
+   * Aborting stops the wait for the callback and releases the port; the call then raises the
+   * non-blocking {@link AuthChallenge}.
+   */
+  signal?: AbortSignal;
+  /** How long to wait for the browser (default: the connector's `timeoutMs`). */
+  timeoutMs?: number;
 }
 
 const DEFAULT_SCOPE = "openid profile email offline_access";
@@ -96,6 +124,8 @@ export class OAuthLoopbackConnector implements AuthPort {
   #as: OAuth.AuthorizationServer;
   #client: OAuth.Client;
   #now: () => number;
+  /** Blocking sign-ins in progress (per-call sessions), by scope and URL. */
+  #waits = new Map<string, { promise: Promise<AuthResult>; signal?: AbortSignal }>();
 
   constructor(options: OAuthLoopbackOptions) {
     this.#o = options;
@@ -169,8 +199,47 @@ export class OAuthLoopbackConnector implements AuthPort {
       const stored = await this.#o.cache?.get<AuthResult>(this.#key(request.scope));
       if (stored) return stored;
     }
-    if (this.#o.blocking) return await this.login(request);
-    throw new AuthChallenge({
+    const blocking = this.#o.blocking;
+    const session = typeof blocking === "function" ? blocking() : undefined;
+    if (session) return await this.#sessionLogin(request, session);
+    if (blocking === true) return await this.login(request);
+    throw this.#challenge(request);
+  }
+
+  /**
+   * A per-call blocking sign-in. Parts of one call (the token and the account identity) and
+   * parallel calls ask at once: one callback server and one URL per step, the others join it.
+   * A wait its owner stopped (declined, cancelled) is not joined: once it has released the
+   * port, the next caller starts its own.
+   */
+  async #sessionLogin(request: AuthRequest, session: LoopbackSession): Promise<AuthResult> {
+    const key = `${request.scope}\n${request.url ?? ""}`;
+    for (let current = this.#waits.get(key); current; current = this.#waits.get(key)) {
+      try {
+        return await current.promise;
+      } catch (e) {
+        if (!current.signal?.aborted) throw e;
+        if (this.#waits.get(key) === current) this.#waits.delete(key);
+      }
+      if (session.signal?.aborted) throw this.#challenge(request);
+    }
+    // Stopped, or no callback in time: the call ends with the challenge a later call continues.
+    const promise = this.login(request, session).catch((e) => {
+      const expired = e instanceof McsError && e.code === "oauth_callback_timeout";
+      throw session.signal?.aborted || expired ? this.#challenge(request) : e;
+    });
+    const entry = { promise, signal: session.signal };
+    this.#waits.set(key, entry);
+    const forget = () => {
+      if (this.#waits.get(key) === entry) this.#waits.delete(key);
+    };
+    promise.then(forget, forget);
+    return await promise;
+  }
+
+  /** What a call that cannot wait for the user raises. */
+  #challenge(request: AuthRequest): AuthChallenge {
+    return new AuthChallenge({
       message: request.url === undefined
         ? `Sign-in required for "${request.scope}": run \`mcs auth login\` and complete the sign-in in a browser.`
         : `Account connection required for "${request.scope}": run \`mcs auth login\` and complete the consent in a browser.`,
@@ -179,8 +248,12 @@ export class OAuthLoopbackConnector implements AuthPort {
     });
   }
 
-  /** Blocking: run the browser flow now (login, or passthrough when `request.url` is set). */
-  async login(request: AuthRequest): Promise<AuthResult> {
+  /**
+   * Blocking: run the browser flow now (login, or passthrough when `request.url` is set). With
+   * a `session`, its `onUrl` gets the URL and its `signal` cancels the wait.
+   */
+  async login(request: AuthRequest, session?: LoopbackSession): Promise<AuthResult> {
+    session?.signal?.throwIfAborted();
     const passthrough = request.url !== undefined;
     if (passthrough && !this.#o.port) throw this.#fixedPortRequired();
     if (passthrough && request.state === undefined) {
@@ -197,8 +270,10 @@ export class OAuthLoopbackConnector implements AuthPort {
       path: this.#o.callbackPath,
       redirectHost: this.#o.redirectHost,
       state,
-      timeoutMs: this.#o.timeoutMs,
+      timeoutMs: session?.timeoutMs ?? this.#o.timeoutMs,
     });
+    const cancel = () => server.close().catch(() => {});
+    session?.signal?.addEventListener("abort", cancel, { once: true });
     try {
       const verifier = oauth.generateRandomCodeVerifier();
       let target: string;
@@ -220,18 +295,22 @@ export class OAuthLoopbackConnector implements AuthPort {
         for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
         target = url.href;
       }
-      (this.#o.onUrl ?? ((u) => console.error(`Open this URL in a browser to continue:\n  ${u}`)))(
-        target,
-      );
-      try {
-        await this.#o.openBrowser?.(target);
-      } catch {
-        // The URL was printed; a missing opener is not an error.
+      if (session) {
+        session.onUrl(target, request.step ?? (passthrough ? "connect" : "login"));
+      } else {
+        (this.#o.onUrl ??
+          ((u) => console.error(`Open this URL in a browser to continue:\n  ${u}`)))(target);
+        try {
+          await this.#o.openBrowser?.(target);
+        } catch {
+          // The URL was printed; a missing opener is not an error.
+        }
       }
       const params = await server.result;
       if (passthrough) return this.#captured(params, request);
       return await this.#exchange(request, params, state, server.redirectUri, verifier);
     } finally {
+      session?.signal?.removeEventListener("abort", cancel);
       await server.close();
     }
   }

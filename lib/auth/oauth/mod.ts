@@ -16,7 +16,7 @@
  */
 
 export { OAuthLoopbackConnector } from "./connector.ts";
-export type { OAuthLoopbackOptions } from "./connector.ts";
+export type { LoopbackSession, OAuthLoopbackOptions } from "./connector.ts";
 export { browserOpener, denoOpenerHost, openerFor } from "./browser.ts";
 export type { Opener, OpenerHost } from "./browser.ts";
 export { startCallbackServer } from "./callback_server.ts";

@@ -12,11 +12,17 @@
  * ```
  * @module
  */
-import { type Ctx, LOCAL_HOSTS, lookupForClient, notFound, readJson, tooMany } from "./context.ts";
-import { ALGORITHM as ENVELOPE_ALGORITHM } from "./envelope.ts";
-import { json, problem, safeEqual, validation } from "./problem.ts";
+import { type Ctx, lookupForClient, tooMany } from "./context.ts";
+import { json, safeEqual } from "../../broker/problem.ts";
+import {
+  alreadyConfirmed,
+  badConnectToken,
+  connectInfoBody,
+  notCompletable,
+  readComplete,
+  securityBanner,
+} from "../../broker/protocol.ts";
 import { token } from "./state.ts";
-import * as v from "./validate.ts";
 
 /** The connect routes on `ctx`. */
 export function connectRoutes(ctx: Ctx): {
@@ -24,56 +30,12 @@ export function connectRoutes(ctx: Ctx): {
   confirm(code: string, client: string): Promise<Response>;
   complete(req: Request, code: string, client: string): Promise<Response>;
 } {
-  /** The connect page's security banner (section 4.3). */
-  const security = (req: Request) => {
-    const url = new URL(req.url);
-    if (
-      req.headers.get("x-forwarded-proto") === "https" || url.protocol === "https:" ||
-      ctx.base.startsWith("https://")
-    ) {
-      return { secure: true, mode: "production", message: null };
-    }
-    let host = "";
-    try {
-      host = new URL(`http://${req.headers.get("host") ?? url.host}`).hostname;
-    } catch {
-      host = "";
-    }
-    host = host.replace(/^\[(.*)\]$/, "$1");
-    if (LOCAL_HOSTS.has(host) || host === "0.0.0.0") {
-      return {
-        secure: false,
-        mode: "development",
-        message: "Development mode -- connection is not encrypted. Do not enter real credentials.",
-      };
-    }
-    return {
-      secure: false,
-      mode: "insecure",
-      message: "WARNING: Connection is not encrypted (no TLS). Do not enter real credentials. " +
-        "Configure HTTPS or a reverse proxy before using in production.",
-    };
-  };
-
   const connectInfo = async (req: Request, code: string, client: string): Promise<Response> => {
     if (ctx.limiter.perCodeLimited(client, code)) return tooMany();
     const found = await lookupForClient(ctx, code, client);
     if (found.error) return found.error;
-    const s = found.session;
-    if (s.status === "ready" || s.status === "consumed") {
-      return problem(410, "Session Gone", "Session already completed.");
-    }
-    if (s.status === "confirmed") return notFound();
-    return json(200, {
-      status: "pending",
-      display_name: s.displayName,
-      template_type: s.templateType,
-      code: s.code,
-      fields: s.fields,
-      public_key: s.publicKey,
-      security: security(req),
-      oauth_url: null,
-    });
+    const security = securityBanner(req, ctx.base, req.headers.get("x-forwarded-proto"));
+    return connectInfoBody(found.session, security);
   };
 
   const confirm = async (code: string, client: string): Promise<Response> => {
@@ -81,30 +43,15 @@ export function connectRoutes(ctx: Ctx): {
     const found = await lookupForClient(ctx, code, client);
     if (found.error) return found.error;
     const s = found.session;
-    if (s.status !== "pending") {
-      return problem(409, "Already Confirmed", "Session has already been confirmed.");
-    }
+    if (s.status !== "pending") return alreadyConfirmed();
     s.status = "confirmed";
     s.connectToken = token("ct_");
     return json(200, { connect_token: s.connectToken });
   };
 
-  const COMPLETE_RULES = {
-    ciphertext: v.str({ required: true }),
-    algorithm: v.str({ default: ENVELOPE_ALGORITHM }),
-    connect_token: v.str({ required: true }),
-  };
-
   const complete = async (req: Request, code: string, client: string): Promise<Response> => {
-    // The body is validated before the handler runs: 422 comes before 404.
-    const decoded = await readJson(req);
-    if (decoded instanceof Response) return decoded;
-    const checked = v.check<{ ciphertext: string; algorithm: string; connect_token: string }>(
-      decoded.body,
-      COMPLETE_RULES,
-    );
-    if (checked.issues.length) return validation(checked.issues);
-    const body = checked.value!;
+    const body = await readComplete(req);
+    if (body instanceof Response) return body;
     const found = await lookupForClient(ctx, code, client);
     if (found.error) return found.error;
     const s = found.session;
@@ -112,15 +59,11 @@ export function connectRoutes(ctx: Ctx): {
     // is closed (the real broker accepts an empty connect_token there, and the never-consumed
     // passthrough token). Also hole 2: a ready session is never overwritten.
     if (s.status !== "confirmed" || s.oauthStarted) {
-      return problem(409, "Session Not Completable", "Session is not in a completable state.");
+      return notCompletable();
     }
     // deliberate: closes hole 1 and hole 11 — an empty token never matches; constant time.
     if (!s.connectToken || !body.connect_token || !safeEqual(body.connect_token, s.connectToken)) {
-      return problem(
-        403,
-        "Invalid Connect Token",
-        "Invalid connect_token. Re-confirm the session code.",
-      );
+      return badConnectToken();
     }
     s.ciphertext = body.ciphertext;
     s.algorithm = body.algorithm;

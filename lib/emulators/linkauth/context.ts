@@ -12,23 +12,25 @@
  * @module
  */
 import type { FetchLike } from "../../net/types.ts";
-import type { Outbox } from "./delivery.ts";
-import { apiKeyProblem, problem, safeEqual, validation } from "./problem.ts";
-import type { CodeLimiter, Session, SessionStore } from "./state.ts";
+import type { Outbox } from "../../broker/delivery.ts";
+import { apiKeyProblem, safeEqual } from "../../broker/problem.ts";
+import {
+  type BrokerOAuthProvider,
+  hostAllowed as allowed,
+  notFound,
+  tooMany,
+} from "../../broker/protocol.ts";
 
-/** An OAuth provider the broker can send users to (e.g. the Auth0 emulator). */
-export interface BrokerOAuthProvider {
-  authorizeUrl: string;
-  tokenUrl: string;
-  clientId: string;
-  clientSecret: string;
-  /** Default scope when the session asks for none. */
-  scope?: string;
-  /** Extra authorize parameters always sent (e.g. `audience`). */
-  extraParams?: Record<string, string>;
-  /** Token endpoint client authentication (default `client_secret_basic`, as authlib). */
-  tokenAuthMethod?: "client_secret_post" | "client_secret_basic";
-}
+export {
+  type BrokerOAuthProvider,
+  fnmatchcase,
+  LOCAL_HOSTS,
+  notFound,
+  readJson,
+  tooMany,
+} from "../../broker/protocol.ts";
+import { plausibleCode } from "../../broker/session.ts";
+import type { CodeLimiter, Session, SessionStore } from "./state.ts";
 
 /** Options. */
 export interface LinkAuthBrokerOptions {
@@ -113,17 +115,6 @@ export interface Ctx {
   base: string;
 }
 
-/** Hosts for which `http` callbacks are allowed and the connect page is in development mode. */
-export const LOCAL_HOSTS: ReadonlySet<string> = new Set(["localhost", "127.0.0.1", "::1"]);
-
-/** 429 of the connect-route limiter. */
-export const tooMany = (): Response =>
-  problem(429, "Too Many Requests", "Rate limit exceeded. Try again later.");
-
-/** 404 for an unknown, expired or hidden session. */
-export const notFound = (): Response =>
-  problem(404, "Session Not Found", "Session not found or expired.");
-
 /**
  * The API-key dependency: `undefined` when auth is off, the presented key when it matches one
  * configured key (compared against every key), or the nested 401/403 problem.
@@ -138,26 +129,6 @@ export function checkApiKey(ctx: Ctx, req: Request): Response | string | undefin
   return ok ? key : apiKeyProblem(false);
 }
 
-/** FastAPI decodes the body before anything else: malformed JSON is a 422 first. */
-export async function readJson(req: Request): Promise<{ body: unknown } | Response> {
-  const text = await req.text();
-  if (text.trim() === "") {
-    return validation([{ type: "missing", loc: ["body"], msg: "Field required", input: null }]);
-  }
-  try {
-    return { body: JSON.parse(text) };
-  } catch (e) {
-    const at = /position (\d+)/.exec(String(e))?.[1];
-    return validation([{
-      type: "json_invalid",
-      loc: ["body", at ? Number(at) : 0],
-      msg: "JSON decode error",
-      input: {},
-      ctx: { error: "Expecting value" },
-    }]);
-  }
-}
-
 /** Look a `{code}` up for a browser route, counting misses against the client. */
 export async function lookupForClient(
   ctx: Ctx,
@@ -165,34 +136,12 @@ export async function lookupForClient(
   client: string,
 ): Promise<{ error: Response; session?: undefined } | { error?: undefined; session: Session }> {
   if (ctx.limiter.limited(client)) return { error: tooMany() };
-  const s = /^[A-Za-z0-9-]{1,32}$/.test(code) ? await ctx.sessions.byCode(code) : undefined;
+  const s = plausibleCode(code) ? await ctx.sessions.byCode(code) : undefined;
   if (!s) {
     ctx.limiter.recordFailure(client);
     return { error: notFound() };
   }
   return { session: s };
-}
-
-/** Python's `fnmatch.fnmatchcase` (what the broker's proxy allowlist uses). */
-export function fnmatchcase(name: string, pattern: string): boolean {
-  let re = "";
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i];
-    if (c === "*") re += ".*";
-    else if (c === "?") re += ".";
-    else if (c === "[") {
-      const close = pattern.indexOf("]", i + 2);
-      if (close === -1) re += "\\[";
-      else {
-        let set = pattern.slice(i + 1, close).replace(/\\/g, "\\\\");
-        if (set.startsWith("!")) set = "^" + set.slice(1);
-        else if (set.startsWith("^")) set = "\\" + set;
-        re += `[${set}]`;
-        i = close;
-      }
-    } else re += c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
-  }
-  return new RegExp(`^(?:${re})$`, "s").test(name);
 }
 
 /**
@@ -201,5 +150,5 @@ export function fnmatchcase(name: string, pattern: string): boolean {
  * relays everything), so the emulator is never an open relay.
  */
 export function hostAllowed(ctx: Ctx, hostname: string): boolean {
-  return hostname !== "" && ctx.config.allowedHosts.some((p) => fnmatchcase(hostname, p));
+  return allowed(ctx.config.allowedHosts, hostname);
 }

@@ -5,13 +5,15 @@
  * delivery and `/v1/proxy`, with the real route set, field order, nulls, the three error
  * shapes (Problem Details, API-key problems nested under `detail`, FastAPI's 422 list) and the
  * real order of checks. `tests/linkauth/fidelity_test.ts` pins that behaviour. It shares no
- * protocol code with the client: the envelope (`envelope.ts`) is written from the reference.
+ * protocol code with the client: it is the in-memory front of the production broker's protocol
+ * modules (`lib/broker`: `protocol.ts`, `envelope.ts` written from the reference, `session.ts`,
+ * `delivery.ts`, `page.ts`, `problem.ts`, `validate.ts`, `templates.ts`), which import no client
+ * code either (`tests/broker/independence_test.ts`). What stays here is the in-memory state and
+ * the test hooks; `mcs broker serve` keeps the same protocol on a CacheStore.
  *
  * Modules: `server.ts` (routes, test hooks), `context.ts` (options, shared checks),
  * `state.ts` (sessions, rate limits), `sessions.ts` (create, poll), `connect.ts` (connect
- * page API), `oauth.ts` (authorize, callback, passthrough), `relay.ts` (webhook, proxy),
- * `delivery.ts` (sealing results, `callback_url`), `envelope.ts`, `templates.ts`, `page.ts`,
- * `problem.ts`, `validate.ts`. Where the reference is silent, the guesses are listed in
+ * page API), `oauth.ts` (authorize, callback, passthrough), `relay.ts` (webhook, proxy). Where the reference is silent, the guesses are listed in
  * `lib/emulators/GUESSES.md`.
  *
  * It deliberately does NOT copy the real broker's known holes (reference section 14); each

@@ -14,10 +14,19 @@
  * @module
  */
 import { type Ctx, lookupForClient } from "./context.ts";
-import { sealResult } from "./delivery.ts";
-import { encodeUrl as encodeBase64Url } from "./envelope.ts";
-import { problem, safeEqual } from "./problem.ts";
-import { providerError } from "./sessions.ts";
+import { sealResult } from "../../broker/delivery.ts";
+import { safeEqual } from "../../broker/problem.ts";
+import {
+  authorizeBadToken,
+  authorizeUrl,
+  captureParams,
+  codeNotConfirmed,
+  exchangeCode,
+  invalidState,
+  pkce,
+  providerError,
+} from "../../broker/protocol.ts";
+import { problem } from "../../broker/problem.ts";
 import { token } from "./state.ts";
 
 /** The OAuth routes on `ctx`. */
@@ -32,20 +41,10 @@ export function oauthRoutes(ctx: Ctx): {
     const found = await lookupForClient(ctx, code, client);
     if (found.error) return found.error;
     const s = found.session;
-    if (s.status !== "confirmed") {
-      return problem(
-        409,
-        "Code Not Confirmed",
-        "Session code must be confirmed before starting OAuth flow.",
-      );
-    }
+    if (s.status !== "confirmed") return codeNotConfirmed();
     const presented = url.searchParams.get("connect_token") ?? "";
     if (!s.connectToken || !presented || !safeEqual(presented, s.connectToken)) {
-      return problem(
-        403,
-        "Invalid Connect Token",
-        "Invalid or missing connect_token. Re-confirm the session code.",
-      );
+      return authorizeBadToken();
     }
     if (s.customAuthorizeUrl) {
       // deliberate: closes hole 8 — the passthrough redirect consumes the connect token too.
@@ -58,33 +57,19 @@ export function oauthRoutes(ctx: Ctx): {
     if (s.templateType !== "oauth") {
       return problem(400, "Not an OAuth Session", "This session does not use OAuth.");
     }
-    if (!p) {
-      const e = await providerError(s.oauthProvider ?? "").json();
-      return problem(503, "OAuth Provider Error", e.detail);
-    }
+    if (!p) return providerError(s.oauthProvider ?? "", 503);
     s.connectToken = undefined; // consumed (the real broker sets it to "")
     s.oauthStarted = true;
-    s.codeVerifier = encodeBase64Url(crypto.getRandomValues(new Uint8Array(64)));
+    const { verifier, challenge } = await pkce();
+    s.codeVerifier = verifier;
     // deliberate: closes hole 7 — a random state, not the code-derived session id.
     s.oauthState = token("");
-    const challenge = encodeBase64Url(
-      new Uint8Array(
-        await crypto.subtle.digest("SHA-256", new TextEncoder().encode(s.codeVerifier)),
-      ),
-    );
-    const target = new URL(p.authorizeUrl);
-    const scope = s.oauthScopes?.length ? s.oauthScopes.join(" ") : p.scope;
-    target.searchParams.set("response_type", "code");
-    target.searchParams.set("client_id", p.clientId);
-    target.searchParams.set("redirect_uri", `${ctx.base}/v1/oauth/callback`);
-    if (scope) target.searchParams.set("scope", scope);
-    target.searchParams.set("state", s.oauthState);
-    target.searchParams.set("code_challenge", challenge);
-    target.searchParams.set("code_challenge_method", "S256");
-    for (const [k, val] of Object.entries({ ...p.extraParams, ...s.oauthExtraParams })) {
-      target.searchParams.set(k, val);
-    }
-    return new Response(null, { status: 302, headers: { location: target.href } });
+    const target = authorizeUrl(p, s, {
+      redirectUri: `${ctx.base}/v1/oauth/callback`,
+      state: s.oauthState,
+      challenge,
+    });
+    return new Response(null, { status: 302, headers: { location: target } });
   };
 
   const callback = async (url: URL): Promise<Response> => {
@@ -110,14 +95,7 @@ export function oauthRoutes(ctx: Ctx): {
     }
     // deliberate: closes hole 2 — only a confirmed session waiting for this callback is written.
     if (!s || s.codeVerifier === undefined || s.status !== "confirmed") {
-      if (!state && !q.has("code")) {
-        return problem(400, "Invalid Callback", "Missing state or code parameter.");
-      }
-      return problem(
-        400,
-        "Invalid State",
-        "OAuth state parameter not recognized. Session may have expired.",
-      );
+      return invalidState(q);
     }
     const verifier = s.codeVerifier;
     s.codeVerifier = undefined;
@@ -127,10 +105,7 @@ export function oauthRoutes(ctx: Ctx): {
       headers: { location: `${ctx.base}/connect/${s.code}?status=success` },
     });
     if (s.customAuthorizeUrl) {
-      const captured: Record<string, string> = {};
-      for (const name of s.customCallbackParams ?? []) captured[name] = q.get(name) ?? "";
-      if (Object.values(captured).every((x) => x === "")) captured.code = q.get("code") ?? "";
-      await sealResult(s, captured);
+      await sealResult(s, captureParams(s, q));
       ctx.outbox.deliver(s);
       return success;
     }
@@ -138,47 +113,13 @@ export function oauthRoutes(ctx: Ctx): {
     if (!code) return problem(400, "Invalid Callback", "Missing code parameter.");
     const p = providers[s.oauthProvider ?? ""];
     if (!p) return problem(400, "Not an OAuth Session", "This session does not use OAuth.");
-    const form = new URLSearchParams({
-      grant_type: "authorization_code",
+    const tokens = await exchangeCode(ctx.upstream, p, {
       code,
-      redirect_uri: `${ctx.base}/v1/oauth/callback`,
-      code_verifier: verifier,
+      verifier,
+      redirectUri: `${ctx.base}/v1/oauth/callback`,
+      now: now(),
     });
-    const headers: Record<string, string> = {
-      "content-type": "application/x-www-form-urlencoded",
-      accept: "application/json",
-    };
-    // authlib's default client authentication is client_secret_basic.
-    if ((p.tokenAuthMethod ?? "client_secret_basic") === "client_secret_basic") {
-      const enc = (x: string) => encodeURIComponent(x);
-      headers.authorization = `Basic ${btoa(`${enc(p.clientId)}:${enc(p.clientSecret)}`)}`;
-    } else {
-      form.set("client_id", p.clientId);
-      form.set("client_secret", p.clientSecret);
-    }
-    let tokens: Record<string, unknown>;
-    try {
-      const res = await ctx.upstream(p.tokenUrl, {
-        method: "POST",
-        headers,
-        body: form,
-        redirect: "manual",
-      });
-      const body = await res.json().catch(() => undefined);
-      if (!res.ok || !body || typeof body.access_token !== "string") {
-        throw new Error(`token endpoint ${res.status}`);
-      }
-      tokens = body;
-    } catch {
-      return problem(
-        400,
-        "OAuth Authorization Failed",
-        "The authorization code could not be exchanged.",
-      );
-    }
-    if (typeof tokens.expires_in === "number") {
-      tokens.expires_at = Math.floor(now() / 1000) + tokens.expires_in;
-    }
+    if (tokens instanceof Response) return tokens;
     await sealResult(s, tokens);
     ctx.outbox.deliver(s);
     return success;

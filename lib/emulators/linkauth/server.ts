@@ -13,11 +13,11 @@
  */
 import { connectRoutes } from "./connect.ts";
 import { type Ctx, type LinkAuthBrokerOptions, resolveConfig } from "./context.ts";
-import { Outbox, sealResult } from "./delivery.ts";
-import { ALGORITHM as ENVELOPE_ALGORITHM } from "./envelope.ts";
+import { Outbox, sealResult } from "../../broker/delivery.ts";
+import { ALGORITHM as ENVELOPE_ALGORITHM } from "../../broker/envelope.ts";
 import { oauthRoutes } from "./oauth.ts";
-import { CONNECT_HTML, CONNECT_JS, PAGE_HEADERS } from "./page.ts";
-import { internalError, json } from "./problem.ts";
+import { pageAsset } from "../../broker/page.ts";
+import { internalError, json } from "../../broker/problem.ts";
 import { relayRoutes } from "./relay.ts";
 import { sessionRoutes } from "./sessions.ts";
 import { type BrokerSessionStatus, CodeLimiter, type Session, SessionStore } from "./state.ts";
@@ -138,18 +138,8 @@ export function startLinkAuthBroker(
     }
     // deliberate: closes hole 12 — our own page (no third-party script, strict CSP). The extra
     // code-entry page `/connect` is the draft's manual_code_entry mode, which `mcs dev` shows.
-    if (path === "/connect" || /^\/connect\/[^/]+$/.test(path)) {
-      if (m !== "GET") return notAllowed(GET);
-      return new Response(CONNECT_HTML, {
-        headers: { "content-type": "text/html; charset=utf-8", ...PAGE_HEADERS },
-      });
-    }
-    if (path === "/static/connect.js") {
-      if (m !== "GET") return notAllowed(GET);
-      return new Response(CONNECT_JS, {
-        headers: { "content-type": "text/javascript; charset=utf-8", ...PAGE_HEADERS },
-      });
-    }
+    const page = pageAsset(path);
+    if (page) return m === "GET" ? page : notAllowed(GET);
     return json(404, { detail: "Not Found" });
   };
 

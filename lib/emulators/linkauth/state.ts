@@ -15,62 +15,18 @@
  * ```
  * @module
  */
-import { encodeUrl } from "./envelope.ts";
-import type { FieldSpec } from "./templates.ts";
+import {
+  normalise,
+  randomCode,
+  type Session,
+  type SessionStatus,
+  sha256hex,
+} from "../../broker/session.ts";
+
+export { hex, normalise, type Session, sha256hex, token } from "../../broker/session.ts";
 
 /** Session status as the broker stores it. */
-export type BrokerSessionStatus = "pending" | "confirmed" | "ready" | "consumed";
-
-/** One broker session (the row of the real broker's `sessions` table, plus emulator fields). */
-export interface Session {
-  sessionId: string;
-  code: string;
-  publicKey: string;
-  apiKey?: string;
-  displayName: string;
-  templateType: "form" | "oauth";
-  fields: FieldSpec[];
-  oauthProvider?: string;
-  oauthScopes?: string[];
-  oauthExtraParams?: Record<string, string>;
-  customAuthorizeUrl?: string;
-  customCallbackParams?: string[];
-  customState?: string;
-  callbackUrl?: string;
-  callbackSecret?: string;
-  webhookToken?: string;
-  status: BrokerSessionStatus;
-  pollToken: string;
-  connectToken?: string;
-  /** Set once the OAuth (or passthrough) redirect was issued: closes `/complete`. */
-  oauthStarted: boolean;
-  oauthState?: string;
-  codeVerifier?: string;
-  ciphertext?: string;
-  algorithm?: string;
-  createdAt: number;
-  expiresAt: number;
-  consumedAt?: number;
-  lastPoll?: number;
-  pollCount: number;
-}
-
-const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-
-/** Upper-case, hyphens removed: how every `{code}` route normalises. */
-export const normalise = (code: string): string => code.replace(/-/g, "").toUpperCase();
-
-/** Lowercase hex. */
-export const hex = (bytes: ArrayBuffer): string =>
-  Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
-
-/** Lowercase SHA-256 hex of UTF-8 text. */
-export const sha256hex = async (text: string): Promise<string> =>
-  hex(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
-
-/** `prefix` + `token_urlsafe(32)` (43 characters). */
-export const token = (prefix: string): string =>
-  prefix + encodeUrl(crypto.getRandomValues(new Uint8Array(32)));
+export type BrokerSessionStatus = SessionStatus;
 
 /** The session store. */
 export class SessionStore {
@@ -137,14 +93,7 @@ export class SessionStore {
   }
 
   #randomCode(): string {
-    const chars: string[] = [];
-    while (chars.length < this.#codeLength) {
-      for (const b of crypto.getRandomValues(new Uint8Array(16))) {
-        if (b < 252 && chars.length < this.#codeLength) chars.push(ALPHABET[b % 36]); // no modulo bias
-      }
-    }
-    const half = Math.floor(this.#codeLength / 2);
-    return `${chars.slice(0, half).join("")}-${chars.slice(half).join("")}`;
+    return randomCode(this.#codeLength);
   }
 }
 

@@ -13,9 +13,12 @@
  * ```
  * @module
  */
-import type { FetchLike } from "../../net/types.ts";
+import type { FetchLike } from "../net/types.ts";
 import { ALGORITHM, sealForAgent } from "./envelope.ts";
-import { hex, type Session } from "./state.ts";
+import { hex, type Session } from "./session.ts";
+
+/** The `name` of the error an upstream throws for a target the address guard refuses. */
+export const ADDRESS_REFUSED = "AddressRefused";
 
 /** Encrypt `plaintext` to the session's agent key and make the session `ready`. */
 export async function sealResult(s: Session, plaintext: unknown): Promise<void> {
@@ -77,7 +80,9 @@ export class Outbox {
           });
           await res.body?.cancel();
           if (res.status < 500) return;
-        } catch {
+        } catch (e) {
+          // A target the address guard refuses stays refused (as LinkAuth's SSRF block).
+          if ((e as Error)?.name === ADDRESS_REFUSED) return;
           // network error or timeout: retried
         }
       }

@@ -1,5 +1,5 @@
 /**
- * The broker emulator's connect page (`/connect/{code}` and the code-entry page `/connect`) and
+ * The broker's connect page (served by `mcs broker serve` and the emulator) (`/connect/{code}` and the code-entry page `/connect`) and
  * its script (`/static/connect.js`). Same flow as the LinkAuth frontend: look the code up,
  * confirm it, then continue to the OAuth provider or encrypt form fields in the browser
  * (RSA-OAEP-256 + AES-256-GCM, the real `crypto.js` layout) and submit them. Unlike the
@@ -17,8 +17,9 @@
 export const PAGE_HEADERS: Record<string, string> = {
   "content-security-policy":
     "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; connect-src 'self'; " +
-    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   "referrer-policy": "no-referrer",
+  "x-content-type-options": "nosniff",
   "x-frame-options": "DENY",
   "cache-control": "no-store",
 };
@@ -29,12 +30,17 @@ export const CONNECT_HTML = `<!doctype html>
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>LinkAuth - connect</title>
+<title>Connect an agent</title>
+<link rel="icon" href="data:,">
 <style>
 body{font-family:system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#222}
-.code{font:700 1.6rem monospace;letter-spacing:.15em}
+.code{font:700 2rem monospace;letter-spacing:.2em;padding:.5rem .75rem;border:2px solid #333;display:inline-block;border-radius:.25rem}
+.hint{color:#444}
 .banner{background:#fff3cd;padding:.5rem .75rem;border-radius:.25rem}
-.error{color:#a00}
+.error{color:#a00;font-weight:600}
+a.button{display:inline-block;color:#fff;background:#1a56b0;text-decoration:none;border-radius:.25rem}
+button{cursor:pointer}
+:focus-visible{outline:3px solid #1a56b0;outline-offset:2px}
 [hidden]{display:none}
 label{display:block;margin:.75rem 0 .25rem}
 input,textarea,select{width:100%;padding:.4rem;box-sizing:border-box}
@@ -43,8 +49,9 @@ button,a.button{margin-top:1rem;padding:.5rem 1rem;font-size:1rem}
 <script src="/static/connect.js" defer></script>
 </head>
 <body>
+<main>
 <h1>Connect an agent</h1>
-<p id="banner" class="banner" hidden></p>
+<p id="banner" class="banner" role="note" hidden></p>
 <section id="enter" hidden>
   <p>Enter the code your agent shows you.</p>
   <form id="enter-form"><label for="code-input">Code</label>
@@ -53,9 +60,10 @@ button,a.button{margin-top:1rem;padding:.5rem 1rem;font-size:1rem}
 </section>
 <section id="confirm" hidden>
   <p>An agent asks for access: <strong id="display-name"></strong></p>
-  <p>Check that this code matches the code your agent shows you:</p>
+  <p>Only continue if this code is exactly the code your agent shows you:</p>
   <p class="code" id="code"></p>
-  <button type="button" id="confirm-button">I confirm</button>
+  <p class="hint">If the codes differ, or you did not ask an agent for access, close this page.</p>
+  <button type="button" id="confirm-button">The codes match: continue</button>
 </section>
 <section id="oauth" hidden>
   <p>Code confirmed. Continue to sign in.</p>
@@ -65,16 +73,34 @@ button,a.button{margin-top:1rem;padding:.5rem 1rem;font-size:1rem}
   <p>Code confirmed. The values you enter are encrypted in this browser for the agent.</p>
   <form id="fields-form"><div id="fields"></div><button type="submit" id="form-submit">Send</button></form>
 </section>
-<section id="success" hidden><h2>Done</h2><p id="success-text">You can close this window.</p></section>
+<section id="success" hidden><h2>Done</h2><p id="success-text">Your agent now has access. You can close this window.</p></section>
+<section id="denied" hidden><h2>Not connected</h2><p>The sign-in or consent was declined, so this code is no longer valid. Ask your agent for a new code if you want to try again.</p></section>
 <p id="error" class="error" role="alert" hidden></p>
+</main>
 </body>
 </html>
 `;
 
+/**
+ * The page's own assets by path: `/connect`, `/connect/{code}` (the page) and
+ * `/static/connect.js`; `undefined` for any other path.
+ */
+export function pageAsset(path: string): Response | undefined {
+  const type = path === "/connect" || /^\/connect\/[^/]+$/.test(path)
+    ? "text/html"
+    : path === "/static/connect.js"
+    ? "text/javascript"
+    : undefined;
+  if (!type) return undefined;
+  return new Response(type === "text/html" ? CONNECT_HTML : CONNECT_JS, {
+    headers: { "content-type": `${type}; charset=utf-8`, ...PAGE_HEADERS },
+  });
+}
+
 /** The page script. */
 export const CONNECT_JS = `"use strict";
 const $ = (id) => document.getElementById(id);
-const show = (id) => { for (const s of ["enter","confirm","oauth","form","success"]) $(s).hidden = s !== id; };
+const show = (id) => { for (const s of ["enter","confirm","oauth","form","success","denied"]) $(s).hidden = s !== id; };
 const fail = (text) => { $("error").textContent = text; $("error").hidden = false; };
 const b64 = (buf) => { let s = ""; for (const b of new Uint8Array(buf)) s += String.fromCharCode(b); return btoa(s); };
 const unb64 = (t) => Uint8Array.from(atob(t), (c) => c.charCodeAt(0));
@@ -98,6 +124,7 @@ async function start(code) {
   $("display-name").textContent = info.display_name;
   $("code").textContent = info.code;
   show("confirm");
+  $("confirm-button").focus();
   $("confirm-button").addEventListener("click", async () => {
     $("confirm-button").disabled = true;
     try {
@@ -139,6 +166,7 @@ async function start(code) {
 addEventListener("DOMContentLoaded", () => {
   const params = new URLSearchParams(location.search);
   if (params.get("status") === "success") { show("success"); return; }
+  if (params.get("status") === "denied") { show("denied"); return; }
   const m = location.pathname.match(/\\/connect\\/([A-Za-z0-9-]+)$/);
   if (m) { start(m[1]).catch((e) => fail(e.message)); return; }
   show("enter");

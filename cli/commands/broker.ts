@@ -1,0 +1,133 @@
+/**
+ * `mcs broker serve [--host H] [--port P]`: run a production LinkAuth v0.2-compatible broker
+ * (`lib/broker`) until SIGINT or SIGTERM, then shut down gracefully. Configured from the
+ * environment with LinkAuth's names (`LINKAUTH_*`, `OAUTH_<NAME>_*`) plus `MCS_BROKER_*`; see
+ * `lib/broker/config.ts`. Logs one redacted line per request on stderr.
+ *
+ * @example
+ * ```sh
+ * LINKAUTH_API_KEYS=$(openssl rand -hex 32) LINKAUTH_BASE_URL=https://broker.example.com \
+ *   LINKAUTH_ALLOWED_DOMAINS='*.auth0.com' OAUTH_AUTH0_CLIENT_ID=… OAUTH_AUTH0_CLIENT_SECRET=… \
+ *   OAUTH_AUTH0_ISSUER=tenant.eu.auth0.com MCS_BROKER_STATE_DIR=/var/lib/mcs-broker \
+ *   mcs broker serve --host 0.0.0.0
+ * ```
+ * @module
+ */
+import { ConfigError, McsError, PermissionDeniedError, UsageError } from "../../lib/errors.ts";
+import type { CommandOutput, Context } from "../context.ts";
+import denoJson from "../../deno.json" with { type: "json" };
+
+/** `--port` (0-65535). @throws {UsageError} `invalid_option` */
+function parsePort(value: unknown): number {
+  const n = Number(value);
+  if (typeof value !== "string" || !/^\d+$/.test(value) || n > 65535) {
+    throw new UsageError(
+      "invalid_option",
+      `--port must be a number from 0 to 65535, got ${value}.`,
+    );
+  }
+  return n;
+}
+
+/** Listen, turning a missing net grant into an error that names the grant to add. */
+function listen<T>(host: string, port: number, serve: () => T): T {
+  try {
+    return serve();
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied)) {
+      throw e;
+    }
+    const addr = `${host.includes(":") ? `[${host}]` : host}:${port}`;
+    throw new PermissionDeniedError(
+      `This mcs may not listen on ${addr}. Run the broker from a release binary or from source ` +
+        `with --allow-net=${addr} (a scoped build may listen only where it was built to).`,
+      `--allow-net=${addr}`,
+      { details: { listen: addr } },
+    );
+  }
+}
+
+/** Read a PEM file named by a setting. @throws {ConfigError} `broker_tls_unreadable` */
+async function readPem(path: string, what: string): Promise<string> {
+  try {
+    return await Deno.readTextFile(path);
+  } catch (cause) {
+    throw new ConfigError(
+      "broker_tls_unreadable",
+      `Cannot read the TLS ${what} file ${path} (${(cause as Error).name}).`,
+      { cause },
+    );
+  }
+}
+
+/**
+ * The broker is its own module graph in the bundle (`mcs-broker`): its `ConfigError` is not this
+ * graph's class, so typed errors are rebuilt here from their code, message and category.
+ */
+async function asOurs<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    const err = e as { code?: unknown; message?: string; category?: string };
+    if (typeof err?.code === "string" && err.category === "config" && !(e instanceof McsError)) {
+      throw new ConfigError(err.code, err.message ?? err.code, { cause: e });
+    }
+    throw e;
+  }
+}
+
+/** Run the command. */
+export async function run(ctx: Context): Promise<CommandOutput> {
+  const env = ctx.io.env;
+  const { brokerSettings, envProviders, openBrokerStore, startBroker } = await import(
+    "mcs-broker"
+  );
+  const settings = await asOurs(brokerSettings(env));
+  const host = typeof ctx.options.host === "string" ? ctx.options.host : settings.host;
+  const port = ctx.options.port !== undefined ? parsePort(ctx.options.port) : settings.port;
+  const caFile = env.get("MCS_CA_FILE")?.trim();
+  const client = caFile
+    ? Deno.createHttpClient({ caCerts: [await readPem(caFile, "CA")] })
+    : undefined;
+  const upstream = (input: string | URL | Request, init?: RequestInit) =>
+    fetch(input, client ? { ...init, client } : init);
+  const tls = settings.tls
+    ? {
+      cert: await readPem(settings.tls.certFile, "certificate"),
+      key: await readPem(settings.tls.keyFile, "key"),
+    }
+    : undefined;
+  const { store, compact } = await asOurs(openBrokerStore(env, settings.stateDir));
+  const log = (line: string) => ctx.io.err(`mcs broker: ${line}\n`);
+  const broker = await listen(host, port, () =>
+    startBroker({
+      ...settings,
+      hostname: host,
+      port,
+      tls,
+      store,
+      compact,
+      upstream,
+      providers: envProviders(env, upstream),
+      log,
+    }));
+  ctx.io.err(
+    `mcs broker ${denoJson.version}: listening on ${broker.addr.hostname}:${broker.addr.port}, ` +
+      `links use ${broker.url}\n`,
+  );
+  await new Promise<void>((resolve) => {
+    const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+    const handlers = signals.map((sig) => {
+      const h = () => {
+        signals.forEach((s, i) => Deno.removeSignalListener(s, handlers[i]));
+        resolve();
+      };
+      Deno.addSignalListener(sig, h);
+      return h;
+    });
+  });
+  ctx.io.err("mcs broker: shutting down\n");
+  await broker.close();
+  client?.close();
+  return { result: null, printed: true };
+}

@@ -1,0 +1,88 @@
+/**
+ * The broker's outbound address guard (closes hole 5 without an optional dependency): before
+ * `/v1/proxy` or a `callback_url` delivery connects, the target host is resolved and every
+ * address it resolves to is checked; loopback, private, link-local (cloud metadata included),
+ * shared, multicast and reserved ranges are refused unless `MCS_BROKER_ALLOW_PRIVATE=1`.
+ * IPv4-mapped IPv6 addresses are checked as IPv4. A host that does not resolve is refused.
+ *
+ * Limits: the check resolves once and `fetch` resolves again, so a DNS answer that changes in
+ * between (rebinding with a zero TTL) is not caught; pair the broker with an egress firewall when
+ * that matters. Redirects are never followed by the callers, so a public host cannot bounce a
+ * request to a private one.
+ *
+ * @example
+ * ```ts
+ * import { blockedAddress } from "./guard.ts";
+ * blockedAddress("169.254.169.254"); // true
+ * blockedAddress("93.184.216.34"); // false
+ * ```
+ * @module
+ */
+import { cidrContains, parseCidr, parseIp } from "../net/ip.ts";
+
+const BLOCKED = [
+  "0.0.0.0/8",
+  "10.0.0.0/8",
+  "100.64.0.0/10",
+  "127.0.0.0/8",
+  "169.254.0.0/16",
+  "172.16.0.0/12",
+  "192.0.0.0/24",
+  "192.0.2.0/24",
+  "192.168.0.0/16",
+  "198.18.0.0/15",
+  "198.51.100.0/24",
+  "203.0.113.0/24",
+  "224.0.0.0/4",
+  "240.0.0.0/4",
+  "::/128",
+  "::1/128",
+  "64:ff9b::/96",
+  "100::/64",
+  "2001:db8::/32",
+  "fc00::/7",
+  "fe80::/10",
+  "ff00::/8",
+].map((c) => parseCidr(c)!);
+
+const MAPPED = parseCidr("::ffff:0:0/96")!;
+
+/** Whether an IP literal is in a range the broker must not reach by default. */
+export function blockedAddress(ip: string): boolean {
+  let bytes = parseIp(ip);
+  if (!bytes) return true;
+  if (bytes.length === 16 && cidrContains(MAPPED, bytes)) bytes = bytes.slice(12);
+  return BLOCKED.some((c) => cidrContains(c, bytes));
+}
+
+/** Why a target was refused, or `undefined` when it may be reached. */
+export type GuardVerdict = undefined | "blocked" | "unresolved";
+
+/**
+ * Check a host before connecting: an IP literal directly, `localhost` names as loopback, any
+ * other name by its A and AAAA records (all must pass).
+ */
+export async function checkHost(
+  hostname: string,
+  o: { allowPrivate: boolean; resolve?: (host: string) => Promise<string[]> },
+): Promise<GuardVerdict> {
+  if (o.allowPrivate) return undefined;
+  const host = hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  if (parseIp(host)) return blockedAddress(host) ? "blocked" : undefined;
+  if (host === "localhost" || host.endsWith(".localhost")) return "blocked";
+  const addrs = await (o.resolve ?? resolveAll)(host);
+  if (addrs.length === 0) return "unresolved";
+  return addrs.some(blockedAddress) ? "blocked" : undefined;
+}
+
+async function resolveAll(host: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const type of ["A", "AAAA"] as const) {
+    try {
+      out.push(...await Deno.resolveDns(host, type));
+    } catch {
+      // no records of this type
+    }
+  }
+  return out;
+}

@@ -1,0 +1,735 @@
+/**
+ * The production broker's HTTP handler: LinkAuth v0.2's routes (reference section 1) on the
+ * store-backed {@link BrokerState}, with the protocol's stateless parts from `protocol.ts` and
+ * LinkAuth's holes (section 14, plus the two found by running it) closed:
+ *
+ * - connect token required, non-empty and single-use (`/complete` and the OAuth redirect both
+ *   consume it; `/complete` is closed once a redirect started);
+ * - code look-ups limited per client address (failures across all codes) and per code (all
+ *   requests, all clients), answering 429 with `Retry-After`; the client address is the socket's
+ *   unless it is a trusted proxy (`MCS_BROKER_TRUSTED_PROXIES`), then `X-Forwarded-For`'s;
+ * - a session completes only as its template allows: `/complete` only for form templates, the
+ *   OAuth callback only for OAuth or passthrough sessions whose redirect started; a ready
+ *   payload is never overwritten;
+ * - `/v1/proxy` only to allow-listed hosts, each resolved address checked (`guard.ts`), no
+ *   redirects followed; the same guard on `callback_url` deliveries;
+ * - API keys compared by SHA-256 hash, each key rate-limited (429 with `Retry-After`);
+ * - page POSTs refused cross-site (`Origin` / `Sec-Fetch-Site`); every answer carries
+ *   `X-Content-Type-Options`, `Referrer-Policy`, frame protection and a CSP;
+ * - the log line of a request carries method, a redacted path, status and duration: never a
+ *   code, token, query string or body;
+ * - a denied sign-in or consent (`error` on the callback) marks the session `failed`: polls
+ *   answer the terminal `expired` at once, the page says so;
+ * - a passthrough session carrying an Auth0 connect `ticket` never outlives it (the ticket's
+ *   `expires_in` as seen through `/v1/proxy`, else 300 s, Auth0's default);
+ * - a live passthrough `custom_state` belongs to one session (409 for a second), so nobody can
+ *   create a newer session to capture another agent's callback;
+ * - request bodies are capped by `Content-Length` (1 MiB, 413); a negative TTL is refused.
+ *
+ * Residual, documented: the address guard resolves before `fetch` resolves again (DNS
+ * rebinding with a zero TTL is not caught); a chunked body without `Content-Length` is read
+ * whole; the OAuth `state` is random but not bound to the browser by a cookie.
+ *
+ * @example
+ * ```ts
+ * import { MemoryCacheStore } from "../cache/memory.ts";
+ * import { brokerHandler } from "./handler.ts";
+ * const broker = brokerHandler({
+ *   store: new MemoryCacheStore(),
+ *   apiKeyHashes: [],
+ *   allowedHosts: ["*.auth0.com"],
+ *   providers: () => Promise.resolve(undefined),
+ * });
+ * broker.setBase("https://broker.example.com");
+ * ```
+ * @module
+ */
+import type { CacheStore } from "../cache/types.ts";
+import { cidrContains, parseCidr, parseIp } from "../net/ip.ts";
+import type { FetchLike } from "../net/types.ts";
+import { ADDRESS_REFUSED, Outbox, sealResult } from "./delivery.ts";
+import { ALGORITHM, decodeStrict } from "./envelope.ts";
+import { checkHost } from "./guard.ts";
+import { Metrics } from "./metrics.ts";
+import { pageAsset } from "./page.ts";
+import { apiKeyProblem, internalError, json, problem, safeEqual } from "./problem.ts";
+import * as p from "./protocol.ts";
+import {
+  plausibleCode,
+  randomCode,
+  type Session,
+  sessionIdOf,
+  sha256hex,
+  token,
+} from "./session.ts";
+import { BrokerState } from "./state.ts";
+
+/** Tunables (LinkAuth's defaults, section 10.1, and this broker's limits). */
+export interface BrokerLimits {
+  pollInterval: number;
+  defaultTtl: number;
+  maxTtl: number;
+  /** Seconds a consumed session still answers `consumed`. */
+  cleanupInterval: number;
+  codeLength: number;
+  /** Failed code look-ups per client address per window, across all codes. */
+  addressFailures: number;
+  /** Requests per code per window, across all clients. */
+  perCode: number;
+  windowMs: number;
+  /** Requests per API key per minute. */
+  perKeyPerMinute: number;
+  maxWebhookPayload: number;
+  /** Assumed lifetime of an Auth0 connect ticket not seen through the proxy, seconds. */
+  ticketTtl: number;
+  /** Largest request body accepted (by `Content-Length`), bytes. */
+  maxBody: number;
+}
+
+const DEFAULT_LIMITS: BrokerLimits = {
+  pollInterval: 5,
+  defaultTtl: 600,
+  maxTtl: 900,
+  cleanupInterval: 60,
+  codeLength: 8,
+  addressFailures: 10,
+  perCode: 10,
+  windowMs: 60_000,
+  perKeyPerMinute: 600,
+  maxWebhookPayload: 65536,
+  ticketTtl: 300,
+  maxBody: 1024 * 1024,
+};
+
+/** What the handler needs. */
+export interface BrokerHandlerOptions {
+  store: CacheStore;
+  /** SHA-256 hex of each API key (empty: no key needed; `mcs broker serve` refuses that). */
+  apiKeyHashes: readonly string[];
+  allowedHosts: readonly string[];
+  providers: (name: string) => Promise<p.BrokerOAuthProvider | undefined>;
+  allowPrivate?: boolean;
+  trustedProxies?: readonly string[];
+  upstream?: FetchLike;
+  /** DNS for the address guard (tests). */
+  resolve?: (host: string) => Promise<string[]>;
+  now?: () => number;
+  /** One line per request (already redacted). */
+  log?: (line: string) => void;
+  limits?: Partial<BrokerLimits>;
+  /** Drop the store's expired entries for good (run by {@link BrokerHandler.sweep}). */
+  compact?: () => Promise<void>;
+}
+
+/** The handler and its parts. */
+export interface BrokerHandler {
+  handle(req: Request, remote: string): Promise<Response>;
+  /** Set the public base URL (no trailing slash) once known. */
+  setBase(base: string): void;
+  readonly metrics: Metrics;
+  readonly state: BrokerState;
+  /** Drop expired sessions and count them (the server runs this every 30 s). */
+  sweep(): Promise<void>;
+  /** Wait for pending `callback_url` deliveries, then stop them. */
+  close(): Promise<void>;
+}
+
+/** Redact a path for the log: codes, session ids and anything after them become `…`. */
+export function redactPath(path: string): string {
+  return path
+    .replace(/^\/(connect|v1\/connect|v1\/oauth\/authorize|v1\/sessions)\/[^/]+/, "/$1/…")
+    .slice(0, 80);
+}
+
+/** Build the handler. */
+export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
+  const L: BrokerLimits = { ...DEFAULT_LIMITS, ...o.limits };
+  const now = o.now ?? Date.now;
+  const upstream: FetchLike = o.upstream ?? ((input, init) => fetch(input, init));
+  const state = new BrokerState(o.store, { now, cleanupMs: L.cleanupInterval * 1000 });
+  const metrics = new Metrics();
+  const trusted = (o.trustedProxies ?? []).map((t) =>
+    parseCidr(t) ?? parseCidr(`${t}/${parseIp(t)!.length * 8}`)!
+  );
+  const allowPrivate = o.allowPrivate ?? false;
+  const guardOpts = { allowPrivate, resolve: o.resolve };
+  /** Upstream for proxied calls and callbacks: the address guard first. */
+  const guarded: FetchLike = async (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (await checkHost(url.hostname, guardOpts)) throw new GuardError();
+    return await upstream(input, { ...init, redirect: "manual" });
+  };
+  const outbox = new Outbox(guarded);
+  let base = "";
+
+  const isTrusted = (addr: string) => {
+    const ip = parseIp(addr);
+    return !!ip && trusted.some((c) => cidrContains(c, ip));
+  };
+  /** The client address and whether the request arrived over HTTPS (trusted proxies only). */
+  const clientOf = (req: Request, remote: string) => {
+    if (!isTrusted(remote)) return { addr: remote, https: false };
+    const chain = (req.headers.get("x-forwarded-for") ?? "").split(",").map((s) => s.trim())
+      .filter(Boolean);
+    let addr = remote;
+    for (let i = chain.length - 1; i >= 0; i--) {
+      addr = chain[i];
+      if (!isTrusted(addr)) break;
+    }
+    return { addr, https: req.headers.get("x-forwarded-proto") === "https" };
+  };
+
+  // --- shared checks ---------------------------------------------------------------------
+
+  /** The API key: its hash when valid, or the nested 401/403, or a per-key 429. */
+  const apiKey = async (req: Request): Promise<string | undefined | Response> => {
+    if (o.apiKeyHashes.length === 0) return undefined;
+    const key = req.headers.get("x-api-key");
+    if (!key) return apiKeyProblem(true);
+    const hash = await sha256hex(key);
+    let ok = false;
+    for (const h of o.apiKeyHashes) ok = safeEqual(hash, h) || ok; // compare against every key
+    if (!ok) return apiKeyProblem(false);
+    const r = await state.hit(`key:${hash}`, L.perKeyPerMinute, 60_000);
+    if (r.limited) {
+      metrics.inc("rate_limited", { limit: "api_key" });
+      return problem(429, "Too Many Requests", "Rate limit exceeded for this API key.", {}, {
+        "retry-after": String(r.retryAfterS),
+      });
+    }
+    return hash;
+  };
+
+  /** The browser routes' look-up: per-code and per-address limits, then the session id. */
+  const lookup = async (
+    code: string,
+    addr: string,
+  ): Promise<{ error: Response; id?: undefined } | { error?: undefined; id: string }> => {
+    const limited = (kind: string, retryAfterS: number) => {
+      metrics.inc("rate_limited", { limit: kind });
+      return { error: p.tooMany(retryAfterS) };
+    };
+    const byAddr = await state.full(`fail:${addr}`, L.addressFailures, L.windowMs);
+    if (byAddr.limited) return limited("address", byAddr.retryAfterS);
+    const canonical = plausibleCode(code) ? code.replace(/-/g, "").toUpperCase() : "";
+    const byCode = await state.hit(`code:${canonical || "invalid"}`, L.perCode, L.windowMs);
+    if (byCode.limited) return limited("code", byCode.retryAfterS);
+    const id = canonical ? await sessionIdOf(canonical) : "";
+    if (!id || !(await state.get(id))) {
+      await state.hit(`fail:${addr}`, L.addressFailures, L.windowMs);
+      return { error: p.notFound() };
+    }
+    return { id };
+  };
+
+  /** CSRF: page POSTs must come from the broker's own origin (or from no browser at all). */
+  const crossSite = (req: Request, https: boolean): boolean => {
+    const site = req.headers.get("sec-fetch-site");
+    if (site && site !== "same-origin" && site !== "none") return true;
+    const origin = req.headers.get("origin");
+    if (origin === null) return false;
+    // The public origin, or the origin this request was addressed to (a browser cannot forge
+    // `Origin`, and an attacker's page has its own).
+    const host = req.headers.get("host");
+    const proto = new URL(req.url).protocol === "https:" || https ? "https:" : "http:";
+    return origin !== new URL(base).origin && (!host || origin !== `${proto}//${host}`);
+  };
+  const csrfRefused = () =>
+    problem(403, "Cross-Site Request", "This request must come from the broker's own page.");
+
+  // --- agent API ---------------------------------------------------------------------------
+
+  const create = async (req: Request): Promise<Response> => {
+    const decoded = await p.readJson(req);
+    if (decoded instanceof Response) return decoded;
+    const key = await apiKey(req);
+    if (key instanceof Response) return key;
+    const checked = await p.checkCreate(decoded.body, {
+      hasProvider: async (id) => !!(await o.providers(id)),
+      allowedHosts: o.allowedHosts,
+    });
+    if (checked instanceof Response) return checked;
+    const { draft, body } = checked;
+    const t = now();
+    let expiresAt = t + Math.min(body.ttl || L.defaultTtl, L.maxTtl) * 1000;
+    const ticket = draft.customAuthorizeUrl
+      ? new URL(draft.customAuthorizeUrl).searchParams.get("ticket")
+      : null;
+    if (ticket) {
+      expiresAt = Math.min(expiresAt, (await state.ticketExpiry(ticket)) ?? t + L.ticketTtl * 1000);
+    }
+    for (;;) {
+      const code = randomCode(L.codeLength);
+      const sessionId = await sessionIdOf(code);
+      if (
+        draft.customState !== undefined &&
+        !(await state.claimCustomState(draft.customState, sessionId, expiresAt, key))
+      ) {
+        return problem(
+          409,
+          "Custom State In Use",
+          "custom_state is held by another live session; use a fresh random state.",
+        );
+      }
+      const s: Session = {
+        ...draft,
+        sessionId,
+        code,
+        apiKey: key,
+        callbackSecret: body.callback_url !== null ? token("cs_") : undefined,
+        webhookToken: body.enable_webhook ? token("wt_") : undefined,
+        status: "pending",
+        pollToken: token("pt_"),
+        oauthStarted: false,
+        createdAt: t,
+        expiresAt,
+        pollCount: 0,
+      };
+      if (await state.add(s)) {
+        metrics.inc("sessions_created");
+        return p.createdBody(s, base, L.pollInterval);
+      }
+    }
+  };
+
+  const poll = async (req: Request, id: string): Promise<Response> => {
+    const key = await apiKey(req);
+    if (key instanceof Response) return key;
+    const auth = req.headers.get("authorization");
+    if (!auth || !auth.startsWith("Bearer ")) return p.pollUnauthorized();
+    const presented = auth.slice(7).trim();
+    const t = now();
+    const answer = await state.transact<Response>(id, (s) => {
+      if (!s) return { result: p.notFound() };
+      if (!safeEqual(presented, s.pollToken)) return { result: p.badPollToken() };
+      if (s.lastPoll !== undefined && t - s.lastPoll < L.pollInterval * 1000) {
+        return { result: p.slowDown(L.pollInterval) };
+      }
+      const next: Session = { ...s, lastPoll: t, pollCount: s.pollCount + 1 };
+      if (s.status !== "ready") return { session: next, result: p.pollBody(next, L.pollInterval) };
+      // Ready-once: this transition is atomic in the store, so one poll alone gets the payload.
+      const handed = { ciphertext: s.ciphertext, algorithm: s.algorithm };
+      const consumed: Session = {
+        ...next,
+        status: "consumed",
+        consumedAt: t,
+        ciphertext: undefined,
+        lastPoll: undefined,
+      };
+      metrics.inc("sessions_consumed");
+      return { session: consumed, result: p.pollBody(consumed, L.pollInterval, handed) };
+    });
+    return answer;
+  };
+
+  const webhook = async (req: Request, url: URL, id: string): Promise<Response> => {
+    const raw = new Uint8Array(await req.arrayBuffer());
+    const presented = url.searchParams.get("token") ?? "";
+    return await state.transact<Response>(id, async (s) => {
+      if (!s) return { result: p.notFound() };
+      if (!s.webhookToken) {
+        return {
+          result: problem(
+            403,
+            "Webhook Not Enabled",
+            "This session does not have webhooks enabled.",
+          ),
+        };
+      }
+      if (!safeEqual(presented, s.webhookToken)) {
+        return {
+          result: problem(403, "Invalid Webhook Token", "The provided webhook token is not valid."),
+        };
+      }
+      if (raw.length > L.maxWebhookPayload) {
+        return {
+          result: problem(
+            413,
+            "Payload Too Large",
+            `Webhook payload exceeds the maximum allowed size of ${L.maxWebhookPayload} bytes.`,
+          ),
+        };
+      }
+      if (s.status !== "pending" && s.status !== "confirmed") {
+        return {
+          result: problem(500, "Storage Error", "Failed to store encrypted webhook payload."),
+        };
+      }
+      const next = { ...s };
+      await sealResult(next, p.webhookPlaintext(req, raw));
+      return { session: next, result: json(200, { status: "accepted", session_id: id }) };
+    });
+  };
+
+  const proxy = async (req: Request): Promise<Response> => {
+    const decoded = await p.readJson(req);
+    if (decoded instanceof Response) return decoded;
+    const key = await apiKey(req);
+    if (key instanceof Response) return key;
+    const body = p.checkProxy(decoded.body);
+    if (body instanceof Response) return body;
+    let target: URL | undefined;
+    try {
+      target = new URL(body.url);
+    } catch {
+      target = undefined;
+    }
+    if (!target || !p.hostAllowed(o.allowedHosts, target.hostname)) {
+      metrics.inc("proxy_calls", { outcome: "not_allowed" });
+      return p.domainNotAllowed();
+    }
+    if (/^https?:$/.test(target.protocol)) {
+      const verdict = await checkHost(target.hostname, guardOpts);
+      if (verdict) {
+        metrics.inc("proxy_calls", { outcome: "blocked" });
+        return verdict === "blocked"
+          ? problem(
+            403,
+            "SSRF Blocked",
+            "Request blocked: target resolves to a private/reserved IP.",
+          )
+          : problem(502, "Bad Gateway", "Failed to reach upstream: the host does not resolve.");
+      }
+    }
+    const { response, upstreamBody } = await p.relay(upstream, target, body);
+    metrics.inc("proxy_calls", { outcome: response.status === 200 ? "relayed" : "failed" });
+    if (upstreamBody) await noteTicket(upstreamBody);
+    return response;
+  };
+
+  /** An Auth0 `/connect` answer through the proxy tells the ticket's lifetime. */
+  const noteTicket = async (text: string) => {
+    if (!text.includes('"ticket"')) return;
+    try {
+      const j = JSON.parse(text);
+      const ticket = j?.connect_params?.ticket;
+      if (typeof ticket === "string" && typeof j.expires_in === "number" && j.expires_in > 0) {
+        await state.recordTicket(ticket, now() + j.expires_in * 1000);
+      }
+    } catch {
+      // not JSON: nothing to learn
+    }
+  };
+
+  // --- browser routes --------------------------------------------------------------------
+
+  const connectInfo = async (req: Request, code: string, addr: string, https: boolean) => {
+    const found = await lookup(code, addr);
+    if (found.error) return found.error;
+    const s = await state.get(found.id);
+    if (!s) return p.notFound();
+    return p.connectInfoBody(s, p.securityBanner(req, base, https ? "https" : null));
+  };
+
+  const confirm = async (req: Request, code: string, addr: string, https: boolean) => {
+    if (crossSite(req, https)) return csrfRefused();
+    const found = await lookup(code, addr);
+    if (found.error) return found.error;
+    return await state.transact<Response>(found.id, (s) => {
+      if (!s) return { result: p.notFound() };
+      if (s.status !== "pending") return { result: p.alreadyConfirmed() };
+      const next: Session = { ...s, status: "confirmed", connectToken: token("ct_") };
+      return { session: next, result: json(200, { connect_token: next.connectToken }) };
+    });
+  };
+
+  const complete = async (req: Request, code: string, addr: string, https: boolean) => {
+    if (crossSite(req, https)) return csrfRefused();
+    const body = await p.readComplete(req);
+    if (body instanceof Response) return body;
+    const found = await lookup(code, addr);
+    if (found.error) return found.error;
+    let ready: Session | undefined;
+    const answer = await state.transact<Response>(found.id, (s) => {
+      if (!s) return { result: p.notFound() };
+      // Only a confirmed FORM session, before any redirect, may take a browser ciphertext: an
+      // OAuth or passthrough session completes through its callback alone.
+      if (s.status !== "confirmed" || s.oauthStarted || s.templateType !== "form") {
+        return { result: p.notCompletable() };
+      }
+      if (
+        !s.connectToken || !body.connect_token || !safeEqual(body.connect_token, s.connectToken)
+      ) {
+        return { result: p.badConnectToken() };
+      }
+      if (
+        body.algorithm !== ALGORITHM || body.ciphertext.length > 65536 ||
+        !decodeStrict(body.ciphertext)
+      ) {
+        return {
+          result: problem(400, "Invalid Ciphertext", `Expected a ${ALGORITHM} envelope.`),
+        };
+      }
+      ready = {
+        ...s,
+        status: "ready",
+        ciphertext: body.ciphertext,
+        algorithm: body.algorithm,
+        connectToken: undefined,
+      };
+      return { session: ready, result: new Response(null, { status: 204 }) };
+    });
+    if (ready) {
+      metrics.inc("sessions_completed");
+      outbox.deliver(ready);
+    }
+    return answer;
+  };
+
+  const authorize = async (url: URL, code: string, addr: string) => {
+    const found = await lookup(code, addr);
+    if (found.error) return found.error;
+    const presented = url.searchParams.get("connect_token") ?? "";
+    const s0 = await state.get(found.id);
+    const provider = s0?.oauthProvider && !s0.customAuthorizeUrl
+      ? await o.providers(s0.oauthProvider)
+      : undefined;
+    const { verifier, challenge } = await p.pkce();
+    const oauthState = token("");
+    let bind: Session | undefined;
+    const answer = await state.transact<Response>(found.id, (s) => {
+      if (!s) return { result: p.notFound() };
+      if (s.status !== "confirmed") return { result: p.codeNotConfirmed() };
+      if (!s.connectToken || !presented || !safeEqual(presented, s.connectToken)) {
+        return { result: p.authorizeBadToken() };
+      }
+      if (s.customAuthorizeUrl) {
+        const next: Session = {
+          ...s,
+          connectToken: undefined,
+          oauthStarted: true,
+          codeVerifier: "",
+        };
+        return {
+          session: next,
+          result: new Response(null, { status: 302, headers: { location: s.customAuthorizeUrl } }),
+        };
+      }
+      if (s.templateType !== "oauth") {
+        return { result: problem(400, "Not an OAuth Session", "This session does not use OAuth.") };
+      }
+      if (!provider) return { result: p.providerError(s.oauthProvider ?? "", 503) };
+      bind = {
+        ...s,
+        connectToken: undefined,
+        oauthStarted: true,
+        codeVerifier: verifier,
+        oauthState,
+      };
+      const location = p.authorizeUrl(provider, s, {
+        redirectUri: `${base}/v1/oauth/callback`,
+        state: oauthState,
+        challenge,
+      });
+      return { session: bind, result: new Response(null, { status: 302, headers: { location } }) };
+    });
+    if (bind) await state.bindState(oauthState, bind.sessionId, bind.expiresAt);
+    return answer;
+  };
+
+  const callback = async (url: URL): Promise<Response> => {
+    const q = url.searchParams;
+    const st = q.get("state");
+    const id = st ? (await state.takeState(st)) ?? (await state.byCustomState(st)) : undefined;
+    if (!id) return p.invalidState(q);
+    const s0 = await state.get(id);
+    const provider = s0?.oauthProvider && !s0.customAuthorizeUrl
+      ? await o.providers(s0.oauthProvider)
+      : undefined;
+    const t = now();
+    let ready: Session | undefined;
+    let denied = false;
+    let exchange: { s: Session; verifier: string } | undefined;
+    const landing = (s: Session) =>
+      new Response(null, {
+        status: 302,
+        headers: {
+          location: `${base}/connect/${s.code}?status=${
+            s.status === "failed" ? "denied" : "success"
+          }`,
+        },
+      });
+    const fail = (s: Session, error: string): Session => ({
+      ...s,
+      status: "failed",
+      failure: error,
+      codeVerifier: undefined,
+      oauthState: undefined,
+    });
+    let answer = await state.transact<Response>(id, async (s) => {
+      // Only a confirmed session whose redirect started, and whose state this is, is written.
+      const waiting = s && s.status === "confirmed" && s.oauthStarted &&
+        s.codeVerifier !== undefined &&
+        (s.oauthState !== undefined
+          ? safeEqual(s.oauthState, st!)
+          : !!s.customAuthorizeUrl && s.customState === st);
+      if (!s || !waiting) return { result: p.invalidState(q) };
+      if (q.has("error")) {
+        denied = true;
+        const error = (q.get("error") ?? "").replace(/[^a-z_]/g, "").slice(0, 40);
+        const next = fail(s, error || "access_denied");
+        return { session: next, result: landing(next) };
+      }
+      const next: Session = { ...s, codeVerifier: undefined, oauthState: undefined };
+      if (s.customAuthorizeUrl) {
+        await sealResult(next, p.captureParams(s, q));
+        ready = next;
+        return { session: next, result: landing(next) };
+      }
+      if (!q.get("code")) {
+        return { result: problem(400, "Invalid Callback", "Missing code parameter.") };
+      }
+      if (!provider) {
+        return { result: problem(400, "Not an OAuth Session", "This session does not use OAuth.") };
+      }
+      // Claim the callback (the verifier works once), then exchange outside the store's lock.
+      exchange = { s: next, verifier: s.codeVerifier! };
+      return { session: next, result: landing(next) };
+    });
+    if (exchange && provider) {
+      const tokens = await p.exchangeCode(upstream, provider, {
+        code: q.get("code")!,
+        verifier: exchange.verifier,
+        redirectUri: `${base}/v1/oauth/callback`,
+        now: t,
+      });
+      answer = await state.transact<Response>(id, async (s) => {
+        if (!s || s.status !== "confirmed") return { result: p.invalidState(q) };
+        if (tokens instanceof Response) {
+          // The agent learns at once (terminal), the person sees the problem.
+          return { session: fail(s, "exchange_failed"), result: tokens };
+        }
+        const next = { ...s };
+        await sealResult(next, tokens);
+        ready = next;
+        return { session: next, result: landing(next) };
+      });
+    }
+    if (denied) metrics.inc("sessions_denied");
+    if (ready) {
+      metrics.inc("sessions_completed");
+      outbox.deliver(ready);
+    }
+    return answer;
+  };
+
+  // --- routing -----------------------------------------------------------------------------
+
+  const route = async (req: Request, remote: string): Promise<Response> => {
+    const url = new URL(req.url);
+    const path = url.pathname;
+    const { addr, https } = clientOf(req, remote);
+    const m = req.method === "HEAD" ? "GET" : req.method;
+    const notAllowed = (allow: string) => json(405, { detail: "Method Not Allowed" }, { allow });
+    const GET = "GET, HEAD";
+    const seg = (re: RegExp) => {
+      const r = path.match(re);
+      return r ? decodeURIComponent(r[1]) : undefined;
+    };
+    let v: string | undefined;
+    if (Number(req.headers.get("content-length") ?? 0) > L.maxBody) {
+      return problem(413, "Payload Too Large", `Request bodies are limited to ${L.maxBody} bytes.`);
+    }
+    if (path === "/health") {
+      if (m !== "GET") return notAllowed(GET);
+      try {
+        await o.store.get("broker/health");
+        return json(200, { status: "ok" });
+      } catch {
+        return json(503, { status: "unavailable" });
+      }
+    }
+    if (path === "/metrics") {
+      return m === "GET"
+        ? new Response(metrics.render(), {
+          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+        })
+        : notAllowed(GET);
+    }
+    if (path === "/v1/sessions") return m === "POST" ? await create(req) : notAllowed("POST");
+    if ((v = seg(/^\/v1\/sessions\/([^/]+)$/)) !== undefined) {
+      return m === "GET" ? await poll(req, v) : notAllowed(GET);
+    }
+    if ((v = seg(/^\/v1\/sessions\/([^/]+)\/webhook$/)) !== undefined) {
+      return m === "POST" ? await webhook(req, url, v) : notAllowed("POST");
+    }
+    if (path === "/v1/proxy") return m === "POST" ? await proxy(req) : notAllowed("POST");
+    if (path === "/v1/oauth/callback") return m === "GET" ? await callback(url) : notAllowed(GET);
+    if ((v = seg(/^\/v1\/oauth\/authorize\/([^/]+)$/)) !== undefined) {
+      return m === "GET" ? await authorize(url, v, addr) : notAllowed(GET);
+    }
+    if ((v = seg(/^\/v1\/connect\/([^/]+)$/)) !== undefined) {
+      return m === "GET" ? await connectInfo(req, v, addr, https) : notAllowed(GET);
+    }
+    if ((v = seg(/^\/v1\/connect\/([^/]+)\/confirm$/)) !== undefined) {
+      return m === "POST" ? await confirm(req, v, addr, https) : notAllowed("POST");
+    }
+    if ((v = seg(/^\/v1\/connect\/([^/]+)\/complete$/)) !== undefined) {
+      return m === "POST" ? await complete(req, v, addr, https) : notAllowed("POST");
+    }
+    const page = pageAsset(path);
+    if (page) return m === "GET" ? page : notAllowed(GET);
+    return json(404, { detail: "Not Found" });
+  };
+
+  const handle = async (req: Request, remote: string): Promise<Response> => {
+    const started = performance.now();
+    let res: Response;
+    try {
+      res = await route(req, remote);
+    } catch (e) {
+      // The error's kind only: messages may carry request data.
+      o.log?.(
+        `internal error (${(e as Error)?.name ?? typeof e}) on ${
+          redactPath(new URL(req.url).pathname)
+        }`,
+      );
+      res = internalError();
+    }
+    const h = res.headers;
+    h.set("x-content-type-options", "nosniff");
+    h.set("referrer-policy", "no-referrer");
+    h.set("x-frame-options", "DENY");
+    if (!h.has("content-security-policy")) {
+      h.set("content-security-policy", "default-src 'none'; frame-ancestors 'none'");
+    }
+    if (!h.has("cache-control")) h.set("cache-control", "no-store");
+    const https = base.startsWith("https://") || clientOf(req, remote).https;
+    if (https) h.set("strict-transport-security", "max-age=31536000; includeSubDomains");
+    metrics.inc("requests", { class: `${Math.floor(res.status / 100)}xx` });
+    o.log?.(
+      `${req.method} ${redactPath(new URL(req.url).pathname)} ${res.status} ${
+        Math.round(performance.now() - started)
+      }ms`,
+    );
+    if (req.method === "HEAD" && res.body) {
+      await res.body.cancel();
+      return new Response(null, { status: res.status, headers: res.headers });
+    }
+    return res;
+  };
+
+  return {
+    handle,
+    setBase: (b) => (base = b.replace(/\/+$/, "")),
+    metrics,
+    state,
+    sweep: async () => {
+      const n = await state.sweep();
+      if (n) metrics.inc("sessions_expired", undefined, n);
+      await o.compact?.();
+    },
+    close: async () => {
+      await outbox.settled();
+      await outbox.close();
+    },
+  };
+}
+
+/** A guarded upstream call refused by the address guard (never retried). */
+class GuardError extends Error {
+  constructor() {
+    super("target address refused by the broker's address guard");
+    this.name = ADDRESS_REFUSED;
+  }
+}
