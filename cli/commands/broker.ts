@@ -97,24 +97,34 @@ export async function run(ctx: Context): Promise<CommandOutput> {
       key: await readPem(settings.tls.keyFile, "key"),
     }
     : undefined;
-  const { store, compact } = await asOurs(openBrokerStore(env, settings.stateDir));
+  const opened = await asOurs(openBrokerStore(env, settings.stateDir));
   const log = (line: string) => ctx.io.err(`mcs broker: ${line}\n`);
-  const broker = await listen(host, port, () =>
-    startBroker({
-      ...settings,
-      hostname: host,
-      port,
-      tls,
-      store,
-      compact,
-      upstream,
-      providers: envProviders(env, upstream),
-      log,
-    }));
+  let broker;
+  try {
+    broker = await listen(host, port, () =>
+      startBroker({
+        ...settings,
+        hostname: host,
+        port,
+        tls,
+        store: opened.store,
+        compact: opened.compact,
+        check: opened.check,
+        upstream,
+        providers: envProviders(env, upstream),
+        log,
+      }));
+  } catch (e) {
+    await opened.close();
+    throw e;
+  }
   ctx.io.err(
     `mcs broker ${denoJson.version}: listening on ${broker.addr.hostname}:${broker.addr.port}, ` +
       `links use ${broker.url}\n`,
   );
+  // Where the state is (a Redis URL without its password), and whether it answers now.
+  const ready = await opened.check().then(() => "", () => " (not answering yet: /health is 503)");
+  ctx.io.err(`mcs broker: state in ${opened.kind} store ${opened.describe}${ready}\n`);
   await new Promise<void>((resolve) => {
     const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
     const handlers = signals.map((sig) => {
@@ -128,6 +138,7 @@ export async function run(ctx: Context): Promise<CommandOutput> {
   });
   ctx.io.err("mcs broker: shutting down\n");
   await broker.close();
+  await opened.close();
   client?.close();
   return { result: null, printed: true };
 }

@@ -119,6 +119,8 @@ export interface BrokerHandlerOptions {
   limits?: Partial<BrokerLimits>;
   /** Drop the store's expired entries for good (run by {@link BrokerHandler.sweep}). */
   compact?: () => Promise<void>;
+  /** Readiness probe of the store for `/health` (default: one read). */
+  check?: () => Promise<void>;
 }
 
 /** The handler and its parts. */
@@ -209,16 +211,17 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
       metrics.inc("rate_limited", { limit: kind });
       return { error: p.tooMany(retryAfterS) };
     };
-    const byAddr = await state.full(`fail:${addr}`, L.addressFailures, L.windowMs);
+    // The address's failure is counted before the look-up (one atomic update in the shared
+    // store) and taken back if the code was right, so parallel guesses, on any replicas, cannot
+    // overshoot the limit.
+    const byAddr = await state.hit(`fail:${addr}`, L.addressFailures, L.windowMs);
     if (byAddr.limited) return limited("address", byAddr.retryAfterS);
     const canonical = plausibleCode(code) ? code.replace(/-/g, "").toUpperCase() : "";
     const byCode = await state.hit(`code:${canonical || "invalid"}`, L.perCode, L.windowMs);
     if (byCode.limited) return limited("code", byCode.retryAfterS);
     const id = canonical ? await sessionIdOf(canonical) : "";
-    if (!id || !(await state.get(id))) {
-      await state.hit(`fail:${addr}`, L.addressFailures, L.windowMs);
-      return { error: p.notFound() };
-    }
+    if (!id || !(await state.get(id))) return { error: p.notFound() };
+    await state.unhit(`fail:${addr}`, L.windowMs);
     return { id };
   };
 
@@ -633,10 +636,10 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     if (path === "/health") {
       if (m !== "GET") return notAllowed(GET);
       try {
-        await o.store.get("broker/health");
+        await (o.check ? o.check() : o.store.get("broker/health"));
         return json(200, { status: "ok" });
       } catch {
-        return json(503, { status: "unavailable" });
+        return json(503, { status: "unavailable" }, { "retry-after": "5" });
       }
     }
     if (path === "/metrics") {
@@ -678,13 +681,27 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     try {
       res = await route(req, remote);
     } catch (e) {
-      // The error's kind only: messages may carry request data.
-      o.log?.(
-        `internal error (${(e as Error)?.name ?? typeof e}) on ${
-          redactPath(new URL(req.url).pathname)
-        }`,
-      );
-      res = internalError();
+      const code = (e as { code?: unknown })?.code;
+      if (typeof code === "string" && STORE_TROUBLE.has(code)) {
+        // The shared store is down or busy: say so (and when to retry), not a bare 500. Its
+        // code only in the log: the message names the store, never request data.
+        o.log?.(`state store trouble (${code}) on ${redactPath(new URL(req.url).pathname)}`);
+        res = problem(
+          503,
+          "State Store Unavailable",
+          "The broker cannot reach its state store right now; retry shortly.",
+          { code },
+          { "retry-after": "5" },
+        );
+      } else {
+        // The error's kind only: messages may carry request data.
+        o.log?.(
+          `internal error (${(e as Error)?.name ?? typeof e}) on ${
+            redactPath(new URL(req.url).pathname)
+          }`,
+        );
+        res = internalError();
+      }
     }
     const h = res.headers;
     h.set("x-content-type-options", "nosniff");
@@ -725,6 +742,9 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     },
   };
 }
+
+/** Store error codes that mean "try again shortly" (lib/cache: Redis down, lock contention). */
+const STORE_TROUBLE = new Set(["store_unavailable", "cache_busy", "store_lock_expired"]);
 
 /** A guarded upstream call refused by the address guard (never retried). */
 class GuardError extends Error {
