@@ -118,13 +118,13 @@ export async function run(ctx: Context): Promise<CommandOutput> {
     await opened.close();
     throw e;
   }
+  // Where the state is (a Redis URL without its password), and whether it answers now.
+  const ready = await opened.check().then(() => "", () => " (not answering yet: /health is 503)");
+  ctx.io.err(`mcs broker: state in ${opened.kind} store ${opened.describe}${ready}\n`);
   ctx.io.err(
     `mcs broker ${denoJson.version}: listening on ${broker.addr.hostname}:${broker.addr.port}, ` +
       `links use ${broker.url}\n`,
   );
-  // Where the state is (a Redis URL without its password), and whether it answers now.
-  const ready = await opened.check().then(() => "", () => " (not answering yet: /health is 503)");
-  ctx.io.err(`mcs broker: state in ${opened.kind} store ${opened.describe}${ready}\n`);
   await new Promise<void>((resolve) => {
     const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
     const handlers = signals.map((sig) => {
