@@ -52,11 +52,16 @@ export function sideFile(pkg: string): string {
 
 /**
  * Point the one-file bundle's `import("<pkg>")` of each side package (left external) at
- * `./mcs-<pkg>.js`.
+ * `./mcs-<pkg>.js`. With `onlyPresent` (a side file, which imports some side packages of its
+ * own, e.g. the broker the Redis client), packages it does not import are skipped.
  * @throws {McsError} `bundle_layout` when a package's import is not found exactly in that form
  * (the bundler's output changed; the program would fail when it needs the package).
  */
-export function relocateSideImports(code: string, packages: readonly string[]): string {
+export function relocateSideImports(
+  code: string,
+  packages: readonly string[],
+  options: { onlyPresent?: boolean } = {},
+): string {
   let out = code;
   for (const pkg of packages) {
     const re = new RegExp(`import\\((["'\`])${escape(pkg)}\\1\\)`, "g");
@@ -65,7 +70,7 @@ export function relocateSideImports(code: string, packages: readonly string[]): 
       n++;
       return `import(${q}./${sideFile(pkg)}${q})`;
     });
-    if (n === 0) {
+    if (n === 0 && !options.onlyPresent) {
       throw new McsError(
         "bundle_layout",
         `The bundle does not import ${pkg} as import("${pkg}"); the bundler's output format ` +
