@@ -24,11 +24,11 @@
  *   `expires_in` as seen through `/v1/proxy`, else 300 s, Auth0's default);
  * - a live passthrough `custom_state` belongs to one session (409 for a second), so nobody can
  *   create a newer session to capture another agent's callback;
- * - request bodies are capped by `Content-Length` (1 MiB, 413); a negative TTL is refused.
+ * - request bodies are capped at 1 MiB (413): by `Content-Length`, and a chunked body without one
+ *   is read only up to the cap; a negative TTL is refused.
  *
  * Residual, documented: the address guard resolves before `fetch` resolves again (DNS
- * rebinding with a zero TTL is not caught); a chunked body without `Content-Length` is read
- * whole; the OAuth `state` is random but not bound to the browser by a cookie.
+ * rebinding with a zero TTL is not caught); the OAuth `state` is random but not bound to the browser by a cookie.
  *
  * @example
  * ```ts
@@ -630,8 +630,14 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
       return r ? decodeURIComponent(r[1]) : undefined;
     };
     let v: string | undefined;
-    if (Number(req.headers.get("content-length") ?? 0) > L.maxBody) {
-      return problem(413, "Payload Too Large", `Request bodies are limited to ${L.maxBody} bytes.`);
+    const tooLarge = () =>
+      problem(413, "Payload Too Large", `Request bodies are limited to ${L.maxBody} bytes.`);
+    if (Number(req.headers.get("content-length") ?? 0) > L.maxBody) return tooLarge();
+    if (req.body && !req.headers.has("content-length")) {
+      // A chunked body declares no length: read it with the same cap, stopping at the limit.
+      const bytes = await readCapped(req.body, L.maxBody);
+      if (!bytes) return tooLarge();
+      req = new Request(req.url, { method: req.method, headers: req.headers, body: bytes });
     }
     if (path === "/health") {
       if (m !== "GET") return notAllowed(GET);
@@ -741,6 +747,33 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
       await outbox.close();
     },
   };
+}
+
+/** Read a body stream up to `max` bytes; `undefined` (and the stream cancelled) beyond. */
+async function readCapped(
+  body: ReadableStream<Uint8Array>,
+  max: number,
+): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  const reader = body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    parts.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
 }
 
 /** Store error codes that mean "try again shortly" (lib/cache: Redis down, lock contention). */

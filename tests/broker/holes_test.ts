@@ -413,6 +413,31 @@ Deno.test("request bodies are size-limited (413)", async () => {
   await r.body?.cancel();
 });
 
+Deno.test("a chunked request body without Content-Length is capped too (413); one under the cap works", async () => {
+  await using w = await brokerWorld({ limits: { maxBody: 4096 } });
+  /** A body sent in chunks of 1 KiB, so fetch sends no Content-Length. */
+  const chunked = (text: string) => {
+    const bytes = new TextEncoder().encode(text);
+    return new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < bytes.length; i += 1024) c.enqueue(bytes.slice(i, i + 1024));
+        c.close();
+      },
+    });
+  };
+  const big = await w.api("/v1/sessions", {
+    method: "POST",
+    body: chunked(JSON.stringify({ public_key: "A".repeat(64 * 1024), template: "api_key" })),
+  });
+  assertEquals(big.status, 413);
+  await big.body?.cancel();
+  const small = await w.api("/v1/sessions", {
+    method: "POST",
+    body: chunked(JSON.stringify({ public_key: w.key.spki, template: "api_key" })),
+  });
+  assertEquals(small.status, 201, await small.text());
+});
+
 Deno.test("CSRF: a page reached at another address than the public URL still confirms", async () => {
   // The public URL differs from where this request arrives (a proxy in front, or a mistyped
   // LINKAUTH_BASE_URL): the browser's Origin is the address it loaded the page from.
