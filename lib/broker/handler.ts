@@ -119,6 +119,8 @@ export interface BrokerHandlerOptions {
   limits?: Partial<BrokerLimits>;
   /** Drop the store's expired entries for good (run by {@link BrokerHandler.sweep}). */
   compact?: () => Promise<void>;
+  /** SHA-256 hex of the bearer token `/metrics` requires (unset: `/metrics` is open). */
+  metricsTokenHash?: string;
   /** Readiness probe of the store for `/health` (default: one read). */
   check?: () => Promise<void>;
 }
@@ -649,11 +651,23 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
       }
     }
     if (path === "/metrics") {
-      return m === "GET"
-        ? new Response(metrics.render(), {
-          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-        })
-        : notAllowed(GET);
+      if (m !== "GET") return notAllowed(GET);
+      if (o.metricsTokenHash) {
+        const auth = req.headers.get("authorization") ?? "";
+        const presented = auth.startsWith("Bearer ") ? auth.slice(7).trim() : "";
+        if (!presented || !safeEqual(await sha256hex(presented), o.metricsTokenHash)) {
+          return problem(
+            401,
+            "Unauthorized",
+            "/metrics needs the bearer token set in MCS_BROKER_METRICS_TOKEN.",
+            {},
+            { "www-authenticate": 'Bearer realm="metrics"' },
+          );
+        }
+      }
+      return new Response(metrics.render(), {
+        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+      });
     }
     if (path === "/v1/sessions") return m === "POST" ? await create(req) : notAllowed("POST");
     if ((v = seg(/^\/v1\/sessions\/([^/]+)$/)) !== undefined) {
