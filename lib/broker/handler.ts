@@ -481,10 +481,21 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     return answer;
   };
 
-  const authorize = async (url: URL, code: string, addr: string) => {
+  const authorize = async (url: URL, code: string, addr: string, https: boolean) => {
     const found = await lookup(code, addr);
     if (found.error) return found.error;
     const presented = url.searchParams.get("connect_token") ?? "";
+    // The browser that starts the redirect gets a cookie; only it may complete the callback.
+    const binding = token("");
+    const bindingHash = await sha256hex(binding);
+    const withCookie = (s: Session, location: string) =>
+      new Response(null, {
+        status: 302,
+        headers: [
+          ["location", location],
+          ["set-cookie", bindingCookie(s, binding, https, now())],
+        ],
+      });
     const s0 = await state.get(found.id);
     const provider = s0?.oauthProvider && !s0.customAuthorizeUrl
       ? await o.providers(s0.oauthProvider)
@@ -504,11 +515,9 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
           connectToken: undefined,
           oauthStarted: true,
           codeVerifier: "",
+          browserBinding: bindingHash,
         };
-        return {
-          session: next,
-          result: new Response(null, { status: 302, headers: { location: s.customAuthorizeUrl } }),
-        };
+        return { session: next, result: withCookie(next, s.customAuthorizeUrl) };
       }
       if (s.templateType !== "oauth") {
         return { result: problem(400, "Not an OAuth Session", "This session does not use OAuth.") };
@@ -520,24 +529,38 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
         oauthStarted: true,
         codeVerifier: verifier,
         oauthState,
+        browserBinding: bindingHash,
       };
       const location = p.authorizeUrl(provider, s, {
         redirectUri: `${base}/v1/oauth/callback`,
         state: oauthState,
         challenge,
       });
-      return { session: bind, result: new Response(null, { status: 302, headers: { location } }) };
+      return { session: bind, result: withCookie(bind, location) };
     });
     if (bind) await state.bindState(oauthState, bind.sessionId, bind.expiresAt);
     return answer;
   };
 
-  const callback = async (url: URL): Promise<Response> => {
+  const callback = async (req: Request, url: URL, https: boolean): Promise<Response> => {
     const q = url.searchParams;
     const st = q.get("state");
-    const id = st ? (await state.takeState(st)) ?? (await state.byCustomState(st)) : undefined;
+    const id = st ? (await state.peekState(st)) ?? (await state.byCustomState(st)) : undefined;
     if (!id) return p.invalidState(q);
     const s0 = await state.get(id);
+    // Checked before the state is taken: a callback from another browser burns nothing.
+    if (s0?.browserBinding) {
+      const held = cookieValue(req, bindingCookieName(s0));
+      if (!held || !safeEqual(await sha256hex(held), s0.browserBinding)) {
+        return problem(
+          400,
+          "Browser Mismatch",
+          "This sign-in was started in another browser (or its cookie was blocked). Open the " +
+            "link again and finish it in the same browser.",
+        );
+      }
+    }
+    if (st) await state.takeState(st);
     const provider = s0?.oauthProvider && !s0.customAuthorizeUrl
       ? await o.providers(s0.oauthProvider)
       : undefined;
@@ -548,11 +571,13 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     const landing = (s: Session) =>
       new Response(null, {
         status: 302,
-        headers: {
-          location: `${base}/connect/${s.code}?status=${
-            s.status === "failed" ? "denied" : "success"
-          }`,
-        },
+        headers: [
+          [
+            "location",
+            `${base}/connect/${s.code}?status=${s.status === "failed" ? "denied" : "success"}`,
+          ],
+          ["set-cookie", clearBindingCookie(s, https)],
+        ],
       });
     const fail = (s: Session, error: string): Session => ({
       ...s,
@@ -677,9 +702,12 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
       return m === "POST" ? await webhook(req, url, v) : notAllowed("POST");
     }
     if (path === "/v1/proxy") return m === "POST" ? await proxy(req) : notAllowed("POST");
-    if (path === "/v1/oauth/callback") return m === "GET" ? await callback(url) : notAllowed(GET);
+    const secure = https || base.startsWith("https://") || url.protocol === "https:";
+    if (path === "/v1/oauth/callback") {
+      return m === "GET" ? await callback(req, url, secure) : notAllowed(GET);
+    }
     if ((v = seg(/^\/v1\/oauth\/authorize\/([^/]+)$/)) !== undefined) {
-      return m === "GET" ? await authorize(url, v, addr) : notAllowed(GET);
+      return m === "GET" ? await authorize(url, v, addr, secure) : notAllowed(GET);
     }
     if ((v = seg(/^\/v1\/connect\/([^/]+)$/)) !== undefined) {
       return m === "GET" ? await connectInfo(req, v, addr, https) : notAllowed(GET);
@@ -761,6 +789,37 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
       await outbox.close();
     },
   };
+}
+
+/** The browser-binding cookie's name: one per session, so parallel sign-ins do not collide. */
+function bindingCookieName(s: Session): string {
+  return `mcs_cb_${s.sessionId.slice(0, 16)}`;
+}
+
+/**
+ * The browser-binding cookie: HttpOnly, SameSite=Lax (sent on the provider's top-level redirect
+ * back, never on a cross-site subrequest), Secure over HTTPS, scoped to the callback path, and
+ * living as long as the session.
+ */
+function bindingCookie(s: Session, value: string, secure: boolean, t: number): string {
+  const maxAge = Math.max(1, Math.ceil((s.expiresAt - t) / 1000));
+  return `${bindingCookieName(s)}=${value}; Path=/v1/oauth/callback; Max-Age=${maxAge}; ` +
+    `HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}`;
+}
+
+/** The same cookie, expired (the callback is done). */
+function clearBindingCookie(s: Session, secure: boolean): string {
+  return `${bindingCookieName(s)}=; Path=/v1/oauth/callback; Max-Age=0; HttpOnly; ` +
+    `SameSite=Lax${secure ? "; Secure" : ""}`;
+}
+
+/** A cookie's value from the request's `Cookie` header. */
+function cookieValue(req: Request, name: string): string | undefined {
+  for (const part of (req.headers.get("cookie") ?? "").split(";")) {
+    const i = part.indexOf("=");
+    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
+  }
+  return undefined;
 }
 
 /** Read a body stream up to `max` bytes; `undefined` (and the stream cancelled) beyond. */

@@ -137,6 +137,11 @@ export class BrokerState {
     return id;
   }
 
+  /** The session id of an OAuth `state`, left in place (a look-up before the checks). */
+  async peekState(state: string): Promise<string | undefined> {
+    return await this.store.get<string>(`${P}state/${await sha256hex(state)}`);
+  }
+
   /** The session holding this passthrough `custom_state`. */
   async byCustomState(state: string): Promise<string | undefined> {
     return await this.store.get<string>(`${P}custom/${await sha256hex(state)}`);

@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { FileCacheStore } from "../../lib/cache/file_store.ts";
-import { brokerWorld, KEY, pageEnvelope, START } from "./_world.ts";
+import { brokerWorld, cookieOf, KEY, pageEnvelope, START } from "./_world.ts";
 
 const AUTH0 = {
   authorizeUrl: "https://tenant.example.test/authorize",
@@ -279,6 +279,7 @@ Deno.test("a denied sign-in or consent fails the session: the agent gets a termi
   const state = new URL(go.headers.get("location")!).searchParams.get("state")!;
   const back = await fetch(`${w.broker.url}/v1/oauth/callback?error=access_denied&state=${state}`, {
     redirect: "manual",
+    headers: { cookie: cookieOf(go) },
   });
   assertEquals([back.status, back.headers.get("location")], [
     302,
@@ -304,7 +305,7 @@ Deno.test("a denied sign-in or consent fails the session: the agent gets a termi
   await pgo.body?.cancel();
   const pback = await fetch(
     `${w.broker.url}/v1/oauth/callback?error=access_denied&state=agent-state-1`,
-    { redirect: "manual" },
+    { redirect: "manual", headers: { cookie: cookieOf(pgo) } },
   );
   await pback.body?.cancel();
   assertEquals(pback.status, 302);
@@ -455,4 +456,47 @@ Deno.test("CSRF: a page reached at another address than the public URL still con
   });
   assertEquals(ok.status, 200);
   await ok.body?.cancel();
+});
+
+Deno.test("OAuth state bound to the browser: the callback needs the cookie set with the redirect (HttpOnly, SameSite=Lax, Secure on HTTPS)", async () => {
+  for (const https of [false, true]) {
+    await using w = await brokerWorld({
+      providers: auth0,
+      trustedProxies: https ? ["127.0.0.0/8"] : [],
+    });
+    const proto: Record<string, string> = https ? { "x-forwarded-proto": "https" } : {};
+    const s = await w.createSession({ oauth_provider: "auth0" });
+    const ct = await w.confirm(s.code);
+    const go = await fetch(`${w.broker.url}/v1/oauth/authorize/${s.code}?connect_token=${ct}`, {
+      redirect: "manual",
+      headers: proto,
+    });
+    await go.body?.cancel();
+    const set = go.headers.get("set-cookie") ?? "";
+    assertMatch(set, /^mcs_cb_[0-9a-f]{16}=[A-Za-z0-9_-]{20,}; Path=\/v1\/oauth\/callback; /);
+    assertMatch(set, /; HttpOnly; SameSite=Lax/);
+    assertEquals(set.includes("; Secure"), https);
+    const state = new URL(go.headers.get("location")!).searchParams.get("state")!;
+    const callback = `${w.broker.url}/v1/oauth/callback?error=access_denied&state=${state}`;
+    // Another browser (no cookie, or another value) is refused, and burns nothing.
+    for (const cookie of [undefined, `${cookieOf(go).split("=")[0]}=forged-value-123456789`]) {
+      const other = await fetch(callback, {
+        redirect: "manual",
+        headers: cookie ? { cookie, ...proto } : proto,
+      });
+      assertEquals(other.status, 400);
+      assertEquals((await other.json()).title, "Browser Mismatch");
+    }
+    assertEquals((await (await w.poll(s)).json()).status, "confirmed");
+    // The browser that started it finishes it; the cookie is cleared.
+    const back = await fetch(callback, {
+      redirect: "manual",
+      headers: { cookie: cookieOf(go), ...proto },
+    });
+    await back.body?.cancel();
+    assertEquals(back.status, 302);
+    assertMatch(back.headers.get("set-cookie") ?? "", /^mcs_cb_[0-9a-f]{16}=; .*Max-Age=0/);
+    w.clock.t += 6_000;
+    assertEquals((await (await w.poll(s)).json()).status, "expired");
+  }
 });

@@ -137,9 +137,33 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
     });
   };
 
-  /** GET without following redirects; returns status, location and the body text. */
+  /**
+   * The person's cookies, as a browser keeps them for the host (all the servers are on
+   * 127.0.0.1, and cookies ignore the port): name, value and path; the broker's
+   * browser-binding cookie is the one that matters.
+   */
+  const jar = new Map<string, { value: string; path: string }>();
+  const keepCookie = (res: Response) => {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = line.split(";").map((x) => x.trim());
+      const i = pair.indexOf("=");
+      const path = attrs.find((a) => /^path=/i.test(a))?.slice(5) ?? "/";
+      const gone = attrs.some((a) => /^max-age=0$/i.test(a));
+      if (gone) jar.delete(pair.slice(0, i));
+      else jar.set(pair.slice(0, i), { value: pair.slice(i + 1), path });
+    }
+  };
+
+  /** GET (with the person's cookies) without following redirects; status, location, body. */
   const get = async (url: string) => {
-    const res = await httpsFetch(url, { redirect: "manual" });
+    const u = new URL(url);
+    const cookie = [...jar].filter(([, c]) => u.pathname.startsWith(c.path))
+      .map(([name, c]) => `${name}=${c.value}`).join("; ");
+    const res = await httpsFetch(url, {
+      redirect: "manual",
+      headers: cookie ? { cookie } : {},
+    });
+    keepCookie(res);
     return { status: res.status, location: res.headers.get("location"), text: await res.text() };
   };
 
