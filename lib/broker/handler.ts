@@ -11,7 +11,8 @@
  * - a session completes only as its template allows: `/complete` only for form templates, the
  *   OAuth callback only for OAuth or passthrough sessions whose redirect started; a ready
  *   payload is never overwritten;
- * - `/v1/proxy` only to allow-listed hosts, each resolved address checked (`guard.ts`), no
+ * - `/v1/proxy` only to allow-listed hosts, each resolved address checked (`guard.ts`) and the
+ *   connection made to the checked address (`pin.ts`: no second DNS answer, so no rebinding), no
  *   redirects followed; the same guard on `callback_url` deliveries;
  * - API keys compared by SHA-256 hash, each key rate-limited (429 with `Retry-After`);
  * - page POSTs refused cross-site (`Origin` / `Sec-Fetch-Site`); every answer carries
@@ -25,10 +26,9 @@
  * - a live passthrough `custom_state` belongs to one session (409 for a second), so nobody can
  *   create a newer session to capture another agent's callback;
  * - request bodies are capped at 1 MiB (413): by `Content-Length`, and a chunked body without one
- *   is read only up to the cap; a negative TTL is refused.
- *
- * Residual, documented: the address guard resolves before `fetch` resolves again (DNS
- * rebinding with a zero TTL is not caught); the OAuth `state` is random but not bound to the browser by a cookie.
+ *   is read only up to the cap; a negative TTL is refused;
+ * - the OAuth callback is bound to the browser that started the redirect (a per-session
+ *   HttpOnly, SameSite=Lax cookie, Secure over HTTPS), checked before the state is taken.
  *
  * @example
  * ```ts
@@ -49,7 +49,8 @@ import { cidrContains, parseCidr, parseIp } from "../net/ip.ts";
 import type { FetchLike } from "../net/types.ts";
 import { ADDRESS_REFUSED, Outbox, sealResult } from "./delivery.ts";
 import { ALGORITHM, decodeStrict } from "./envelope.ts";
-import { checkHost } from "./guard.ts";
+import { resolveChecked } from "./guard.ts";
+import type { PinnedFetch } from "./pin.ts";
 import { Metrics } from "./metrics.ts";
 import { pageAsset } from "./page.ts";
 import { apiKeyProblem, internalError, json, problem, safeEqual } from "./problem.ts";
@@ -111,6 +112,11 @@ export interface BrokerHandlerOptions {
   allowPrivate?: boolean;
   trustedProxies?: readonly string[];
   upstream?: FetchLike;
+  /**
+   * Connect to the address the guard checked (`pin.ts`; closes DNS rebinding). Without it a
+   * checked name is fetched through `upstream`, which resolves it again.
+   */
+  pinned?: PinnedFetch["fetch"];
   /** DNS for the address guard (tests). */
   resolve?: (host: string) => Promise<string[]>;
   now?: () => number;
@@ -157,11 +163,21 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
   );
   const allowPrivate = o.allowPrivate ?? false;
   const guardOpts = { allowPrivate, resolve: o.resolve };
-  /** Upstream for proxied calls and callbacks: the address guard first. */
+  /** The upstream that reaches `url` at the guard's `address` (pinned) when there is one. */
+  const via = (address: string | undefined): FetchLike =>
+    address && o.pinned
+      ? (input, init) =>
+        o.pinned!(new URL(input instanceof Request ? input.url : String(input)), address, {
+          ...init,
+          redirect: "manual",
+        })
+      : upstream;
+  /** Upstream for callbacks: the address guard first, then the checked address. */
   const guarded: FetchLike = async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
-    if (await checkHost(url.hostname, guardOpts)) throw new GuardError();
-    return await upstream(input, { ...init, redirect: "manual" });
+    const checked = await resolveChecked(url.hostname, guardOpts);
+    if (checked.verdict) throw new GuardError();
+    return await via(checked.address)(input, { ...init, redirect: "manual" });
   };
   const outbox = new Outbox(guarded);
   let base = "";
@@ -383,8 +399,11 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
       metrics.inc("proxy_calls", { outcome: "not_allowed" });
       return p.domainNotAllowed();
     }
+    let address: string | undefined;
     if (/^https?:$/.test(target.protocol)) {
-      const verdict = await checkHost(target.hostname, guardOpts);
+      const checked = await resolveChecked(target.hostname, guardOpts);
+      const verdict = checked.verdict;
+      address = checked.address;
       if (verdict) {
         metrics.inc("proxy_calls", { outcome: "blocked" });
         return verdict === "blocked"
@@ -396,7 +415,7 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
           : problem(502, "Bad Gateway", "Failed to reach upstream: the host does not resolve.");
       }
     }
-    const { response, upstreamBody } = await p.relay(upstream, target, body);
+    const { response, upstreamBody } = await p.relay(via(address), target, body);
     metrics.inc("proxy_calls", { outcome: response.status === 200 ? "relayed" : "failed" });
     if (upstreamBody) await noteTicket(upstreamBody);
     return response;

@@ -181,6 +181,31 @@ Deno.test("proxy: only allow-listed hosts, resolved addresses checked, no redire
   }
 });
 
+Deno.test("proxy: DNS rebinding closed, the call connects to the address the guard checked", async () => {
+  const pinned: { url: string; address: string }[] = [];
+  let unpinned = 0;
+  await using w = await brokerWorld({
+    // The guard's answer is public; a second resolution could say anything.
+    dns: { "rebind.example.test": ["93.184.216.34"] },
+    pinned: (url, address) => {
+      pinned.push({ url: url.href, address });
+      return Promise.resolve(Response.json({ pinned: true }));
+    },
+    upstream: () => {
+      unpinned++;
+      return Promise.resolve(Response.json({ pinned: false }));
+    },
+  });
+  const res = await w.api("/v1/proxy", {
+    method: "POST",
+    body: JSON.stringify({ method: "GET", url: "https://rebind.example.test/x" }),
+  });
+  const body = await res.json();
+  assertEquals([res.status, JSON.parse(body.body)], [200, { pinned: true }]);
+  assertEquals(pinned, [{ url: "https://rebind.example.test/x", address: "93.184.216.34" }]);
+  assertEquals(unpinned, 0);
+});
+
 Deno.test("API keys: stored hashed, unknown keys refused, each key rate-limited (429 + Retry-After)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "mcs-broker-keys-" });
   try {
