@@ -30,8 +30,9 @@ import { McsError } from "../errors.ts";
  * `mcs mcp` and `mcs serve`; oauth4webapi serves only Auth0 grants and sign-ins (a command
  * whose Google token is cached never needs it); uqr draws the sign-in QR code; smol-toml reads a
  * config file (most runs have none); `@redis/client` serves only a server whose state is on Redis
- * (`MCS_STORE`); `mcs-broker` (lib/broker/entry.ts, about 50 KiB) serves only
- * `mcs broker serve`. A local module qualifies when it is mapped to a bare name in
+ * (`MCS_STORE`); `mcs-broker` (lib/broker/entry.ts, about 70 KiB) serves only
+ * `mcs broker serve` (it loads the Redis client from that package's file, only with `MCS_STORE`:
+ * side files keep the other side packages external too). A local module qualifies when it is mapped to a bare name in
  * deno.json and re-exports a package that mcs's own code uses through it alone. A package here must be imported only with a dynamic `import("<name>")` and
  * share no state with mcs (it is a separate module graph).
  */
