@@ -28,6 +28,8 @@ import { safeEqual } from "./problem.ts";
 /** Fetch `url`, connecting to `address` (an IP the guard checked). */
 export interface PinnedFetch {
   fetch(url: URL, address: string, init: RequestInit): Promise<Response>;
+  /** The loopback port of the CONNECT tunnel (it answers only this process's password). */
+  readonly port: number;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ export function pinnedFetch(o: { caCerts?: string[] } = {}): Promise<PinnedFetch
     }
   })().catch(() => {});
   return Promise.resolve({
+    port,
     async fetch(url, address, init) {
       const tls = url.protocol === "https:";
       const target = Number(url.port || (tls ? 443 : 80));

@@ -39,3 +39,26 @@ Deno.test("pinned fetch: https and http reach the checked address with the URL's
     await Promise.all([tls.shutdown(), plain.shutdown(), other.shutdown()]);
   }
 });
+
+Deno.test("pinned fetch: the loopback tunnel refuses anyone without this process's password (407)", async () => {
+  const pinned = await pinnedFetch();
+  try {
+    for (
+      const auth of ["", `Proxy-Authorization: Basic ${btoa("pin-3132372e302e302e31:guess")}\r\n`]
+    ) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: pinned.port });
+      await conn.write(
+        new TextEncoder().encode(`CONNECT example.test:443 HTTP/1.1\r\n${auth}\r\n`),
+      );
+      const buf = new Uint8Array(256);
+      const n = await conn.read(buf);
+      assertEquals(
+        new TextDecoder().decode(buf.subarray(0, n ?? 0)).split("\r\n")[0],
+        "HTTP/1.1 407 Proxy Authentication Required",
+      );
+      conn.close();
+    }
+  } finally {
+    await pinned.close();
+  }
+});
