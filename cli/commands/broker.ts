@@ -79,16 +79,15 @@ async function asOurs<T>(p: Promise<T>): Promise<T> {
 /** Run the command. */
 export async function run(ctx: Context): Promise<CommandOutput> {
   const env = ctx.io.env;
-  const { brokerSettings, envProviders, openBrokerStore, startBroker } = await import(
+  const { brokerSettings, envProviders, openBrokerStore, pinnedFetch, startBroker } = await import(
     "mcs-broker"
   );
   const settings = await asOurs(brokerSettings(env));
   const host = typeof ctx.options.host === "string" ? ctx.options.host : settings.host;
   const port = ctx.options.port !== undefined ? parsePort(ctx.options.port) : settings.port;
   const caFile = env.get("MCS_CA_FILE")?.trim();
-  const client = caFile
-    ? Deno.createHttpClient({ caCerts: [await readPem(caFile, "CA")] })
-    : undefined;
+  const caCerts = caFile ? [await readPem(caFile, "CA")] : undefined;
+  const client = caCerts ? Deno.createHttpClient({ caCerts }) : undefined;
   const upstream = (input: string | URL | Request, init?: RequestInit) =>
     fetch(input, client ? { ...init, client } : init);
   const tls = settings.tls
@@ -97,20 +96,34 @@ export async function run(ctx: Context): Promise<CommandOutput> {
       key: await readPem(settings.tls.keyFile, "key"),
     }
     : undefined;
-  const { store, compact } = await asOurs(openBrokerStore(env, settings.stateDir));
+  const opened = await asOurs(openBrokerStore(env, settings.stateDir));
+  // Proxied calls and callbacks connect to the address the guard checked (no DNS rebinding).
+  const pinned = settings.allowPrivate ? undefined : await pinnedFetch({ caCerts });
   const log = (line: string) => ctx.io.err(`mcs broker: ${line}\n`);
-  const broker = await listen(host, port, () =>
-    startBroker({
-      ...settings,
-      hostname: host,
-      port,
-      tls,
-      store,
-      compact,
-      upstream,
-      providers: envProviders(env, upstream),
-      log,
-    }));
+  let broker;
+  try {
+    broker = await listen(host, port, () =>
+      startBroker({
+        ...settings,
+        hostname: host,
+        port,
+        tls,
+        store: opened.store,
+        compact: opened.compact,
+        check: opened.check,
+        pinned: pinned?.fetch,
+        upstream,
+        providers: envProviders(env, upstream),
+        log,
+      }));
+  } catch (e) {
+    await opened.close();
+    await pinned?.close();
+    throw e;
+  }
+  // Where the state is (a Redis URL without its password), and whether it answers now.
+  const ready = await opened.check().then(() => "", () => " (not answering yet: /health is 503)");
+  ctx.io.err(`mcs broker: state in ${opened.kind} store ${opened.describe}${ready}\n`);
   ctx.io.err(
     `mcs broker ${denoJson.version}: listening on ${broker.addr.hostname}:${broker.addr.port}, ` +
       `links use ${broker.url}\n`,
@@ -128,6 +141,8 @@ export async function run(ctx: Context): Promise<CommandOutput> {
   });
   ctx.io.err("mcs broker: shutting down\n");
   await broker.close();
+  await pinned?.close();
+  await opened.close();
   client?.close();
   return { result: null, printed: true };
 }

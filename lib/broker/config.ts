@@ -15,6 +15,8 @@
  * | `MCS_BROKER_TLS_CERT`, `MCS_BROKER_TLS_KEY` | PEM files: serve HTTPS directly |
  * | `MCS_BROKER_TRUSTED_PROXIES` | Comma-separated proxy addresses/CIDRs whose `X-Forwarded-For`/`-Proto` count |
  * | `MCS_BROKER_ALLOW_PRIVATE` | `1`: `/v1/proxy` and callbacks may reach loopback/private/link-local addresses |
+ * | `MCS_BROKER_METRICS_TOKEN` | When set, `/metrics` needs `Authorization: Bearer <token>` (default: open, like `/health`) |
+ * | `MCS_STORE`, `MCS_STORE_KEY`, `MCS_STORE_PREFIX` | State on Redis, shared by replicas (see `store.ts`) |
  *
  * Secrets (API keys, client secrets) are never logged; the API keys are kept only as SHA-256
  * hashes once read. Provider settings are read when a session first names the provider (as
@@ -53,6 +55,8 @@ export interface BrokerSettings {
   /** Proxies whose forwarding headers are believed. */
   trustedProxies: string[];
   allowPrivate: boolean;
+  /** SHA-256 hex of `MCS_BROKER_METRICS_TOKEN`: `/metrics` then needs it as a bearer token. */
+  metricsTokenHash?: string;
 }
 
 const list = (v: string | undefined) => (v ?? "").split(",").map((s) => s.trim()).filter(Boolean);
@@ -105,8 +109,10 @@ export async function brokerSettings(env: EnvReader): Promise<BrokerSettings> {
   if (allowPrivate && !["0", "1"].includes(allowPrivate)) {
     throw bad("broker_config_invalid", `MCS_BROKER_ALLOW_PRIVATE must be 0 or 1.`);
   }
+  const metricsToken = env.get("MCS_BROKER_METRICS_TOKEN")?.trim();
   return {
     baseUrl,
+    metricsTokenHash: metricsToken ? await sha256hex(metricsToken) : undefined,
     apiKeyHashes: await Promise.all(keys.map(sha256hex)),
     allowedHosts: list(env.get("LINKAUTH_ALLOWED_DOMAINS")).map((h) => h.toLowerCase()),
     host: env.get("MCS_BROKER_HOST")?.trim() || "127.0.0.1",

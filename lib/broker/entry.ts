@@ -13,3 +13,4 @@
  */
 export { brokerSettings, envProviders, startBroker } from "./mod.ts";
 export { openBrokerStore } from "./store.ts";
+export { pinnedFetch } from "./pin.ts";

@@ -5,10 +5,9 @@
  * shared, multicast and reserved ranges are refused unless `MCS_BROKER_ALLOW_PRIVATE=1`.
  * IPv4-mapped IPv6 addresses are checked as IPv4. A host that does not resolve is refused.
  *
- * Limits: the check resolves once and `fetch` resolves again, so a DNS answer that changes in
- * between (rebinding with a zero TTL) is not caught; pair the broker with an egress firewall when
- * that matters. Redirects are never followed by the callers, so a public host cannot bounce a
- * request to a private one.
+ * DNS rebinding: {@link resolveChecked} returns the address it checked, and the broker connects
+ * to that address (`pin.ts`), never to a second DNS answer. Redirects are never followed by the
+ * callers, so a public host cannot bounce a request to a private one.
  *
  * @example
  * ```ts
@@ -66,13 +65,26 @@ export async function checkHost(
   hostname: string,
   o: { allowPrivate: boolean; resolve?: (host: string) => Promise<string[]> },
 ): Promise<GuardVerdict> {
-  if (o.allowPrivate) return undefined;
+  return (await resolveChecked(hostname, o)).verdict;
+}
+
+/**
+ * {@link checkHost}, plus the address to connect to when the host is a name that passed: the
+ * first of its checked addresses (`undefined` for an IP literal, which needs no pinning, and
+ * when private addresses are allowed, which checks nothing).
+ */
+export async function resolveChecked(
+  hostname: string,
+  o: { allowPrivate: boolean; resolve?: (host: string) => Promise<string[]> },
+): Promise<{ verdict: GuardVerdict; address?: string }> {
+  if (o.allowPrivate) return { verdict: undefined };
   const host = hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
-  if (parseIp(host)) return blockedAddress(host) ? "blocked" : undefined;
-  if (host === "localhost" || host.endsWith(".localhost")) return "blocked";
+  if (parseIp(host)) return { verdict: blockedAddress(host) ? "blocked" : undefined };
+  if (host === "localhost" || host.endsWith(".localhost")) return { verdict: "blocked" };
   const addrs = await (o.resolve ?? resolveAll)(host);
-  if (addrs.length === 0) return "unresolved";
-  return addrs.some(blockedAddress) ? "blocked" : undefined;
+  if (addrs.length === 0) return { verdict: "unresolved" };
+  if (addrs.some(blockedAddress)) return { verdict: "blocked" };
+  return { verdict: undefined, address: addrs[0] };
 }
 
 async function resolveAll(host: string): Promise<string[]> {

@@ -11,7 +11,8 @@
  * - a session completes only as its template allows: `/complete` only for form templates, the
  *   OAuth callback only for OAuth or passthrough sessions whose redirect started; a ready
  *   payload is never overwritten;
- * - `/v1/proxy` only to allow-listed hosts, each resolved address checked (`guard.ts`), no
+ * - `/v1/proxy` only to allow-listed hosts, each resolved address checked (`guard.ts`) and the
+ *   connection made to the checked address (`pin.ts`: no second DNS answer, so no rebinding), no
  *   redirects followed; the same guard on `callback_url` deliveries;
  * - API keys compared by SHA-256 hash, each key rate-limited (429 with `Retry-After`);
  * - page POSTs refused cross-site (`Origin` / `Sec-Fetch-Site`); every answer carries
@@ -24,11 +25,10 @@
  *   `expires_in` as seen through `/v1/proxy`, else 300 s, Auth0's default);
  * - a live passthrough `custom_state` belongs to one session (409 for a second), so nobody can
  *   create a newer session to capture another agent's callback;
- * - request bodies are capped by `Content-Length` (1 MiB, 413); a negative TTL is refused.
- *
- * Residual, documented: the address guard resolves before `fetch` resolves again (DNS
- * rebinding with a zero TTL is not caught); a chunked body without `Content-Length` is read
- * whole; the OAuth `state` is random but not bound to the browser by a cookie.
+ * - request bodies are capped at 1 MiB (413): by `Content-Length`, and a chunked body without one
+ *   is read only up to the cap; a negative TTL is refused;
+ * - the OAuth callback is bound to the browser that started the redirect (a per-session
+ *   HttpOnly, SameSite=Lax cookie, Secure over HTTPS), checked before the state is taken.
  *
  * @example
  * ```ts
@@ -49,7 +49,8 @@ import { cidrContains, parseCidr, parseIp } from "../net/ip.ts";
 import type { FetchLike } from "../net/types.ts";
 import { ADDRESS_REFUSED, Outbox, sealResult } from "./delivery.ts";
 import { ALGORITHM, decodeStrict } from "./envelope.ts";
-import { checkHost } from "./guard.ts";
+import { resolveChecked } from "./guard.ts";
+import type { PinnedFetch } from "./pin.ts";
 import { Metrics } from "./metrics.ts";
 import { pageAsset } from "./page.ts";
 import { apiKeyProblem, internalError, json, problem, safeEqual } from "./problem.ts";
@@ -111,6 +112,11 @@ export interface BrokerHandlerOptions {
   allowPrivate?: boolean;
   trustedProxies?: readonly string[];
   upstream?: FetchLike;
+  /**
+   * Connect to the address the guard checked (`pin.ts`; closes DNS rebinding). Without it a
+   * checked name is fetched through `upstream`, which resolves it again.
+   */
+  pinned?: PinnedFetch["fetch"];
   /** DNS for the address guard (tests). */
   resolve?: (host: string) => Promise<string[]>;
   now?: () => number;
@@ -119,6 +125,10 @@ export interface BrokerHandlerOptions {
   limits?: Partial<BrokerLimits>;
   /** Drop the store's expired entries for good (run by {@link BrokerHandler.sweep}). */
   compact?: () => Promise<void>;
+  /** SHA-256 hex of the bearer token `/metrics` requires (unset: `/metrics` is open). */
+  metricsTokenHash?: string;
+  /** Readiness probe of the store for `/health` (default: one read). */
+  check?: () => Promise<void>;
 }
 
 /** The handler and its parts. */
@@ -153,11 +163,21 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
   );
   const allowPrivate = o.allowPrivate ?? false;
   const guardOpts = { allowPrivate, resolve: o.resolve };
-  /** Upstream for proxied calls and callbacks: the address guard first. */
+  /** The upstream that reaches `url` at the guard's `address` (pinned) when there is one. */
+  const via = (address: string | undefined): FetchLike =>
+    address && o.pinned
+      ? (input, init) =>
+        o.pinned!(new URL(input instanceof Request ? input.url : String(input)), address, {
+          ...init,
+          redirect: "manual",
+        })
+      : upstream;
+  /** Upstream for callbacks: the address guard first, then the checked address. */
   const guarded: FetchLike = async (input, init) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
-    if (await checkHost(url.hostname, guardOpts)) throw new GuardError();
-    return await upstream(input, { ...init, redirect: "manual" });
+    const checked = await resolveChecked(url.hostname, guardOpts);
+    if (checked.verdict) throw new GuardError();
+    return await via(checked.address)(input, { ...init, redirect: "manual" });
   };
   const outbox = new Outbox(guarded);
   let base = "";
@@ -209,16 +229,17 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
       metrics.inc("rate_limited", { limit: kind });
       return { error: p.tooMany(retryAfterS) };
     };
-    const byAddr = await state.full(`fail:${addr}`, L.addressFailures, L.windowMs);
+    // The address's failure is counted before the look-up (one atomic update in the shared
+    // store) and taken back if the code was right, so parallel guesses, on any replicas, cannot
+    // overshoot the limit.
+    const byAddr = await state.hit(`fail:${addr}`, L.addressFailures, L.windowMs);
     if (byAddr.limited) return limited("address", byAddr.retryAfterS);
     const canonical = plausibleCode(code) ? code.replace(/-/g, "").toUpperCase() : "";
     const byCode = await state.hit(`code:${canonical || "invalid"}`, L.perCode, L.windowMs);
     if (byCode.limited) return limited("code", byCode.retryAfterS);
     const id = canonical ? await sessionIdOf(canonical) : "";
-    if (!id || !(await state.get(id))) {
-      await state.hit(`fail:${addr}`, L.addressFailures, L.windowMs);
-      return { error: p.notFound() };
-    }
+    if (!id || !(await state.get(id))) return { error: p.notFound() };
+    await state.unhit(`fail:${addr}`, L.windowMs);
     return { id };
   };
 
@@ -378,8 +399,11 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
       metrics.inc("proxy_calls", { outcome: "not_allowed" });
       return p.domainNotAllowed();
     }
+    let address: string | undefined;
     if (/^https?:$/.test(target.protocol)) {
-      const verdict = await checkHost(target.hostname, guardOpts);
+      const checked = await resolveChecked(target.hostname, guardOpts);
+      const verdict = checked.verdict;
+      address = checked.address;
       if (verdict) {
         metrics.inc("proxy_calls", { outcome: "blocked" });
         return verdict === "blocked"
@@ -391,7 +415,7 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
           : problem(502, "Bad Gateway", "Failed to reach upstream: the host does not resolve.");
       }
     }
-    const { response, upstreamBody } = await p.relay(upstream, target, body);
+    const { response, upstreamBody } = await p.relay(via(address), target, body);
     metrics.inc("proxy_calls", { outcome: response.status === 200 ? "relayed" : "failed" });
     if (upstreamBody) await noteTicket(upstreamBody);
     return response;
@@ -476,10 +500,21 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     return answer;
   };
 
-  const authorize = async (url: URL, code: string, addr: string) => {
+  const authorize = async (url: URL, code: string, addr: string, https: boolean) => {
     const found = await lookup(code, addr);
     if (found.error) return found.error;
     const presented = url.searchParams.get("connect_token") ?? "";
+    // The browser that starts the redirect gets a cookie; only it may complete the callback.
+    const binding = token("");
+    const bindingHash = await sha256hex(binding);
+    const withCookie = (s: Session, location: string) =>
+      new Response(null, {
+        status: 302,
+        headers: [
+          ["location", location],
+          ["set-cookie", bindingCookie(s, binding, https, now())],
+        ],
+      });
     const s0 = await state.get(found.id);
     const provider = s0?.oauthProvider && !s0.customAuthorizeUrl
       ? await o.providers(s0.oauthProvider)
@@ -499,11 +534,9 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
           connectToken: undefined,
           oauthStarted: true,
           codeVerifier: "",
+          browserBinding: bindingHash,
         };
-        return {
-          session: next,
-          result: new Response(null, { status: 302, headers: { location: s.customAuthorizeUrl } }),
-        };
+        return { session: next, result: withCookie(next, s.customAuthorizeUrl) };
       }
       if (s.templateType !== "oauth") {
         return { result: problem(400, "Not an OAuth Session", "This session does not use OAuth.") };
@@ -515,24 +548,38 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
         oauthStarted: true,
         codeVerifier: verifier,
         oauthState,
+        browserBinding: bindingHash,
       };
       const location = p.authorizeUrl(provider, s, {
         redirectUri: `${base}/v1/oauth/callback`,
         state: oauthState,
         challenge,
       });
-      return { session: bind, result: new Response(null, { status: 302, headers: { location } }) };
+      return { session: bind, result: withCookie(bind, location) };
     });
     if (bind) await state.bindState(oauthState, bind.sessionId, bind.expiresAt);
     return answer;
   };
 
-  const callback = async (url: URL): Promise<Response> => {
+  const callback = async (req: Request, url: URL, https: boolean): Promise<Response> => {
     const q = url.searchParams;
     const st = q.get("state");
-    const id = st ? (await state.takeState(st)) ?? (await state.byCustomState(st)) : undefined;
+    const id = st ? (await state.peekState(st)) ?? (await state.byCustomState(st)) : undefined;
     if (!id) return p.invalidState(q);
     const s0 = await state.get(id);
+    // Checked before the state is taken: a callback from another browser burns nothing.
+    if (s0?.browserBinding) {
+      const held = cookieValue(req, bindingCookieName(s0));
+      if (!held || !safeEqual(await sha256hex(held), s0.browserBinding)) {
+        return problem(
+          400,
+          "Browser Mismatch",
+          "This sign-in was started in another browser (or its cookie was blocked). Open the " +
+            "link again and finish it in the same browser.",
+        );
+      }
+    }
+    if (st) await state.takeState(st);
     const provider = s0?.oauthProvider && !s0.customAuthorizeUrl
       ? await o.providers(s0.oauthProvider)
       : undefined;
@@ -543,11 +590,13 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     const landing = (s: Session) =>
       new Response(null, {
         status: 302,
-        headers: {
-          location: `${base}/connect/${s.code}?status=${
-            s.status === "failed" ? "denied" : "success"
-          }`,
-        },
+        headers: [
+          [
+            "location",
+            `${base}/connect/${s.code}?status=${s.status === "failed" ? "denied" : "success"}`,
+          ],
+          ["set-cookie", clearBindingCookie(s, https)],
+        ],
       });
     const fail = (s: Session, error: string): Session => ({
       ...s,
@@ -627,24 +676,42 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
       return r ? decodeURIComponent(r[1]) : undefined;
     };
     let v: string | undefined;
-    if (Number(req.headers.get("content-length") ?? 0) > L.maxBody) {
-      return problem(413, "Payload Too Large", `Request bodies are limited to ${L.maxBody} bytes.`);
+    const tooLarge = () =>
+      problem(413, "Payload Too Large", `Request bodies are limited to ${L.maxBody} bytes.`);
+    if (Number(req.headers.get("content-length") ?? 0) > L.maxBody) return tooLarge();
+    if (req.body && !req.headers.has("content-length")) {
+      // A chunked body declares no length: read it with the same cap, stopping at the limit.
+      const bytes = await readCapped(req.body, L.maxBody);
+      if (!bytes) return tooLarge();
+      req = new Request(req.url, { method: req.method, headers: req.headers, body: bytes });
     }
     if (path === "/health") {
       if (m !== "GET") return notAllowed(GET);
       try {
-        await o.store.get("broker/health");
+        await (o.check ? o.check() : o.store.get("broker/health"));
         return json(200, { status: "ok" });
       } catch {
-        return json(503, { status: "unavailable" });
+        return json(503, { status: "unavailable" }, { "retry-after": "5" });
       }
     }
     if (path === "/metrics") {
-      return m === "GET"
-        ? new Response(metrics.render(), {
-          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-        })
-        : notAllowed(GET);
+      if (m !== "GET") return notAllowed(GET);
+      if (o.metricsTokenHash) {
+        const auth = req.headers.get("authorization") ?? "";
+        const presented = auth.startsWith("Bearer ") ? auth.slice(7).trim() : "";
+        if (!presented || !safeEqual(await sha256hex(presented), o.metricsTokenHash)) {
+          return problem(
+            401,
+            "Unauthorized",
+            "/metrics needs the bearer token set in MCS_BROKER_METRICS_TOKEN.",
+            {},
+            { "www-authenticate": 'Bearer realm="metrics"' },
+          );
+        }
+      }
+      return new Response(metrics.render(), {
+        headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+      });
     }
     if (path === "/v1/sessions") return m === "POST" ? await create(req) : notAllowed("POST");
     if ((v = seg(/^\/v1\/sessions\/([^/]+)$/)) !== undefined) {
@@ -654,9 +721,12 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
       return m === "POST" ? await webhook(req, url, v) : notAllowed("POST");
     }
     if (path === "/v1/proxy") return m === "POST" ? await proxy(req) : notAllowed("POST");
-    if (path === "/v1/oauth/callback") return m === "GET" ? await callback(url) : notAllowed(GET);
+    const secure = https || base.startsWith("https://") || url.protocol === "https:";
+    if (path === "/v1/oauth/callback") {
+      return m === "GET" ? await callback(req, url, secure) : notAllowed(GET);
+    }
     if ((v = seg(/^\/v1\/oauth\/authorize\/([^/]+)$/)) !== undefined) {
-      return m === "GET" ? await authorize(url, v, addr) : notAllowed(GET);
+      return m === "GET" ? await authorize(url, v, addr, secure) : notAllowed(GET);
     }
     if ((v = seg(/^\/v1\/connect\/([^/]+)$/)) !== undefined) {
       return m === "GET" ? await connectInfo(req, v, addr, https) : notAllowed(GET);
@@ -678,13 +748,27 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     try {
       res = await route(req, remote);
     } catch (e) {
-      // The error's kind only: messages may carry request data.
-      o.log?.(
-        `internal error (${(e as Error)?.name ?? typeof e}) on ${
-          redactPath(new URL(req.url).pathname)
-        }`,
-      );
-      res = internalError();
+      const code = (e as { code?: unknown })?.code;
+      if (typeof code === "string" && STORE_TROUBLE.has(code)) {
+        // The shared store is down or busy: say so (and when to retry), not a bare 500. Its
+        // code only in the log: the message names the store, never request data.
+        o.log?.(`state store trouble (${code}) on ${redactPath(new URL(req.url).pathname)}`);
+        res = problem(
+          503,
+          "State Store Unavailable",
+          "The broker cannot reach its state store right now; retry shortly.",
+          { code },
+          { "retry-after": "5" },
+        );
+      } else {
+        // The error's kind only: messages may carry request data.
+        o.log?.(
+          `internal error (${(e as Error)?.name ?? typeof e}) on ${
+            redactPath(new URL(req.url).pathname)
+          }`,
+        );
+        res = internalError();
+      }
     }
     const h = res.headers;
     h.set("x-content-type-options", "nosniff");
@@ -725,6 +809,67 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     },
   };
 }
+
+/** The browser-binding cookie's name: one per session, so parallel sign-ins do not collide. */
+function bindingCookieName(s: Session): string {
+  return `mcs_cb_${s.sessionId.slice(0, 16)}`;
+}
+
+/**
+ * The browser-binding cookie: HttpOnly, SameSite=Lax (sent on the provider's top-level redirect
+ * back, never on a cross-site subrequest), Secure over HTTPS, scoped to the callback path, and
+ * living as long as the session.
+ */
+function bindingCookie(s: Session, value: string, secure: boolean, t: number): string {
+  const maxAge = Math.max(1, Math.ceil((s.expiresAt - t) / 1000));
+  return `${bindingCookieName(s)}=${value}; Path=/v1/oauth/callback; Max-Age=${maxAge}; ` +
+    `HttpOnly; SameSite=Lax${secure ? "; Secure" : ""}`;
+}
+
+/** The same cookie, expired (the callback is done). */
+function clearBindingCookie(s: Session, secure: boolean): string {
+  return `${bindingCookieName(s)}=; Path=/v1/oauth/callback; Max-Age=0; HttpOnly; ` +
+    `SameSite=Lax${secure ? "; Secure" : ""}`;
+}
+
+/** A cookie's value from the request's `Cookie` header. */
+function cookieValue(req: Request, name: string): string | undefined {
+  for (const part of (req.headers.get("cookie") ?? "").split(";")) {
+    const i = part.indexOf("=");
+    if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
+  }
+  return undefined;
+}
+
+/** Read a body stream up to `max` bytes; `undefined` (and the stream cancelled) beyond. */
+async function readCapped(
+  body: ReadableStream<Uint8Array>,
+  max: number,
+): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  const reader = body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      return undefined;
+    }
+    parts.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.byteLength;
+  }
+  return out;
+}
+
+/** Store error codes that mean "try again shortly" (lib/cache: Redis down, lock contention). */
+const STORE_TROUBLE = new Set(["store_unavailable", "cache_busy", "store_lock_expired"]);
 
 /** A guarded upstream call refused by the address guard (never retried). */
 class GuardError extends Error {

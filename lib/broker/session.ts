@@ -51,6 +51,11 @@ export interface Session {
   oauthStarted: boolean;
   oauthState?: string;
   codeVerifier?: string;
+  /**
+   * SHA-256 hex of the browser-binding cookie set with the OAuth (or passthrough) redirect: the
+   * callback is accepted only from the browser that holds it (production broker only).
+   */
+  browserBinding?: string;
   ciphertext?: string;
   algorithm?: string;
   /** Why a `failed` session failed (an OAuth `error` such as `access_denied`). */

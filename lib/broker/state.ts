@@ -12,7 +12,9 @@
  *   gone at `expires_at`), `state/<oauth state>` and `custom/<sha256 custom_state>` (look-ups
  *   of the OAuth callback), `rl/<bucket>` (rate-limit windows), `ticket/<sha256 ticket>` (the
  *   lifetime of an Auth0 connect ticket seen through `/v1/proxy`).
- * - Rate limits are fixed windows counted in the store, so every replica sees the same counts.
+ * - Rate limits are fixed windows counted in the store by `update`, so every replica sees the same
+ *   counts and parallel requests on several replicas cannot overshoot a limit: a guess is counted
+ *   before it is looked up (a reservation, taken back when the code was right).
  * - Secrets in the store: the session row carries its tokens as LinkAuth's does; the state
  *   directory is `0700` with `0600` files (the file store's guarantees).
  *
@@ -135,6 +137,11 @@ export class BrokerState {
     return id;
   }
 
+  /** The session id of an OAuth `state`, left in place (a look-up before the checks). */
+  async peekState(state: string): Promise<string | undefined> {
+    return await this.store.get<string>(`${P}state/${await sha256hex(state)}`);
+  }
+
   /** The session holding this passthrough `custom_state`. */
   async byCustomState(state: string): Promise<string | undefined> {
     return await this.store.get<string>(`${P}custom/${await sha256hex(state)}`);
@@ -158,18 +165,22 @@ export class BrokerState {
     return { limited: w.n > limit, retryAfterS: this.#retryAfter(w.start + windowMs) };
   }
 
-  /** Whether `bucket` already counted `limit` events in its window (counting nothing). */
-  async full(
-    bucket: string,
-    limit: number,
-    windowMs: number,
-  ): Promise<{ limited: boolean; retryAfterS: number }> {
-    const w = await this.store.get<{ start: number; n: number }>(await this.#rl(bucket));
-    const live = w && this.#now() - w.start < windowMs ? w : undefined;
-    return {
-      limited: (live?.n ?? 0) >= limit,
-      retryAfterS: this.#retryAfter((live?.start ?? this.#now()) + windowMs),
-    };
+  /**
+   * Take back one event counted by {@link hit} in the current window (a reservation that turned
+   * out not to count, e.g. a code look-up that found its session).
+   */
+  async unhit(bucket: string, windowMs: number): Promise<void> {
+    const t = this.#now();
+    await this.store.update<{ start: number; n: number }>(
+      await this.#rl(bucket),
+      (cur) =>
+        cur && t - cur.start < windowMs
+          ? {
+            value: { start: cur.start, n: Math.max(0, cur.n - 1) },
+            expiresAt: cur.start + windowMs,
+          }
+          : { value: cur, expiresAt: cur ? cur.start + windowMs : undefined },
+    );
   }
 
   #retryAfter(end: number): number {

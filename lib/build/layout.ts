@@ -30,8 +30,9 @@ import { McsError } from "../errors.ts";
  * `mcs mcp` and `mcs serve`; oauth4webapi serves only Auth0 grants and sign-ins (a command
  * whose Google token is cached never needs it); uqr draws the sign-in QR code; smol-toml reads a
  * config file (most runs have none); `@redis/client` serves only a server whose state is on Redis
- * (`MCS_STORE`); `mcs-broker` (lib/broker/entry.ts, about 50 KiB) serves only
- * `mcs broker serve`. A local module qualifies when it is mapped to a bare name in
+ * (`MCS_STORE`); `mcs-broker` (lib/broker/entry.ts, about 70 KiB) serves only
+ * `mcs broker serve` (it loads the Redis client from that package's file, only with `MCS_STORE`:
+ * side files keep the other side packages external too). A local module qualifies when it is mapped to a bare name in
  * deno.json and re-exports a package that mcs's own code uses through it alone. A package here must be imported only with a dynamic `import("<name>")` and
  * share no state with mcs (it is a separate module graph).
  */
@@ -52,11 +53,16 @@ export function sideFile(pkg: string): string {
 
 /**
  * Point the one-file bundle's `import("<pkg>")` of each side package (left external) at
- * `./mcs-<pkg>.js`.
+ * `./mcs-<pkg>.js`. With `onlyPresent` (a side file, which imports some side packages of its
+ * own, e.g. the broker the Redis client), packages it does not import are skipped.
  * @throws {McsError} `bundle_layout` when a package's import is not found exactly in that form
  * (the bundler's output changed; the program would fail when it needs the package).
  */
-export function relocateSideImports(code: string, packages: readonly string[]): string {
+export function relocateSideImports(
+  code: string,
+  packages: readonly string[],
+  options: { onlyPresent?: boolean } = {},
+): string {
   let out = code;
   for (const pkg of packages) {
     const re = new RegExp(`import\\((["'\`])${escape(pkg)}\\1\\)`, "g");
@@ -65,7 +71,7 @@ export function relocateSideImports(code: string, packages: readonly string[]): 
       n++;
       return `import(${q}./${sideFile(pkg)}${q})`;
     });
-    if (n === 0) {
+    if (n === 0 && !options.onlyPresent) {
       throw new McsError(
         "bundle_layout",
         `The bundle does not import ${pkg} as import("${pkg}"); the bundler's output format ` +

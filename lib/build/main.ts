@@ -216,8 +216,22 @@ async function bundle(dist: string, p: Plan, split: boolean): Promise<Bundled> {
       for (const pkg of SIDE_PACKAGES) {
         const entry = join(stage, `${sideFile(pkg)}.entry.js`);
         await Deno.writeTextFile(entry, `export * from ${JSON.stringify(pkg)};\n`);
-        const side = await esbuild(["--output", join(stage, sideFile(pkg)), entry]);
+        // A side package's own lazy imports of other side packages (the broker's Redis client)
+        // stay in their files too, instead of being inlined into this one.
+        const others = SIDE_PACKAGES.filter((o) => o !== pkg);
+        const file = join(stage, sideFile(pkg));
+        const side = await esbuild([
+          ...others.flatMap((o) => ["--external", o]),
+          "--output",
+          file,
+          entry,
+        ]);
         if (side.code !== 0) Object.assign(r, side);
+        else {
+          const text = await Deno.readTextFile(file);
+          const relocated = relocateSideImports(text, others, { onlyPresent: true });
+          if (relocated !== text) await Deno.writeTextFile(file, relocated);
+        }
       }
     }
     if (r.code !== 0) {

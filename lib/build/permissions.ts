@@ -240,7 +240,9 @@ export function genericPermissions(): PermissionSet {
  * (patterns such as `*.auth0.com`, which Deno's host list cannot express); files only in the
  * state directory (read and write) and the TLS and CA files (read), each from the build
  * environment (`MCS_BROKER_STATE_DIR`, default `./broker-state`, `MCS_BROKER_TLS_CERT`,
- * `MCS_BROKER_TLS_KEY`, `MCS_CA_FILE`); the program's environment variables; no subprocesses.
+ * `MCS_BROKER_TLS_KEY`, `MCS_CA_FILE`); the program's environment variables (the Redis store's
+ * `MCS_STORE`, `MCS_STORE_KEY`, `MCS_STORE_PREFIX` and `MCS_BROKER_METRICS_TOKEN` among them); no
+ * subprocesses. A malformed `MCS_STORE` fails the build (`store_url_invalid`).
  * @throws {ConfigError} on a `~` path.
  */
 export function brokerPermissions(
@@ -261,8 +263,10 @@ export function brokerPermissions(
       reasons.push(`read ${p}: ${name}`);
     }
   }
+  const store = storeHost(env.get("MCS_STORE"));
+  if (store) reasons.push(`net ${store} (within any host): the replicas' shared state (MCS_STORE)`);
   reasons.push(
-    "env: exactly the variables mcs reads (allEnvNames())",
+    "env: exactly the variables mcs reads (allEnvNames(): MCS_STORE*, MCS_BROKER_* included)",
     "run, ffi, sys, import: denied",
   );
   return { net: true, read: uniq(read), write: [state], env: allEnvNames(), reasons };

@@ -86,6 +86,11 @@ export async function openEnvelope(privateKey: CryptoKey, envelope: string): Pro
   return JSON.parse(new TextDecoder().decode(plain));
 }
 
+/** The `name=value` of the cookie a response sets (what a browser sends back), or "". */
+export function cookieOf(res: Response): string {
+  return res.headers.get("set-cookie")?.split(";")[0] ?? "";
+}
+
 /** Options of {@link brokerWorld}. */
 export interface BrokerWorldOptions extends Partial<StartBrokerOptions> {
   store?: CacheStore;

@@ -5,7 +5,7 @@
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { FileCacheStore } from "../../lib/cache/file_store.ts";
-import { brokerWorld, KEY, pageEnvelope, START } from "./_world.ts";
+import { brokerWorld, cookieOf, KEY, pageEnvelope, START } from "./_world.ts";
 
 const AUTH0 = {
   authorizeUrl: "https://tenant.example.test/authorize",
@@ -181,6 +181,31 @@ Deno.test("proxy: only allow-listed hosts, resolved addresses checked, no redire
   }
 });
 
+Deno.test("proxy: DNS rebinding closed, the call connects to the address the guard checked", async () => {
+  const pinned: { url: string; address: string }[] = [];
+  let unpinned = 0;
+  await using w = await brokerWorld({
+    // The guard's answer is public; a second resolution could say anything.
+    dns: { "rebind.example.test": ["93.184.216.34"] },
+    pinned: (url, address) => {
+      pinned.push({ url: url.href, address });
+      return Promise.resolve(Response.json({ pinned: true }));
+    },
+    upstream: () => {
+      unpinned++;
+      return Promise.resolve(Response.json({ pinned: false }));
+    },
+  });
+  const res = await w.api("/v1/proxy", {
+    method: "POST",
+    body: JSON.stringify({ method: "GET", url: "https://rebind.example.test/x" }),
+  });
+  const body = await res.json();
+  assertEquals([res.status, JSON.parse(body.body)], [200, { pinned: true }]);
+  assertEquals(pinned, [{ url: "https://rebind.example.test/x", address: "93.184.216.34" }]);
+  assertEquals(unpinned, 0);
+});
+
 Deno.test("API keys: stored hashed, unknown keys refused, each key rate-limited (429 + Retry-After)", async () => {
   const dir = await Deno.makeTempDir({ prefix: "mcs-broker-keys-" });
   try {
@@ -279,6 +304,7 @@ Deno.test("a denied sign-in or consent fails the session: the agent gets a termi
   const state = new URL(go.headers.get("location")!).searchParams.get("state")!;
   const back = await fetch(`${w.broker.url}/v1/oauth/callback?error=access_denied&state=${state}`, {
     redirect: "manual",
+    headers: { cookie: cookieOf(go) },
   });
   assertEquals([back.status, back.headers.get("location")], [
     302,
@@ -304,7 +330,7 @@ Deno.test("a denied sign-in or consent fails the session: the agent gets a termi
   await pgo.body?.cancel();
   const pback = await fetch(
     `${w.broker.url}/v1/oauth/callback?error=access_denied&state=agent-state-1`,
-    { redirect: "manual" },
+    { redirect: "manual", headers: { cookie: cookieOf(pgo) } },
   );
   await pback.body?.cancel();
   assertEquals(pback.status, 302);
@@ -413,6 +439,31 @@ Deno.test("request bodies are size-limited (413)", async () => {
   await r.body?.cancel();
 });
 
+Deno.test("a chunked request body without Content-Length is capped too (413); one under the cap works", async () => {
+  await using w = await brokerWorld({ limits: { maxBody: 4096 } });
+  /** A body sent in chunks of 1 KiB, so fetch sends no Content-Length. */
+  const chunked = (text: string) => {
+    const bytes = new TextEncoder().encode(text);
+    return new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < bytes.length; i += 1024) c.enqueue(bytes.slice(i, i + 1024));
+        c.close();
+      },
+    });
+  };
+  const big = await w.api("/v1/sessions", {
+    method: "POST",
+    body: chunked(JSON.stringify({ public_key: "A".repeat(64 * 1024), template: "api_key" })),
+  });
+  assertEquals(big.status, 413);
+  await big.body?.cancel();
+  const small = await w.api("/v1/sessions", {
+    method: "POST",
+    body: chunked(JSON.stringify({ public_key: w.key.spki, template: "api_key" })),
+  });
+  assertEquals(small.status, 201, await small.text());
+});
+
 Deno.test("CSRF: a page reached at another address than the public URL still confirms", async () => {
   // The public URL differs from where this request arrives (a proxy in front, or a mistyped
   // LINKAUTH_BASE_URL): the browser's Origin is the address it loaded the page from.
@@ -430,4 +481,47 @@ Deno.test("CSRF: a page reached at another address than the public URL still con
   });
   assertEquals(ok.status, 200);
   await ok.body?.cancel();
+});
+
+Deno.test("OAuth state bound to the browser: the callback needs the cookie set with the redirect (HttpOnly, SameSite=Lax, Secure on HTTPS)", async () => {
+  for (const https of [false, true]) {
+    await using w = await brokerWorld({
+      providers: auth0,
+      trustedProxies: https ? ["127.0.0.0/8"] : [],
+    });
+    const proto: Record<string, string> = https ? { "x-forwarded-proto": "https" } : {};
+    const s = await w.createSession({ oauth_provider: "auth0" });
+    const ct = await w.confirm(s.code);
+    const go = await fetch(`${w.broker.url}/v1/oauth/authorize/${s.code}?connect_token=${ct}`, {
+      redirect: "manual",
+      headers: proto,
+    });
+    await go.body?.cancel();
+    const set = go.headers.get("set-cookie") ?? "";
+    assertMatch(set, /^mcs_cb_[0-9a-f]{16}=[A-Za-z0-9_-]{20,}; Path=\/v1\/oauth\/callback; /);
+    assertMatch(set, /; HttpOnly; SameSite=Lax/);
+    assertEquals(set.includes("; Secure"), https);
+    const state = new URL(go.headers.get("location")!).searchParams.get("state")!;
+    const callback = `${w.broker.url}/v1/oauth/callback?error=access_denied&state=${state}`;
+    // Another browser (no cookie, or another value) is refused, and burns nothing.
+    for (const cookie of [undefined, `${cookieOf(go).split("=")[0]}=forged-value-123456789`]) {
+      const other = await fetch(callback, {
+        redirect: "manual",
+        headers: cookie ? { cookie, ...proto } : proto,
+      });
+      assertEquals(other.status, 400);
+      assertEquals((await other.json()).title, "Browser Mismatch");
+    }
+    assertEquals((await (await w.poll(s)).json()).status, "confirmed");
+    // The browser that started it finishes it; the cookie is cleared.
+    const back = await fetch(callback, {
+      redirect: "manual",
+      headers: { cookie: cookieOf(go), ...proto },
+    });
+    await back.body?.cancel();
+    assertEquals(back.status, 302);
+    assertMatch(back.headers.get("set-cookie") ?? "", /^mcs_cb_[0-9a-f]{16}=; .*Max-Age=0/);
+    w.clock.t += 6_000;
+    assertEquals((await (await w.poll(s)).json()).status, "expired");
+  }
 });

@@ -141,3 +141,31 @@ Deno.test("the sweep drops expired rate-limit windows from the state directory f
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("MCS_BROKER_METRICS_TOKEN: /metrics needs the bearer token (401 otherwise); unset, /metrics is open", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mcs-broker-metrics-" });
+  const { spawnBroker } = await import("./_process.ts");
+  const env = { LINKAUTH_API_KEYS: "k", MCS_BROKER_STATE_DIR: `${dir}/state` };
+  const guarded = await spawnBroker({ ...env, MCS_BROKER_METRICS_TOKEN: "metrics-token-1" });
+  const open = await spawnBroker(env);
+  try {
+    const get = async (url: string, token?: string) => {
+      const r = await fetch(`${url}/metrics`, {
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
+      return { status: r.status, auth: r.headers.get("www-authenticate"), text: await r.text() };
+    };
+    const none = await get(guarded.url);
+    assertEquals([none.status, none.auth], [401, 'Bearer realm="metrics"']);
+    assert(!none.text.includes("mcs_broker_"), none.text);
+    assertEquals((await get(guarded.url, "wrong")).status, 401);
+    const ok = await get(guarded.url, "metrics-token-1");
+    assertEquals(ok.status, 200);
+    assert(ok.text.includes("mcs_broker_requests_total"), ok.text);
+    assertEquals((await get(open.url)).status, 200);
+    assert(!guarded.log().includes("metrics-token-1"), "the token in the log");
+  } finally {
+    await Promise.all([guarded.close(), open.close()]);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -9,7 +9,7 @@
  */
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { openForAgent, sealForAgent } from "../../lib/broker/envelope.ts";
-import { brokerWorld, openEnvelope, pageEnvelope } from "./_world.ts";
+import { brokerWorld, cookieOf, openEnvelope, pageEnvelope } from "./_world.ts";
 
 const KAT = JSON.parse(
   await Deno.readTextFile(new URL("./fixtures/envelope_kat.json", import.meta.url)),
@@ -125,7 +125,7 @@ Deno.test("wire client: OAuth session — the broker exchanges the code and encr
     ]);
     const back = await fetch(
       `${w.broker.url}/v1/oauth/callback?code=c1&state=${to.searchParams.get("state")}`,
-      { redirect: "manual" },
+      { redirect: "manual", headers: { cookie: cookieOf(go) } }, // the browser's cookie
     );
     assertEquals(back.headers.get("location"), `${w.broker.url}/connect/${s.code}?status=success`);
     assertEquals(seen[0].get("code"), "c1");
@@ -179,6 +179,7 @@ Deno.test("wire client: passthrough captures the callback parameters; /v1/proxy 
     assertEquals(go.headers.get("location"), "https://tenant.example.test/connect?ticket=abc");
     const back = await fetch(`${w.broker.url}/v1/oauth/callback?connect_code=cc-1&state=my-state`, {
       redirect: "manual",
+      headers: { cookie: cookieOf(go) },
     });
     assertEquals(back.status, 302);
     const ready = await (await w.poll(s)).json();

@@ -280,6 +280,10 @@ Deno.test("bundle: works under its baked permission set and everything else is d
         // The SDK validates with zod: its error codes mark SDK code.
         assert(!code.includes("invalid_type"), "the MCP SDK is not inlined");
         assert(!code.includes("mcs_broker_sessions"), "the broker is not inlined");
+        // The broker loads the Redis client from its file too (only with MCS_STORE).
+        const broker = await Deno.readTextFile(join(bundle.dist, "mcs-mcs-broker.js"));
+        assert(!broker.includes("The client is offline"), "the Redis client not in the broker");
+        assert(broker.includes('import("./mcs-redis-client.js")'), "the broker imports it lazily");
         assert(
           (await Deno.readTextFile(join(bundle.dist, "mcs-mcp-sdk.js"))).includes("invalid_type"),
           "the MCP SDK is in mcs-mcp-sdk.js",

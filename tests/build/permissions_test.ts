@@ -202,9 +202,25 @@ Deno.test("broker build: any host; files only in the state dir (rw) and the TLS 
   assertEquals(set.net, true);
   assertEquals(set.write, ["/srv/state"]);
   assertEquals(set.read, ["/srv/state", "/etc/broker/cert.pem", "/etc/broker/key.pem"]);
-  for (const name of ["LINKAUTH_API_KEYS", "OAUTH_*", "MCS_BROKER_ALLOW_PRIVATE"]) {
+  for (
+    const name of [
+      "LINKAUTH_API_KEYS",
+      "OAUTH_*",
+      "MCS_BROKER_ALLOW_PRIVATE",
+      "MCS_BROKER_METRICS_TOKEN",
+      "MCS_STORE",
+      "MCS_STORE_KEY",
+      "MCS_STORE_PREFIX",
+    ]
+  ) {
     assert(set.env.includes(name), name);
   }
+  const redis = brokerPermissions(
+    mapEnv({ MCS_STORE: "redis://:pw@redis.internal:6380/0", MCS_BROKER_STATE_DIR: "/srv/s" }),
+    "/srv",
+  );
+  assert(redis.reasons.some((r) => r.startsWith("net redis.internal:6380")), redis.reasons.join());
+  assert(!redis.reasons.join().includes("pw"), "no password in the reasons");
   assertThrows(
     () => brokerPermissions(mapEnv({ MCS_BROKER_STATE_DIR: "~/s" }), "/srv"),
     ConfigError,

@@ -40,6 +40,11 @@ export interface ChainWorldOptions {
    */
   brokerProcess?: boolean;
   brokerEnv?: Record<string, string>;
+  /**
+   * With `brokerProcess`: start a second `mcs broker serve` with the same environment
+   * (`brokerEnv` should then name a shared store, `MCS_STORE`), as `w.brokerReplica`.
+   */
+  brokerReplica?: boolean;
 }
 
 /** Build the world; dispose it with `await using`. */
@@ -71,11 +76,12 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
   const gmail = await startGmailEmulator({ googleTokens, tls, seed: true, now });
   const dir = await Deno.makeTempDir({ prefix: "mcs-chain-" });
   let brokerProcess: BrokerProcess | undefined;
+  let brokerReplica: BrokerProcess | undefined;
   if (options.brokerProcess) {
     await Deno.writeTextFile(`${dir}/broker-cert.pem`, tls.cert);
     await Deno.writeTextFile(`${dir}/broker-key.pem`, tls.key, { mode: 0o600 });
     await Deno.writeTextFile(`${dir}/ca.pem`, ca.caPem);
-    brokerProcess = await spawnBroker({
+    const brokerEnv = {
       LINKAUTH_API_KEYS: API_KEY,
       LINKAUTH_ALLOWED_DOMAINS: new URL(auth0.url).hostname,
       OAUTH_AUTH0_CLIENT_ID: auth0.clientId,
@@ -87,29 +93,38 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
       MCS_BROKER_TLS_KEY: `${dir}/broker-key.pem`,
       MCS_CA_FILE: `${dir}/ca.pem`,
       ...options.brokerEnv,
-    });
+    };
+    brokerProcess = await spawnBroker(brokerEnv);
     auth0.addCallbackUrl(`${brokerProcess.url}/v1/oauth/callback`);
+    if (options.brokerReplica) {
+      brokerReplica = await spawnBroker(brokerEnv);
+      auth0.addCallbackUrl(`${brokerReplica.url}/v1/oauth/callback`);
+    }
   }
   /** Where the agent and the person go: the broker process when there is one. */
   const brokerUrl = () => brokerProcess?.url ?? broker.url;
+  /** Where the person's browser goes (the agent's broker unless {@link personAt} changed it). */
+  let personBroker: string | undefined;
+  const personUrl = () => personBroker ?? brokerUrl();
   const cacheDir = `${dir}/cache`;
   const hostPort = (url: string) => new URL(url).host;
 
   /** One agent step in its own process; `net` lists the hosts it may reach. */
   const agent = async (
-    extra: { viaBroker?: boolean; allowNet?: string[] } = {},
+    extra: { viaBroker?: boolean; allowNet?: string[]; brokerUrl?: string } = {},
   ): Promise<AgentOutput> => {
     const viaBroker = extra.viaBroker ?? options.viaBroker ?? false;
+    const broker = extra.brokerUrl ?? brokerUrl();
     // With the relay the agent may reach the broker and Gmail only: a direct Auth0 call would be
     // a permission error, so a passing relayed step proves every Auth0 call went via the broker.
     const allowNet = extra.allowNet ??
-      [hostPort(brokerUrl()), hostPort(gmail.url), ...(viaBroker ? [] : [hostPort(auth0.url)])];
+      [hostPort(broker), hostPort(gmail.url), ...(viaBroker ? [] : [hostPort(auth0.url)])];
     const input: AgentInput = {
       cacheDir,
       auth0Domain: auth0.url,
       clientId: auth0.clientId,
       clientSecret: auth0.clientSecret,
-      brokerUrl: brokerUrl(),
+      brokerUrl: broker,
       apiKey: API_KEY,
       gmailUrl: gmail.url,
       caPem: ca.caPem,
@@ -122,9 +137,33 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
     });
   };
 
-  /** GET without following redirects; returns status, location and the body text. */
+  /**
+   * The person's cookies, as a browser keeps them for the host (all the servers are on
+   * 127.0.0.1, and cookies ignore the port): name, value and path; the broker's
+   * browser-binding cookie is the one that matters.
+   */
+  const jar = new Map<string, { value: string; path: string }>();
+  const keepCookie = (res: Response) => {
+    for (const line of res.headers.getSetCookie()) {
+      const [pair, ...attrs] = line.split(";").map((x) => x.trim());
+      const i = pair.indexOf("=");
+      const path = attrs.find((a) => /^path=/i.test(a))?.slice(5) ?? "/";
+      const gone = attrs.some((a) => /^max-age=0$/i.test(a));
+      if (gone) jar.delete(pair.slice(0, i));
+      else jar.set(pair.slice(0, i), { value: pair.slice(i + 1), path });
+    }
+  };
+
+  /** GET (with the person's cookies) without following redirects; status, location, body. */
   const get = async (url: string) => {
-    const res = await httpsFetch(url, { redirect: "manual" });
+    const u = new URL(url);
+    const cookie = [...jar].filter(([, c]) => u.pathname.startsWith(c.path))
+      .map(([name, c]) => `${name}=${c.value}`).join("; ");
+    const res = await httpsFetch(url, {
+      redirect: "manual",
+      headers: cookie ? { cookie } : {},
+    });
+    keepCookie(res);
     return { status: res.status, location: res.headers.get("location"), text: await res.text() };
   };
 
@@ -144,17 +183,17 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
    * where "Continue" leads (the Auth0 authorize or consent URL).
    */
   const personConfirms = async (code: string) => {
-    const page = await get(`${brokerUrl()}/connect/${code}`);
+    const page = await get(`${personUrl()}/connect/${code}`);
     assertEquals(page.status, 200);
-    const info = await (await httpsFetch(`${brokerUrl()}/v1/connect/${code}`)).json();
+    const info = await (await httpsFetch(`${personUrl()}/v1/connect/${code}`)).json();
     assertEquals([info.code, info.template_type, info.security?.secure], [code, "oauth", true]);
-    const confirmed = await httpsFetch(`${brokerUrl()}/v1/connect/${code}/confirm`, {
+    const confirmed = await httpsFetch(`${personUrl()}/v1/connect/${code}/confirm`, {
       method: "POST",
     });
     assertEquals(confirmed.status, 200);
     const { connect_token } = await confirmed.json();
     const go = await get(
-      `${brokerUrl()}/v1/oauth/authorize/${code}?connect_token=${
+      `${personUrl()}/v1/oauth/authorize/${code}?connect_token=${
         encodeURIComponent(connect_token)
       }`,
     );
@@ -164,12 +203,13 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
 
   /** Back at the broker's callback: it must land on the success page. */
   const backAtBroker = async (code: string, callback: string) => {
-    assert(callback.startsWith(`${brokerUrl()}/v1/oauth/callback?`), callback);
+    // With replicas the callback may reach another one (the redirect_uri its session named).
+    const at = brokerReplica
+      ? [brokerProcess!.url, brokerReplica.url].find((u) => callback.startsWith(`${u}/`))
+      : personUrl();
+    assert(at && callback.startsWith(`${at}/v1/oauth/callback?`), callback);
     const back = await get(callback);
-    assertEquals([back.status, back.location], [
-      302,
-      `${brokerUrl()}/connect/${code}?status=success`,
-    ]);
+    assertEquals([back.status, back.location], [302, `${at}/connect/${code}?status=success`]);
   };
 
   /** Login: confirm the code, sign in at the tenant's Universal Login, back to the broker. */
@@ -198,7 +238,7 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
     const consent = await get(consentUrl);
     assertEquals(consent.status, 200, consent.text);
     const callback = await submitApprove(consentUrl, consent.text, "deny");
-    assert(callback.startsWith(`${brokerUrl()}/v1/oauth/callback?`), callback);
+    assert(callback.startsWith(`${personUrl()}/v1/oauth/callback?`), callback);
     const back = await get(callback);
     return { status: back.status, location: back.location };
   };
@@ -208,7 +248,10 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
     auth0,
     broker,
     brokerProcess,
+    brokerReplica,
     brokerUrl,
+    /** Send the person's browser to another broker (a replica); `undefined`: the agent's. */
+    personAt: (url: string | undefined) => (personBroker = url),
     /** HTTP client trusting the world's CA. */
     client,
     gmail,
@@ -227,6 +270,7 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
         broker.close(),
         gmail.close(),
         brokerProcess?.close(),
+        brokerReplica?.close(),
       ]);
       client.close();
       await Deno.remove(dir, { recursive: true });
