@@ -13,39 +13,15 @@
  * ```
  * @module
  */
-import { ConfigError, McsError, PermissionDeniedError, UsageError } from "../../lib/errors.ts";
+import { ConfigError, McsError } from "../../lib/errors.ts";
 import type { CommandOutput, Context } from "../context.ts";
 import denoJson from "../../deno.json" with { type: "json" };
+import { listen, parsePort } from "../listen.ts";
 
-/** `--port` (0-65535). @throws {UsageError} `invalid_option` */
-function parsePort(value: unknown): number {
-  const n = Number(value);
-  if (typeof value !== "string" || !/^\d+$/.test(value) || n > 65535) {
-    throw new UsageError(
-      "invalid_option",
-      `--port must be a number from 0 to 65535, got ${value}.`,
-    );
-  }
-  return n;
-}
-
-/** Listen, turning a missing net grant into an error that names the grant to add. */
-function listen<T>(host: string, port: number, serve: () => T): T {
-  try {
-    return serve();
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied)) {
-      throw e;
-    }
-    const addr = `${host.includes(":") ? `[${host}]` : host}:${port}`;
-    throw new PermissionDeniedError(
-      `This mcs may not listen on ${addr}. Run the broker from a release binary or from source ` +
-        `with --allow-net=${addr} (a scoped build may listen only where it was built to).`,
-      `--allow-net=${addr}`,
-      { details: { listen: addr } },
-    );
-  }
-}
+/** How to get a grant to listen on `addr`, for {@link listen}. */
+const brokerListenAdvice = (addr: string): string =>
+  `. Run the broker from a release binary or from source with --allow-net=${addr} (a scoped ` +
+  `build may listen only where it was built to).`;
 
 /** Read a PEM file named by a setting. @throws {ConfigError} `broker_tls_unreadable` */
 async function readPem(path: string, what: string): Promise<string> {
@@ -84,7 +60,9 @@ export async function run(ctx: Context): Promise<CommandOutput> {
   );
   const settings = await asOurs(brokerSettings(env));
   const host = typeof ctx.options.host === "string" ? ctx.options.host : settings.host;
-  const port = ctx.options.port !== undefined ? parsePort(ctx.options.port) : settings.port;
+  const port = ctx.options.port !== undefined
+    ? parsePort(ctx.options.port, settings.port)
+    : settings.port;
   const caFile = env.get("MCS_CA_FILE")?.trim();
   const caCerts = caFile ? [await readPem(caFile, "CA")] : undefined;
   const client = caCerts ? Deno.createHttpClient({ caCerts }) : undefined;
@@ -102,7 +80,7 @@ export async function run(ctx: Context): Promise<CommandOutput> {
   const log = (line: string) => ctx.io.err(`mcs broker: ${line}\n`);
   let broker;
   try {
-    broker = await listen(host, port, () =>
+    broker = await listen(host, port, brokerListenAdvice, () =>
       startBroker({
         ...settings,
         hostname: host,

@@ -10,49 +10,19 @@
  * @module
  */
 
-import { PermissionDeniedError, UsageError } from "../../lib/errors.ts";
+import { UsageError } from "../../lib/errors.ts";
 import type { CommandOutput, Context } from "../context.ts";
 import type { CallHooks } from "../../lib/mcp/runner.ts";
 import denoJson from "../../deno.json" with { type: "json" };
+import { listen, parsePort } from "../listen.ts";
 import { serverOptions } from "./mcp.ts";
 
-/** The `--port` value (default 8765). @throws {UsageError} */
-export function parsePort(value: unknown): number {
-  if (value === undefined) return 8765;
-  const n = Number(value);
-  if (typeof value !== "string" || !/^\d+$/.test(value) || n > 65535) {
-    throw new UsageError(
-      "invalid_option",
-      `--port must be a number from 0 to 65535, got ${value}.`,
-    );
-  }
-  return n;
-}
-
-/**
- * Run `serve()`, turning a missing net grant into an error that says how to get one: a
- * least-privilege build (`deno task bundle` / `compile` without `--generic`) may listen only on
- * the addresses it was built with.
- * @throws {PermissionDeniedError} `permission_denied`, with `details.listen` and `details.permission`
- */
-export function listen<T>(host: string, port: number, serve: () => T): T {
-  try {
-    return serve();
-  } catch (e) {
-    if (!(e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied)) {
-      throw e;
-    }
-    const addr = `${host.includes(":") ? `[${host}]` : host}:${port}`;
-    throw new PermissionDeniedError(
-      `This mcs may not listen on ${addr}: its network grant does not include that address. ` +
-        `Rebuild it with \`deno task bundle --allow-host ${addr}\` (or \`deno task compile ` +
-        `--allow-host ${addr}\`), use a release binary (they allow any host), pass a --host/--port ` +
-        `the build allows, or, from source, run deno with --allow-net=${addr}.`,
-      `--allow-net=${addr}`,
-      { details: { listen: addr } },
-    );
-  }
-}
+/** How to get a grant to listen on `addr`, for {@link listen}. */
+export const serveListenAdvice = (addr: string): string =>
+  `: its network grant does not include that address. ` +
+  `Rebuild it with \`deno task bundle --allow-host ${addr}\` (or \`deno task compile ` +
+  `--allow-host ${addr}\`), use a release binary (they allow any host), pass a --host/--port ` +
+  `the build allows, or, from source, run deno with --allow-net=${addr}.`;
 
 /** A positive integer setting from the environment, or `fallback`. @throws {UsageError} */
 export function positiveInt(name: string, value: string | undefined, fallback: number): number {
@@ -81,7 +51,7 @@ const DRAIN_MS = 30_000;
 export async function run(ctx: Context): Promise<CommandOutput> {
   const env = (name: string) => ctx.io.env.get(name)?.trim() || undefined;
   const host = typeof ctx.options.host === "string" ? ctx.options.host : "127.0.0.1";
-  const port = parsePort(ctx.options.port);
+  const port = parsePort(ctx.options.port, 8765);
   const policy = {
     apiKey: env("MCS_SERVE_API_KEY"),
     jwtSecret: env("MCS_SERVE_USER_JWT_SECRET"),
@@ -164,7 +134,7 @@ export async function run(ctx: Context): Promise<CommandOutput> {
     log: (line) => ctx.io.err(line + "\n"),
     warn: (text) => ctx.io.err(`mcs serve: ${text}\n`),
   });
-  const server = listen(host, port, () =>
+  const server = listen(host, port, serveListenAdvice, () =>
     Deno.serve({
       hostname: host,
       port,
