@@ -17,7 +17,8 @@ import {
 import { startStack } from "../../lib/emulators/stack.ts";
 import { mcs } from "../cli/_mcs.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { httpClient, startServe, staticEnv } from "./_mcp.ts";
+import { startServe } from "../serve/_serve.ts";
+import { httpClient, staticEnv } from "./_mcp.ts";
 
 const KEY = "test-serve-key-0123456789";
 const ACCEPT = "application/json, text/event-stream";
@@ -35,7 +36,7 @@ const LIST = { jsonrpc: "2.0", id: 7, method: "tools/list" };
 Deno.test("mcs serve: the SDK client over HTTP with the key; 401 without; foreign Origin 403", async () => {
   const stack = await startStack({ pollInterval: 1 });
   try {
-    await using srv = await startServe([], { ...staticEnv(stack), MCS_SERVE_API_KEY: KEY });
+    await using srv = await startServe({ ...staticEnv(stack), MCS_SERVE_API_KEY: KEY });
     const auth = { authorization: `Bearer ${KEY}` };
     {
       await using c = await httpClient(srv.url, auth);
@@ -93,7 +94,7 @@ Deno.test("mcs serve: a stateless tools/call without a key on loopback; auth_req
   const stack = await startStack({ pollInterval: 1 });
   const cache = await Deno.makeTempDir({ prefix: "mcs-serve-" });
   try {
-    await using srv = await startServe([], { ...stack.env, MCS_CACHE_DIR: cache });
+    await using srv = await startServe({ ...stack.env, MCS_CACHE_DIR: cache });
     const r = await post(srv.url, {
       jsonrpc: "2.0",
       id: 1,
@@ -117,7 +118,7 @@ Deno.test("mcs serve: URL elicitation over HTTP, one tool call through login and
   const stack = await startStack({ pollInterval: 1 });
   const cache = await Deno.makeTempDir({ prefix: "mcs-serve-" });
   try {
-    await using srv = await startServe([], {
+    await using srv = await startServe({
       ...stack.env,
       MCS_CACHE_DIR: cache,
       MCS_SERVE_API_KEY: KEY,

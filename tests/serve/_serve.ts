@@ -1,6 +1,6 @@
 /**
- * Test helpers for `mcs serve`'s HTTP side: the real CLI in its own process (its base URL read
- * from stderr), plain `fetch` requests, Open WebUI's signed user header, and the exit status.
+ * Test helpers for `mcs serve`: the real CLI in its own process (its base URL read from stderr;
+ * the MCP endpoint for the SDK clients of `../mcp/_mcp.ts`), plain `fetch` requests, Open WebUI's signed user header, and the exit status.
  *
  * @example
  * ```ts
@@ -12,11 +12,13 @@
  */
 
 import { SignJWT } from "jose";
-import { mcsArgs, mcsEnv, ROOT_PATH } from "../cli/_mcs.ts";
+import { type Ran, startMcs } from "../cli/_mcs.ts";
 
 /** A running `mcs serve`. */
 export interface Serve {
   base: string;
+  /** The MCP endpoint, `base + "/mcp"`. */
+  url: string;
   /** The process id. */
   pid: number;
   readonly stderr: string;
@@ -25,7 +27,7 @@ export interface Serve {
   /** POST a JSON body to `path`. */
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
   /** Send `signal` and wait for the exit. */
-  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+  stop(signal?: Deno.Signal): Promise<Ran>;
   /** The JSON access-log lines so far. */
   accessLog(): Record<string, unknown>[];
   [Symbol.asyncDispose](): Promise<void>;
@@ -33,51 +35,17 @@ export interface Serve {
 
 /** Start `mcs serve --port 0 ...args` with only `env` (plus the toolchain's). */
 export async function startServe(env: Record<string, string>, args: string[] = []): Promise<Serve> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: mcsArgs(["serve", "--port", "0", ...args]),
-    cwd: ROOT_PATH,
-    env: mcsEnv(env),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = child.stdout.text();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let stderr = "";
-  let base: string | undefined;
-  while (!base) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`mcs serve ended before listening: ${stderr}`);
-    stderr += value;
-    base = /MCP on (http:\/\/[^/\s]+)\/mcp/.exec(stderr)?.[1];
-  }
-  const rest = (async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      stderr += value;
-    }
-  })();
-  let status: Promise<Deno.CommandStatus> | undefined;
-  const stop = async (signal: Deno.Signal = "SIGTERM") => {
-    if (!status) {
-      try {
-        child.kill(signal);
-      } catch { /* already gone */ }
-      status = child.status;
-    }
-    const s = await status;
-    await rest;
-    await stdout;
-    return s;
-  };
+  const live = await startMcs(["serve", "--port", "0", ...args], /MCP on (http:\/\/[^/\s]+)\/mcp/, {
+    env,
+  });
+  const base = live.ready[1];
   const request = (path: string, init: RequestInit = {}) => fetch(base + path, init);
   return {
     base,
-    pid: child.pid,
+    url: `${base}/mcp`,
+    pid: live.pid,
     get stderr() {
-      return stderr;
+      return live.stderr;
     },
     request,
     post: (path, body, headers = {}) =>
@@ -86,11 +54,10 @@ export async function startServe(env: Record<string, string>, args: string[] = [
         headers: { "content-type": "application/json", ...headers },
         body: JSON.stringify(body),
       }),
-    stop,
-    accessLog: () => stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)),
-    async [Symbol.asyncDispose]() {
-      await stop();
-    },
+    stop: live.stop,
+    accessLog: () =>
+      live.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)),
+    [Symbol.asyncDispose]: () => live[Symbol.asyncDispose](),
   };
 }
 

@@ -141,7 +141,7 @@ Deno.test("mcs serve: SIGTERM lets slow calls in flight (OpenAPI, MCP) finish, t
     await using srv = await startServe(staticEnv(stack));
     const warm = await srv.post("/tools/list_labels", {});
     await warm.body?.cancel();
-    await using c = await httpClient(`${srv.base}/mcp`);
+    await using c = await httpClient(srv.url);
     stack.gmail.setLatency(2_000);
     const before = stack.gmail.requestCount;
     const slow = srv.post("/tools/search_emails", { limit: 2 });
