@@ -12,11 +12,9 @@ import { startStack } from "../../lib/emulators/stack.ts";
 import { resultSchemaOf } from "../../lib/mcp/output_schemas.ts";
 import { TOOLS } from "../../lib/tools/catalog.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { callEveryTool } from "../support/every_tool.ts";
 import { staticEnv } from "../mcp/_mcp.ts";
 import { startServe } from "./_serve.ts";
-
-// deno-lint-ignore no-explicit-any
-type Any = any;
 
 const KEY = "serve-openapi-key-0123456789";
 
@@ -64,45 +62,15 @@ Deno.test("mcs serve: every tool once through POST /tools/<name>; errors keep th
   try {
     await using srv = await startServe({ ...staticEnv(stack), MCS_SERVE_API_KEY: KEY });
     const auth = { authorization: `Bearer ${KEY}` };
-    const called = new Set<string>();
-    const call = async (name: string, args: Record<string, unknown>): Promise<Any> => {
+    await callEveryTool(async (name, args) => {
       const r = await srv.post(`/tools/${name}`, args, auth);
       const body = await r.json();
       assertEquals(r.status, 200, `${name}: ${JSON.stringify(body)}`);
       for (const key of resultSchemaOf(name)?.required ?? []) {
         assert(key in body, `${name}: result has ${key}: ${JSON.stringify(body)}`);
       }
-      called.add(name);
       return body;
-    };
-    const found = await call("search_emails", { query: "has:attachment", limit: 5 });
-    const withPdf = found.messages[0];
-    const msg = await call("read_email", { id: withPdf.id });
-    const threads = await call("search_threads", { limit: 3 });
-    await call("get_thread", { id: threads.threads[0].id });
-    const sent = await call("send_email", { to: ["bob@example.com"], subject: "s", body: "b" });
-    await call("reply_email", { id: withPdf.id, body: "Thanks." });
-    const draft = await call("create_draft", { to: ["bob@example.com"], subject: "d", body: "x" });
-    await call("list_drafts", {});
-    await call("send_draft", { draft_id: draft.draft_id });
-    await call("list_labels", {});
-    await call("modify_email", { ids: [withPdf.id], mark_read: true });
-    await call("download_attachment", {
-      message_id: withPdf.id,
-      attachment_id: msg.attachments[0].filename,
-      out_dir: out,
-    });
-    await call("trash_email", { id: sent.id });
-    assert((await call("list_folders", {})).folders.includes("INBOX"));
-    const listed = await call("list_messages", { folder: "INBOX", limit: 3 });
-    await call("fetch_message", { uid: listed.messages[0].uid });
-    await call("search_messages", { criteria: "ALL", limit: 3 });
-    await call("create_folder", { name: "Projects" });
-    await call("move_message", { uid: listed.messages[0].uid, destination: "Projects" });
-    await call("set_flags", { uid: listed.messages[0].uid, flags: "\\Seen \\Flagged" });
-    await call("send_message", { to: "bob@example.com", subject: "s", body: "b" });
-    await call("send_html_message", { to: "bob@example.com", subject: "h", html_body: "<p>h</p>" });
-    assertEquals([...called].sort(), TOOLS.map((t) => t.name).sort());
+    }, { outDir: out });
 
     // Errors: fitting status, the CLI contract's error document.
     const cases: [string, unknown, number, string][] = [
