@@ -26,11 +26,21 @@ export interface Serve {
   request(path: string, init?: RequestInit): Promise<Response>;
   /** POST a JSON body to `path`. */
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
+  /** POST a JSON-RPC `body` to the MCP endpoint (JSON, accepting JSON or an event stream). */
+  rpc(body: unknown, headers?: Record<string, string>): Promise<Response>;
   /** Send `signal` and wait for the exit. */
   stop(signal?: Deno.Signal): Promise<Ran>;
   /** The JSON access-log lines so far. */
   accessLog(): Record<string, unknown>[];
   [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** The `accept` header Streamable HTTP asks of a client's POST. */
+export const MCP_ACCEPT = "application/json, text/event-stream";
+
+/** A JSON-RPC `tools/call` of `name` (id 1 unless given). */
+export function toolCall(name: string, args: Record<string, unknown> = {}, id = 1) {
+  return { jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } };
 }
 
 /** Start `mcs serve --port 0 ...args` with only `env` (plus the toolchain's). */
@@ -40,6 +50,12 @@ export async function startServe(env: Record<string, string>, args: string[] = [
   });
   const base = live.ready[1];
   const request = (path: string, init: RequestInit = {}) => fetch(base + path, init);
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    request(path, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    });
   return {
     base,
     url: `${base}/mcp`,
@@ -48,12 +64,8 @@ export async function startServe(env: Record<string, string>, args: string[] = [
       return live.stderr;
     },
     request,
-    post: (path, body, headers = {}) =>
-      request(path, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...headers },
-        body: JSON.stringify(body),
-      }),
+    post,
+    rpc: (body, headers = {}) => post("/mcp", body, { accept: MCP_ACCEPT, ...headers }),
     stop: live.stop,
     accessLog: () =>
       live.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)),
@@ -74,4 +86,9 @@ export async function userJwt(
     .setIssuedAt()
     .setExpirationTime(o.expiresIn ?? "300s")
     .sign(new TextEncoder().encode(secret));
+}
+
+/** The signed user header of {@link userJwt} (`x-openwebui-user-jwt`) for `sub`. */
+export async function asUser(secret: string, sub: string): Promise<Record<string, string>> {
+  return { "x-openwebui-user-jwt": await userJwt(secret, sub) };
 }

@@ -11,7 +11,7 @@ import { startStack } from "../../lib/emulators/stack.ts";
 import { assert, assertEquals, assertNotEquals } from "../support/assert.ts";
 import { browserPerson, chromium } from "../support/browser.ts";
 import { testRequiring } from "../support/requires.ts";
-import { startServe, userJwt } from "./_serve.ts";
+import { asUser, startServe } from "./_serve.ts";
 
 const SECRET = "openwebui-jwt-secret-browser-0123456789";
 
@@ -28,9 +28,7 @@ testRequiring(chromium, {
       });
       const people = ["ada", "grace"];
       const call = async (user: string) =>
-        await (await srv.post("/tools/list_labels", {}, {
-          "x-openwebui-user-jwt": await userJwt(SECRET, user),
-        })).json();
+        await (await srv.post("/tools/list_labels", {}, await asUser(SECRET, user))).json();
 
       for (const step of ["login", "connect"]) {
         const challenges = await Promise.all(people.map(call));

@@ -11,7 +11,7 @@ import { sleep } from "../cli/_mcs.ts";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { httpClient, staticEnv } from "../mcp/_mcp.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { startServe } from "./_serve.ts";
+import { startServe, toolCall } from "./_serve.ts";
 
 const APP = "https://chat.example.com";
 
@@ -112,19 +112,7 @@ Deno.test("mcs serve: a body over the limit is 413, declared or streamed", async
     });
     assertEquals(streamed.status, 413);
     await streamed.body?.cancel();
-    const viaMcp = await srv.request("/mcp", {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        accept: "application/json, text/event-stream",
-      },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 1,
-        method: "tools/call",
-        params: { name: "send_email", arguments: big },
-      }),
-    });
+    const viaMcp = await srv.rpc(toolCall("send_email", big));
     assertEquals(viaMcp.status, 413);
     await viaMcp.body?.cancel();
     const small = await srv.post("/tools/send_email", { ...big, body: "short" });

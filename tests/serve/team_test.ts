@@ -12,22 +12,13 @@ import { startStack } from "../../lib/emulators/stack.ts";
 import { mcs, sleep } from "../cli/_mcs.ts";
 import { staticEnv } from "../mcp/_mcp.ts";
 import { assert, assertEquals, assertNotEquals, assertStringIncludes } from "../support/assert.ts";
-import { startServe, userJwt } from "./_serve.ts";
+import { asUser, startServe, toolCall, userJwt } from "./_serve.ts";
 
 const SECRET = "openwebui-jwt-secret-0123456789abcdef";
 const KEY = "serve-team-key-0123456789";
-const ACCEPT = "application/json, text/event-stream";
-
 function b64url(s: string): string {
   return btoa(s).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
-
-const mcpCall = (name: string) => ({
-  jsonrpc: "2.0",
-  id: 1,
-  method: "tools/call",
-  params: { name, arguments: {} },
-});
 
 Deno.test("mcs serve team mode (signed): JWT good, bad, expired; no user is 400; /mcp too", async () => {
   const stack = await startStack({ pollInterval: 1 });
@@ -66,26 +57,15 @@ Deno.test("mcs serve team mode (signed): JWT good, bad, expired; no user is 400;
     await doc.body?.cancel();
 
     // MCP over HTTP: the same gates.
-    const headers = { "content-type": "application/json", accept: ACCEPT };
-    const noUser = await srv.request("/mcp", {
-      method: "POST",
-      headers,
-      body: JSON.stringify(mcpCall("list_labels")),
-    });
+    const noUser = await srv.rpc(toolCall("list_labels"));
     assertEquals(noUser.status, 400);
     await noUser.body?.cancel();
-    const expired = await srv.request("/mcp", {
-      method: "POST",
-      headers: { ...headers, "x-openwebui-user-jwt": bad.expired },
-      body: JSON.stringify(mcpCall("list_labels")),
+    const expired = await srv.rpc(toolCall("list_labels"), {
+      "x-openwebui-user-jwt": bad.expired,
     });
     assertEquals(expired.status, 401);
     await expired.body?.cancel();
-    const viaMcp = await srv.request("/mcp", {
-      method: "POST",
-      headers: { ...headers, "x-openwebui-user-jwt": good },
-      body: JSON.stringify(mcpCall("list_labels")),
-    });
+    const viaMcp = await srv.rpc(toolCall("list_labels"), { "x-openwebui-user-jwt": good });
     assertEquals(viaMcp.status, 200);
     const rpc = await viaMcp.json();
     assert(!rpc.result.isError && rpc.result.structuredContent.labels.length > 0);
@@ -148,15 +128,11 @@ Deno.test("mcs serve team mode: two users never see, continue or complete each o
       MCS_CACHE_DIR: cache,
       MCS_SERVE_USER_JWT_SECRET: SECRET,
     });
-    const as = async (user: string) => ({ "x-openwebui-user-jwt": await userJwt(SECRET, user) });
+    const as = (user: string) => asUser(SECRET, user);
     const call = async (user: string) =>
       await (await srv.post("/tools/list_labels", {}, await as(user))).json();
     const viaMcp = async (user: string) => {
-      const r = await srv.request("/mcp", {
-        method: "POST",
-        headers: { "content-type": "application/json", accept: ACCEPT, ...await as(user) },
-        body: JSON.stringify(mcpCall("list_labels")),
-      });
+      const r = await srv.rpc(toolCall("list_labels"), await as(user));
       return (await r.json()).result.structuredContent;
     };
 
@@ -189,33 +165,23 @@ Deno.test("mcs serve team mode: two users never see, continue or complete each o
     assertEquals([b3.auth_required, b3.step, b3.code], [true, "login", b1.code]);
 
     // An MCP session belongs to the user who opened it.
-    const init = await srv.request("/mcp", {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: ACCEPT, ...await as("user-a") },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 0,
-        method: "initialize",
-        params: {
-          protocolVersion: "2025-06-18",
-          capabilities: {},
-          clientInfo: { name: "t", version: "1" },
-        },
-      }),
-    });
+    const init = await srv.rpc({
+      jsonrpc: "2.0",
+      id: 0,
+      method: "initialize",
+      params: {
+        protocolVersion: "2025-06-18",
+        capabilities: {},
+        clientInfo: { name: "t", version: "1" },
+      },
+    }, await as("user-a"));
     const sid = init.headers.get("mcp-session-id");
     await init.body?.cancel();
     assert(sid, "initialize opened a session");
-    const stolen = await srv.request("/mcp", {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        accept: ACCEPT,
-        "mcp-session-id": sid,
-        "mcp-protocol-version": "2025-06-18",
-        ...await as("user-b"),
-      },
-      body: JSON.stringify(mcpCall("list_labels")),
+    const stolen = await srv.rpc(toolCall("list_labels"), {
+      "mcp-session-id": sid,
+      "mcp-protocol-version": "2025-06-18",
+      ...await as("user-b"),
     });
     assertEquals(stolen.status, 404, "B cannot use A's MCP session");
     await stolen.body?.cancel();
@@ -238,8 +204,8 @@ Deno.test("mcs serve team mode: the per-user cap is 429 with Retry-After; other 
       MCS_SERVE_USER_JWT_SECRET: SECRET,
       MCS_SERVE_MAX_CONCURRENT: "1",
     });
-    const a = { "x-openwebui-user-jwt": await userJwt(SECRET, "user-a") };
-    const b = { "x-openwebui-user-jwt": await userJwt(SECRET, "user-b") };
+    const a = await asUser(SECRET, "user-a");
+    const b = await asUser(SECRET, "user-b");
     const warm = await srv.post("/tools/list_labels", {}, a);
     await warm.body?.cancel();
     stack.gmail.setLatency(1_500);
