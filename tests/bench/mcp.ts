@@ -47,7 +47,8 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { startStack } from "../../lib/emulators/stack.ts";
 import { startGmailEmulator } from "../../lib/emulators/gmail/mod.ts";
-import { httpClient, startServe, stdioClient } from "../mcp/_mcp.ts";
+import { httpClient, stdioClient } from "../mcp/_mcp.ts";
+import { startServe } from "../serve/_serve.ts";
 
 const ARGS = { query: "in:inbox", limit: 20 };
 /** Injected latency per Gmail response, ms. */
@@ -294,7 +295,7 @@ async function main(args: string[]): Promise<number> {
     };
 
     if (transports.includes("http")) {
-      await using srv = await startServe([], env("cache-http"));
+      await using srv = await startServe(env("cache-http"));
       {
         await using c = await httpClient(srv.url);
         await measureWarm("http", c.client);

@@ -24,50 +24,51 @@ interface Fixture {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-const makers: Record<string, () => Promise<Fixture>> = {
-  memory: () => {
-    const clock = { now: 1_000_000 };
-    const store = new MemoryCacheStore({ now: () => clock.now });
-    return Promise.resolve({ store, clock, warnings: [], [Symbol.asyncDispose]: async () => {} });
-  },
-  file: async () => {
+/** What a store maker gets: the fixture's clock and its warnings list. */
+interface StoreOptions {
+  now: () => number;
+  onWarning: (m: string) => void;
+}
+
+/** A fixture maker: `open` makes the store on a settable clock, warnings collected. */
+function fixture(
+  open: (o: StoreOptions) => Promise<{ store: CacheStore; close(): Promise<void> }>,
+): () => Promise<Fixture> {
+  return async () => {
     const clock = { now: 1_000_000 };
     const warnings: string[] = [];
-    const dir = await Deno.makeTempDir({ prefix: "mcs-cache-contract-" });
-    const store = new FileCacheStore(`${dir}/cache`, {
+    const { store, close } = await open({
       now: () => clock.now,
       onWarning: (m) => warnings.push(m),
     });
+    return { store, clock, warnings, [Symbol.asyncDispose]: close };
+  };
+}
+
+const makers: Record<string, () => Promise<Fixture>> = {
+  memory: fixture(({ now }) =>
+    Promise.resolve({ store: new MemoryCacheStore({ now }), close: async () => {} })
+  ),
+  file: fixture(async (o) => {
+    const dir = await Deno.makeTempDir({ prefix: "mcs-cache-contract-" });
     return {
-      store,
-      clock,
-      warnings,
-      [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+      store: new FileCacheStore(`${dir}/cache`, o),
+      close: () => Deno.remove(dir, { recursive: true }),
     };
-  },
-  redis: async () => {
-    const clock = { now: 1_000_000 };
-    const warnings: string[] = [];
+  }),
+  redis: fixture(async (o) => {
     const server = await startRedis();
     const key = encodeBase64(crypto.getRandomValues(new Uint8Array(32)));
     const sealer = new Sealer(await parseStoreKeys(`k1:${key}`));
     const conn = connectRedis(server.url);
-    const store = new RedisCacheStore(conn, {
-      sealer,
-      prefix: "contract:",
-      now: () => clock.now,
-      onWarning: (m) => warnings.push(m),
-    });
     return {
-      store,
-      clock,
-      warnings,
-      [Symbol.asyncDispose]: async () => {
+      store: new RedisCacheStore(conn, { sealer, prefix: "contract:", ...o }),
+      close: async () => {
         await conn.close();
         await server[Symbol.asyncDispose]();
       },
     };
-  },
+  }),
 };
 
 function contract(name: string, fn: (f: Fixture) => Promise<void>) {

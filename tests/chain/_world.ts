@@ -11,6 +11,9 @@
  * await using w = await chainWorld();
  * const first = await w.agent();          // { challenge: { step: "login", url, code } }
  * await w.personSignsIn(first.challenge!.code!);
+ * // or, step by step with the default person (or `personInBrowser(...)`):
+ * await w.agentAsks("connect");
+ * await w.agentReads();
  * ```
  * @module
  */
@@ -21,6 +24,7 @@ import { startLinkAuthBroker } from "../../lib/emulators/linkauth/mod.ts";
 import { createTestCA } from "../../lib/emulators/tls.ts";
 import type { FetchLike } from "../../lib/net/types.ts";
 import { assert, assertEquals } from "../support/assert.ts";
+import { browserPerson, type PersonInput } from "../support/browser.ts";
 import { auth0Provider } from "../support/emulators.ts";
 import { runDenoJson } from "../support/process.ts";
 import { type BrokerProcess, spawnBroker } from "../broker/_process.ts";
@@ -28,6 +32,28 @@ import type { AgentInput, AgentOutput } from "./fixtures/agent.ts";
 
 const AGENT = new URL("./fixtures/agent.ts", import.meta.url).pathname;
 const API_KEY = "chain-agent-key";
+
+/** The person's part of one step: act on the challenge's `url` and `code`. */
+export type Person = (challenge: { url: string; code: string }) => Promise<void>;
+
+/**
+ * The person in headless Chromium ({@link browserPerson}): `entry` `link` opens the challenge's
+ * link, `code` types its code at the broker's code-entry page; the page must show the code, the
+ * Auth0 page's heading must be `auth0Heading`, and the broker's success page must be reached.
+ * Screenshots go to `shots` when given.
+ */
+export function personInBrowser(
+  entry: PersonInput["entry"],
+  auth0Heading: string,
+  shots?: PersonInput["shots"],
+): Person {
+  return async ({ url, code }) => {
+    const seen = await browserPerson({ entry, url, code, shots });
+    assert(seen.ok, seen.error);
+    assertEquals(seen.shown, code);
+    assertEquals(seen.auth0Heading, auth0Heading);
+  };
+}
 
 /** Options of {@link chainWorld}. */
 export interface ChainWorldOptions {
@@ -243,8 +269,33 @@ export async function chainWorld(options: ChainWorldOptions = {}) {
     return { status: back.status, location: back.location };
   };
 
+  /**
+   * One agent run that must stop at `step`'s challenge; `person` does the step (default: the
+   * plain-HTTP {@link personSignsIn} or {@link personConnects}), then every clock moves past the
+   * poll interval. Returns the agent's output.
+   */
+  const agentAsks = async (step: "login" | "connect", person?: Person) => {
+    const out = await agent();
+    assertEquals(out.challenge?.step, step, JSON.stringify(out));
+    const challenge = { url: out.challenge!.url!, code: out.challenge!.code! };
+    if (person) await person(challenge);
+    else if (step === "login") await personSignsIn(challenge.code);
+    else await personConnects(challenge.code);
+    offset += 6_000;
+    return out;
+  };
+
+  /** One agent run that must end with the Gmail search's messages. */
+  const agentReads = async () => {
+    const done = await agent();
+    assert(done.ok && done.messages! > 0, JSON.stringify(done));
+    return done;
+  };
+
   return {
     personDeniesConsent,
+    agentAsks,
+    agentReads,
     auth0,
     broker,
     brokerProcess,

@@ -91,20 +91,14 @@ Deno.test("auth0-linkauth via the broker: every Auth0 call goes through /v1/prox
   const auth0 = new URL(w.auth0.url);
 
   // The control: without the relay, the same restricted agent cannot reach Auth0 at all.
-  const login = await w.agent();
-  await w.personSignsIn(login.challenge!.code!);
-  w.advance(6_000);
+  await w.agentAsks("login");
   const denied = await w.agent({ viaBroker: false, allowNet: [new URL(w.broker.url).host] });
   assertEquals(denied.error?.code, "permission_denied", JSON.stringify(denied));
   assertEquals(w.auth0.countRequests({ grantType: TOKEN_VAULT }), 0);
 
   // With the relay the chain completes. The refresh token was kept by the denied run.
-  const connect = await w.agent();
-  assertEquals(connect.challenge?.step, "connect", JSON.stringify(connect));
-  await w.personConnects(connect.challenge!.code!);
-  w.advance(6_000);
-  const done = await w.agent();
-  assert(done.ok && done.messages! > 0, JSON.stringify(done));
+  await w.agentAsks("connect");
+  const done = await w.agentReads();
 
   // Everything the agent asked Auth0 (Token Vault, MRRT, /connect, /complete) came through
   // the broker's proxy; the only other Auth0 calls are the broker's own code exchange and the

@@ -10,9 +10,9 @@
  * @module
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { browserPerson, chromium } from "../support/browser.ts";
+import { chromium } from "../support/browser.ts";
 import { testRequiring } from "../support/requires.ts";
-import { chainWorld } from "./_world.ts";
+import { chainWorld, personInBrowser } from "./_world.ts";
 
 testRequiring(chromium, {
   name: "auth0-linkauth with a real browser: sign in, consent, then the agent reads Gmail",
@@ -22,36 +22,15 @@ testRequiring(chromium, {
     const dir = keep ?? await Deno.makeTempDir({ prefix: "mcs-chain-shots-" });
     if (keep) await Deno.mkdir(keep, { recursive: true });
     try {
-      const login = await w.agent();
-      assertEquals(login.challenge?.step, "login", JSON.stringify(login));
-      const signedIn = await browserPerson({
-        entry: "link",
-        url: login.challenge!.url!,
-        code: login.challenge!.code!,
-        shots: { dir, prefix: "login" },
+      await w.agentAsks("login", async (c) => {
+        await personInBrowser("link", "Log in to mcs", { dir, prefix: "login" })(c);
+        assertEquals(w.broker.session(c.code)?.status, "ready");
       });
-      assert(signedIn.ok, signedIn.error);
-      assertEquals(signedIn.shown, login.challenge!.code);
-      assertEquals(signedIn.auth0Heading, "Log in to mcs");
-      assertEquals(w.broker.session(login.challenge!.code!)?.status, "ready");
-      w.advance(6_000);
-
-      const connect = await w.agent();
-      assertEquals(connect.challenge?.step, "connect", JSON.stringify(connect));
-      const consented = await browserPerson({
-        entry: "code",
-        url: connect.challenge!.url!,
-        code: connect.challenge!.code!,
-        shots: { dir, prefix: "connect" },
+      await w.agentAsks("connect", async (c) => {
+        await personInBrowser("code", "Connect google-oauth2", { dir, prefix: "connect" })(c);
+        assertEquals(w.broker.session(c.code)?.status, "ready");
       });
-      assert(consented.ok, consented.error);
-      assertEquals(consented.shown, connect.challenge!.code);
-      assertEquals(consented.auth0Heading, "Connect google-oauth2");
-      assertEquals(w.broker.session(connect.challenge!.code!)?.status, "ready");
-      w.advance(6_000);
-
-      const done = await w.agent();
-      assert(done.ok && done.messages! > 0, JSON.stringify(done));
+      await w.agentReads();
       assertEquals(w.auth0.accounts().length, 1);
       for (const name of ["login-broker", "login-auth0", "connect-broker", "connect-auth0"]) {
         assert((await Deno.stat(`${dir}/${name}.png`)).size > 0, `${name}.png written`);

@@ -66,6 +66,8 @@ export interface LiveMcs {
   finish(): Promise<Ran>;
   /** Send a signal (default SIGTERM). */
   kill(signal?: Deno.Signal): void;
+  /** The process id. */
+  readonly pid: number;
 }
 
 /** Start `mcs args...` (stdin closed, same environment rules as {@link mcs}). */
@@ -83,6 +85,7 @@ export function spawnMcs(args: string[], o: { env?: Record<string, string> } = {
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let err = "";
   return {
+    pid: child.pid,
     get stderr() {
       return err;
     },
@@ -110,6 +113,57 @@ export function spawnMcs(args: string[], o: { env?: Record<string, string> } = {
       }
       const status = await child.status;
       return { code: status.code, success: status.success, stdout: await stdout, stderr: err };
+    },
+  };
+}
+
+/** A long-running `mcs` (a server) started by {@link startMcs}. */
+export interface RunningMcs {
+  /** What the ready pattern matched. */
+  ready: RegExpExecArray;
+  /** The process id. */
+  pid: number;
+  /** Everything read from stderr so far (read on in the background until the exit). */
+  readonly stderr: string;
+  /** Send `signal` (default SIGTERM) once and wait for the exit; later calls wait for the same. */
+  stop(signal?: Deno.Signal): Promise<Ran>;
+  /** {@link RunningMcs.stop} with SIGTERM. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Start `mcs args...` ({@link spawnMcs}) and wait until stderr matches `ready` (its listening
+ * line); throws with stderr if it ends first. Then stderr (the log) is read on in the background,
+ * so a long log never fills the pipe.
+ */
+export async function startMcs(
+  args: string[],
+  ready: RegExp,
+  o: { env?: Record<string, string> } = {},
+): Promise<RunningMcs> {
+  const child = spawnMcs(args, o);
+  const hit = await child.waitFor(ready);
+  if (!hit) {
+    const { stderr } = await child.finish();
+    throw new Error(`mcs ${args.join(" ")} ended before ${ready}: ${stderr}`);
+  }
+  const pump = child.waitFor(/(?!)/); // never matches: reads until the exit
+  let done: Promise<Ran> | undefined;
+  const stop = (signal: Deno.Signal = "SIGTERM") =>
+    done ??= (async () => {
+      child.kill(signal);
+      await pump;
+      return await child.finish();
+    })();
+  return {
+    ready: hit,
+    pid: child.pid,
+    get stderr() {
+      return child.stderr;
+    },
+    stop,
+    async [Symbol.asyncDispose]() {
+      await stop();
     },
   };
 }

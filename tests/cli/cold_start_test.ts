@@ -61,34 +61,32 @@ Deno.test("lib/cache/mod.ts (on every Gmail command's path) imports no node: bui
 });
 
 const MCP = /modelcontextprotocol|^lib\/mcp\//;
+/** The Redis client and the shared-store modules: only `mcs mcp`/`mcs serve` with MCS_STORE. */
+const REDIS = /@redis\/client|^lib\/cache\/(redis_store|redis_connection|open|seal)\.ts$/;
 
-for (const entry of ["cli/main.ts", "cli/commands/tools.ts", "cli/commands/exec.ts"]) {
-  Deno.test(`${entry} does not load the MCP SDK`, async () => {
-    // main.ts reaches every command through dynamic imports: static imports only. tools and
-    // exec: everything they can load, dynamic imports included.
-    const mods = await staticClosure(entry, entry !== "cli/main.ts");
-    assert(mods.length > 1, mods.join());
-    const mcp = mods.filter((m) => MCP.test(m));
-    assert(mcp.length === 0, `MCP modules reachable: ${mcp.join(", ")}`);
-  });
+/** What the plain commands never reach: the test name's end, the modules, their label. */
+const NEVER: [string, RegExp, string][] = [
+  ["does not load the MCP SDK", MCP, "MCP"],
+  ["cannot load the Redis client or the shared store", REDIS, "Redis"],
+];
+
+for (const [what, pattern, label] of NEVER) {
+  for (const entry of ["cli/main.ts", "cli/commands/tools.ts", "cli/commands/exec.ts"]) {
+    Deno.test(`${entry} ${what}`, async () => {
+      // main.ts reaches every command through dynamic imports: static imports only. tools and
+      // exec: everything they can load, dynamic imports included.
+      const mods = await staticClosure(entry, entry !== "cli/main.ts");
+      assert(mods.length > 1, mods.join());
+      const found = mods.filter((m) => pattern.test(m));
+      assert(found.length === 0, `${label} modules reachable: ${found.join(", ")}`);
+    });
+  }
 }
 
 Deno.test("the check sees the MCP SDK where it is loaded (mcs mcp)", async () => {
   const mods = await staticClosure("cli/commands/mcp.ts", true);
   assert(mods.some((m) => /modelcontextprotocol/.test(m)), "cli/commands/mcp.ts reaches the SDK");
 });
-
-/** The Redis client and the shared-store modules: only `mcs mcp`/`mcs serve` with MCS_STORE. */
-const REDIS = /@redis\/client|^lib\/cache\/(redis_store|redis_connection|open|seal)\.ts$/;
-
-for (const entry of ["cli/main.ts", "cli/commands/tools.ts", "cli/commands/exec.ts"]) {
-  Deno.test(`${entry} cannot load the Redis client or the shared store`, async () => {
-    const mods = await staticClosure(entry, entry !== "cli/main.ts");
-    assert(mods.length > 1, mods.join());
-    const redis = mods.filter((m) => REDIS.test(m));
-    assert(redis.length === 0, `Redis modules reachable: ${redis.join(", ")}`);
-  });
-}
 
 Deno.test("mcs mcp reaches the Redis client only through a dynamic import", async () => {
   const all = await staticClosure("cli/commands/mcp.ts", true);

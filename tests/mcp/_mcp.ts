@@ -1,6 +1,6 @@
 /**
- * Test helpers for the MCP server: the real CLI (`mcs mcp`, `mcs serve`) in its own process,
- * driven by the MCP SDK's own `Client` over stdio or Streamable HTTP.
+ * Test helpers for the MCP server: the real CLI (`mcs mcp`; `mcs serve` via `../serve/_serve.ts`)
+ * in its own process, driven by the MCP SDK's own `Client` over stdio or Streamable HTTP.
  *
  * @example
  * ```ts
@@ -14,8 +14,16 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
-import { mcsArgs, mcsEnv, ROOT_PATH } from "../cli/_mcs.ts";
+import {
+  type CallToolResult,
+  type ClientCapabilities,
+  type ElicitationCompleteNotification,
+  ElicitationCompleteNotificationSchema,
+  type ElicitRequest,
+  ElicitRequestSchema,
+} from "@modelcontextprotocol/sdk/types.js";
+import { mcsArgs, mcsEnv, ROOT_PATH, sleep } from "../cli/_mcs.ts";
+import { assertEquals } from "../support/assert.ts";
 
 /** An SDK client connected to `mcs mcp` over stdio; stderr is collected. */
 export async function stdioClient(
@@ -40,50 +48,6 @@ export async function stdioClient(
     },
     async [Symbol.asyncDispose]() {
       await client.close();
-    },
-  };
-}
-
-/** A running `mcs serve` (its URL read from stderr); dispose to stop it with SIGTERM. */
-export async function startServe(args: string[], env: Record<string, string>) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: mcsArgs(["serve", "--port", "0", ...args]),
-    cwd: ROOT_PATH,
-    env: mcsEnv(env),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = child.stdout.text();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let stderr = "";
-  let url: string | undefined;
-  while (!url) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`mcs serve ended before listening: ${stderr}`);
-    stderr += value;
-    url = /MCP on (http:\/\/\S+\/mcp)/.exec(stderr)?.[1];
-  }
-  const rest = (async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      stderr += value;
-    }
-  })();
-  return {
-    url,
-    get stderr() {
-      return stderr;
-    },
-    async [Symbol.asyncDispose]() {
-      try {
-        child.kill("SIGTERM");
-      } catch { /* already gone */ }
-      await child.status;
-      await rest;
-      await stdout;
     },
   };
 }
@@ -129,4 +93,83 @@ export function staticEnv(stack: {
     MCS_GMAIL_API_BASE: stack.env.MCS_GMAIL_API_BASE,
     MCS_CA_FILE: stack.env.MCS_CA_FILE,
   };
+}
+
+/** One URL-mode elicitation the server sent. */
+export interface Elicited {
+  url: string;
+  message: string;
+  id: string;
+}
+
+/**
+ * Record the elicitations `client` receives (each checked to be URL mode) in `asked` and the
+ * ids of the `notifications/elicitation/complete` it receives in `completed`; `answer` sets what
+ * the client answers (again to change it).
+ */
+export function elicitations(client: Client) {
+  const asked: Elicited[] = [];
+  const completed: string[] = [];
+  client.setNotificationHandler(
+    ElicitationCompleteNotificationSchema,
+    (n: ElicitationCompleteNotification) => void completed.push(n.params.elicitationId),
+  );
+  const answer = (reply: (e: Elicited) => Promise<{ action: "accept" | "decline" }>) =>
+    client.setRequestHandler(ElicitRequestSchema, (req: ElicitRequest) => {
+      const p = req.params as {
+        mode?: string;
+        url: string;
+        message: string;
+        elicitationId: string;
+      };
+      assertEquals(p.mode, "url");
+      const e = { url: p.url, message: p.message, id: p.elicitationId };
+      asked.push(e);
+      return reply(e);
+    });
+  return { asked, completed, answer };
+}
+
+/** The `auth_required` fields of a sign-in tool result that {@link callThroughSignIn} uses. */
+export interface Challenge {
+  auth_required?: boolean;
+  url: string;
+  code: string;
+  step: string;
+  retry_after_s: number | null;
+}
+
+/**
+ * A client without URL elicitation signing in: call (`call(round)`) until a result is not an
+ * error, at most `rounds` times; each error must be a sign-in challenge (`challenge` checks it
+ * and returns its fields; by default only `auth_required`), whose step the user completes once
+ * (`stack.userCompletes`), waiting its `retry_after_s` (at least 1 s) before the next call.
+ * Returns the steps in order, the last result and the round it came in.
+ */
+export async function callThroughSignIn(
+  stack: { userCompletes(url: string, code: string): Promise<unknown> },
+  call: (round: number) => Promise<CallToolResult>,
+  o: { rounds: number; challenge?: (r: CallToolResult) => Challenge },
+): Promise<{ steps: string[]; last: CallToolResult; round: number }> {
+  const challenge = o.challenge ?? ((r: CallToolResult) => {
+    const d = r.structuredContent as unknown as Challenge;
+    assertEquals(d.auth_required, true, JSON.stringify(r));
+    return d;
+  });
+  const steps: string[] = [];
+  const done = new Set<string>();
+  let last: CallToolResult | undefined;
+  let round = 0;
+  for (; round < o.rounds; round++) {
+    last = await call(round);
+    if (!last.isError) break;
+    const d = challenge(last);
+    if (!done.has(d.code)) {
+      steps.push(d.step);
+      done.add(d.code);
+      await stack.userCompletes(d.url, d.code);
+    }
+    await sleep(Math.max(1, d.retry_after_s ?? 1) * 1000);
+  }
+  return { steps, last: last!, round };
 }

@@ -17,25 +17,16 @@ import {
 import { startStack } from "../../lib/emulators/stack.ts";
 import { mcs } from "../cli/_mcs.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { httpClient, startServe, staticEnv } from "./_mcp.ts";
+import { startServe } from "../serve/_serve.ts";
+import { httpClient, staticEnv } from "./_mcp.ts";
 
 const KEY = "test-serve-key-0123456789";
-const ACCEPT = "application/json, text/event-stream";
-
-function post(url: string, body: unknown, headers: Record<string, string> = {}) {
-  return fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: ACCEPT, ...headers },
-    body: JSON.stringify(body),
-  });
-}
-
 const LIST = { jsonrpc: "2.0", id: 7, method: "tools/list" };
 
 Deno.test("mcs serve: the SDK client over HTTP with the key; 401 without; foreign Origin 403", async () => {
   const stack = await startStack({ pollInterval: 1 });
   try {
-    await using srv = await startServe([], { ...staticEnv(stack), MCS_SERVE_API_KEY: KEY });
+    await using srv = await startServe({ ...staticEnv(stack), MCS_SERVE_API_KEY: KEY });
     const auth = { authorization: `Bearer ${KEY}` };
     {
       await using c = await httpClient(srv.url, auth);
@@ -58,7 +49,7 @@ Deno.test("mcs serve: the SDK client over HTTP with the key; 401 without; foreig
       // DELETE ends the session: its id is unknown afterwards.
       const sid = c.transport.sessionId!;
       await c.transport.terminateSession();
-      const after = await post(srv.url, LIST, { ...auth, "mcp-session-id": sid });
+      const after = await srv.rpc(LIST, { ...auth, "mcp-session-id": sid });
       await after.body?.cancel();
       assertEquals(after.status, 404);
     }
@@ -68,16 +59,16 @@ Deno.test("mcs serve: the SDK client over HTTP with the key; 401 without; foreig
       authorization: KEY,
     }];
     for (const headers of variants) {
-      const r = await post(srv.url, LIST, headers);
+      const r = await srv.rpc(LIST, headers);
       assertEquals(r.status, 401, JSON.stringify(headers));
       assertStringIncludes(r.headers.get("www-authenticate") ?? "", "Bearer");
       await r.body?.cancel();
     }
     // A foreign Origin (DNS rebinding) is refused even with the key; a loopback one is served.
-    const foreign = await post(srv.url, LIST, { ...auth, origin: "http://evil.example" });
+    const foreign = await srv.rpc(LIST, { ...auth, origin: "http://evil.example" });
     assertEquals(foreign.status, 403);
     await foreign.body?.cancel();
-    const own = await post(srv.url, LIST, { ...auth, origin: new URL(srv.url).origin });
+    const own = await srv.rpc(LIST, { ...auth, origin: new URL(srv.url).origin });
     assertEquals(own.status, 200);
     // A stateless request (no initialize, no session): served.
     const listed = await own.json();
@@ -93,8 +84,8 @@ Deno.test("mcs serve: a stateless tools/call without a key on loopback; auth_req
   const stack = await startStack({ pollInterval: 1 });
   const cache = await Deno.makeTempDir({ prefix: "mcs-serve-" });
   try {
-    await using srv = await startServe([], { ...stack.env, MCS_CACHE_DIR: cache });
-    const r = await post(srv.url, {
+    await using srv = await startServe({ ...stack.env, MCS_CACHE_DIR: cache });
+    const r = await srv.rpc({
       jsonrpc: "2.0",
       id: 1,
       method: "tools/call",
@@ -117,7 +108,7 @@ Deno.test("mcs serve: URL elicitation over HTTP, one tool call through login and
   const stack = await startStack({ pollInterval: 1 });
   const cache = await Deno.makeTempDir({ prefix: "mcs-serve-" });
   try {
-    await using srv = await startServe([], {
+    await using srv = await startServe({
       ...stack.env,
       MCS_CACHE_DIR: cache,
       MCS_SERVE_API_KEY: KEY,

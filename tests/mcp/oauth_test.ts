@@ -8,20 +8,14 @@
  * @module
  */
 
-import {
-  type CallToolResult,
-  type ElicitationCompleteNotification,
-  ElicitationCompleteNotificationSchema,
-  type ElicitRequest,
-  ElicitRequestSchema,
-} from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { type Stack, startStack } from "../../lib/emulators/stack.ts";
 import { doc, mcs, sleep } from "../cli/_mcs.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { chromium, loopbackPerson } from "../support/browser.ts";
 import { freePort } from "../support/ports.ts";
 import { testRequiring } from "../support/requires.ts";
-import { stdioClient } from "./_mcp.ts";
+import { elicitations, stdioClient } from "./_mcp.ts";
 
 /** `auth0-oauth` settings for the stack: a fixed callback port (the consent needs one). */
 function oauthEnv(stack: Stack, cacheDir: string): Record<string, string> {
@@ -43,25 +37,10 @@ async function world(capabilities = { elicitation: { url: {} } }) {
   const cache = await Deno.makeTempDir({ prefix: "mcs-mcp-oauth-" });
   const env = oauthEnv(stack, cache);
   const c = await stdioClient(env, capabilities);
-  const asked: { url: string; message: string; id: string }[] = [];
-  const completed: string[] = [];
-  c.client.setNotificationHandler(
-    ElicitationCompleteNotificationSchema,
-    (n: ElicitationCompleteNotification) => void completed.push(n.params.elicitationId),
-  );
+  const { asked, completed, answer } = elicitations(c.client);
   /** Answer elicitations with `answer` (after recording them). */
-  const onElicit = (answer: (url: string) => Promise<{ action: "accept" | "decline" }>) =>
-    c.client.setRequestHandler(ElicitRequestSchema, (req: ElicitRequest) => {
-      const p = req.params as {
-        mode?: string;
-        url: string;
-        message: string;
-        elicitationId: string;
-      };
-      assertEquals(p.mode, "url");
-      asked.push({ url: p.url, message: p.message, id: p.elicitationId });
-      return answer(p.url);
-    });
+  const onElicit = (reply: (url: string) => Promise<{ action: "accept" | "decline" }>) =>
+    answer((e) => reply(e.url));
   const search = (signal?: AbortSignal) =>
     c.client.callTool(
       { name: "search_emails", arguments: { query: "from:alice", limit: 2 } },

@@ -16,8 +16,7 @@ import { encodeBase64 } from "../../lib/encoding/base64.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { dumpStrings, redisServer, startRedis } from "../support/redis.ts";
 import { testRequiring } from "../support/requires.ts";
-import { sleep } from "../cli/_mcs.ts";
-import { stdioClient } from "./_mcp.ts";
+import { callThroughSignIn, stdioClient } from "./_mcp.ts";
 
 testRequiring(redisServer, {
   name: "two mcs mcp replicas on one Redis: a flow crosses them, state is shared and sealed",
@@ -44,30 +43,10 @@ testRequiring(redisServer, {
           name: "search_emails",
           arguments: { query: "from:alice", limit: 2 },
         }) as Promise<CallToolResult>;
-      const steps: string[] = [];
-      const done = new Set<string>();
-      let last: CallToolResult | undefined;
-      let round = 0;
-      for (; round < 14; round++) {
-        last = await call(round); // alternate: each step is continued on the other replica
-        if (!last.isError) break;
-        const d = last.structuredContent as {
-          auth_required?: boolean;
-          url: string;
-          code: string;
-          step: string;
-          retry_after_s: number | null;
-        };
-        assertEquals(d.auth_required, true, JSON.stringify(last));
-        if (!done.has(d.code)) {
-          steps.push(d.step);
-          done.add(d.code);
-          await stack.userCompletes(d.url, d.code);
-        }
-        await sleep(Math.max(1, d.retry_after_s ?? 1) * 1000);
-      }
+      // Alternate: each step is continued on the other replica.
+      const { steps, last, round } = await callThroughSignIn(stack, call, { rounds: 14 });
       assertEquals(steps, ["login", "connect"]);
-      assert(!last!.isError, JSON.stringify(last));
+      assert(!last.isError, JSON.stringify(last));
       // Both replicas now serve the account without asking.
       for (const i of [round + 1, round + 2]) {
         const r = await call(i);

@@ -8,20 +8,13 @@
  * @module
  */
 
-import {
-  type CallToolResult,
-  type ElicitationCompleteNotification,
-  ElicitationCompleteNotificationSchema,
-  type ElicitRequest,
-  ElicitRequestSchema,
-  type Tool,
-} from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, Tool } from "@modelcontextprotocol/sdk/types.js";
 import { type Stack, startStack } from "../../lib/emulators/stack.ts";
 import { browserPerson, hasChromium } from "../support/browser.ts";
 import { TOOLS } from "../../lib/tools/catalog.ts";
-import { doc, mcs, mcsEnv, ROOT_PATH, sleep } from "../cli/_mcs.ts";
+import { doc, mcs, mcsEnv, ROOT_PATH } from "../cli/_mcs.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
-import { staticEnv, stdioClient } from "./_mcp.ts";
+import { callThroughSignIn, elicitations, staticEnv, stdioClient } from "./_mcp.ts";
 import { mcsArgs } from "../cli/_mcs.ts";
 
 const NAME = /^[a-zA-Z0-9_-]{1,64}$/;
@@ -130,26 +123,18 @@ Deno.test("mcs mcp without URL elicitation: auth_required results, the user acts
   try {
     const env = { ...stack.env, MCS_CACHE_DIR: cache };
     await using c = await stdioClient(env);
-    const steps: string[] = [];
-    const done = new Set<string>();
-    let last: CallToolResult | undefined;
-    for (let round = 0; round < 12; round++) {
-      last = await c.client.callTool({
-        name: "search_emails",
-        arguments: { query: "from:alice", limit: 2 },
-      }) as CallToolResult;
-      if (!last.isError) break;
-      const d = challengeOf(last);
-      if (!done.has(d.code)) {
-        steps.push(d.step);
-        done.add(d.code);
-        await stack.userCompletes(d.url, d.code);
-      }
-      await sleep(Math.max(1, d.retry_after_s ?? 1) * 1000);
-    }
+    const { steps, last } = await callThroughSignIn(
+      stack,
+      () =>
+        c.client.callTool({
+          name: "search_emails",
+          arguments: { query: "from:alice", limit: 2 },
+        }) as Promise<CallToolResult>,
+      { rounds: 12, challenge: challengeOf },
+    );
     assertEquals(steps, ["login", "connect"]);
-    assert(!last!.isError, JSON.stringify(last));
-    assert((last!.structuredContent as { messages: unknown[] }).messages.length >= 1);
+    assert(!last.isError, JSON.stringify(last));
+    assert((last.structuredContent as { messages: unknown[] }).messages.length >= 1);
     // Same store: the CLI needs no sign-in now.
     const r = await mcs(["exec", "list_labels"], { env });
     assertEquals(r.code, 0, r.stdout + r.stderr);
@@ -172,28 +157,13 @@ async function elicitedCall(person: Person) {
       { ...stack.env, MCS_CACHE_DIR: cache },
       { elicitation: { url: {} } },
     );
-    const asked: { url: string; message: string; id: string }[] = [];
-    const completed: string[] = [];
-    c.client.setRequestHandler(ElicitRequestSchema, async (req: ElicitRequest) => {
-      const p = req.params as {
-        mode?: string;
-        url: string;
-        message: string;
-        elicitationId: string;
-      };
-      assertEquals(p.mode, "url");
-      asked.push({ url: p.url, message: p.message, id: p.elicitationId });
-      const code = decodeURIComponent(new URL(p.url).pathname.split("/").pop()!);
-      assertStringIncludes(p.message, code, "the message names the code");
-      await person(stack, p.url, code);
+    const { asked, completed, answer } = elicitations(c.client);
+    answer(async (e) => {
+      const code = decodeURIComponent(new URL(e.url).pathname.split("/").pop()!);
+      assertStringIncludes(e.message, code, "the message names the code");
+      await person(stack, e.url, code);
       return { action: "accept" };
     });
-    c.client.setNotificationHandler(
-      ElicitationCompleteNotificationSchema,
-      (n: ElicitationCompleteNotification) => {
-        completed.push(n.params.elicitationId);
-      },
-    );
     const r = await c.client.callTool(
       { name: "search_emails", arguments: { query: "from:alice", limit: 2 } },
       undefined,
@@ -236,16 +206,13 @@ Deno.test("mcs mcp with URL elicitation: a declined step ends the call with the 
       { ...stack.env, MCS_CACHE_DIR: cache },
       { elicitation: { url: {} } },
     );
-    let asked = 0;
-    c.client.setRequestHandler(ElicitRequestSchema, () => {
-      asked++;
-      return Promise.resolve({ action: "decline" });
-    });
+    const { asked, answer } = elicitations(c.client);
+    answer(() => Promise.resolve({ action: "decline" }));
     const r = await c.client.callTool({
       name: "search_emails",
       arguments: {},
     }) as CallToolResult;
-    assertEquals(asked, 1);
+    assertEquals(asked.length, 1);
     assertEquals(challengeOf(r).step, "login");
   } finally {
     await stack.close();

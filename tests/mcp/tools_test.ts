@@ -8,9 +8,9 @@
 
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { startStack } from "../../lib/emulators/stack.ts";
-import { TOOLS } from "../../lib/tools/catalog.ts";
 import { sleep } from "../cli/_mcs.ts";
 import { assert, assertEquals } from "../support/assert.ts";
+import { callEveryTool } from "../support/every_tool.ts";
 import { staticEnv, stdioClient } from "./_mcp.ts";
 
 // deno-lint-ignore no-explicit-any
@@ -23,47 +23,12 @@ Deno.test("mcs mcp: every tool once, each result valid against its outputSchema"
     await using c = await stdioClient({ ...staticEnv(stack), MCS_MCP_LEGACY_TOOLS: "1" });
     const { tools } = await c.client.listTools();
     assert(tools.every((t: Any) => t.outputSchema?.type === "object"), "every tool has one");
-    const called = new Set<string>();
-    const call = async (name: string, args: Record<string, unknown>): Promise<Any> => {
+    await callEveryTool(async (name, args) => {
       // The SDK client throws when structuredContent does not match the outputSchema.
       const r = await c.client.callTool({ name, arguments: args }) as CallToolResult;
       assert(!r.isError, `${name}: ${JSON.stringify(r)}`);
-      called.add(name);
       return r.structuredContent;
-    };
-    const found = await call("search_emails", { query: "has:attachment", limit: 5 });
-    const withPdf = found.messages[0];
-    const msg = await call("read_email", { id: withPdf.id });
-    assert(msg.attachments.length > 0, JSON.stringify(msg));
-    const threads = await call("search_threads", { limit: 3 });
-    await call("get_thread", { id: threads.threads[0].id });
-    const sent = await call("send_email", {
-      to: ["bob@example.com"],
-      subject: "mcp",
-      body: "Hello from MCP.",
-    });
-    await call("reply_email", { id: withPdf.id, body: "Thanks." });
-    const draft = await call("create_draft", { to: ["bob@example.com"], subject: "d", body: "x" });
-    await call("list_drafts", {});
-    await call("send_draft", { draft_id: draft.draft_id });
-    await call("list_labels", {});
-    await call("modify_email", { ids: [withPdf.id], mark_read: true });
-    await call("download_attachment", {
-      message_id: withPdf.id,
-      attachment_id: msg.attachments[0].filename,
-      out_dir: out,
-    });
-    await call("trash_email", { id: sent.id });
-    assert((await call("list_folders", {})).folders.includes("INBOX"));
-    const listed = await call("list_messages", { folder: "INBOX", limit: 3 });
-    await call("fetch_message", { uid: listed.messages[0].uid });
-    await call("search_messages", { criteria: "ALL", limit: 3 });
-    await call("create_folder", { name: "Projects" });
-    await call("move_message", { uid: listed.messages[0].uid, destination: "Projects" });
-    await call("set_flags", { uid: listed.messages[0].uid, flags: "\\Seen \\Flagged" });
-    await call("send_message", { to: "bob@example.com", subject: "s", body: "b" });
-    await call("send_html_message", { to: "bob@example.com", subject: "h", html_body: "<p>h</p>" });
-    assertEquals([...called].sort(), TOOLS.map((t) => t.name).sort());
+    }, { outDir: out });
   } finally {
     await stack.close();
     await Deno.remove(out, { recursive: true });

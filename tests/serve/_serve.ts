@@ -1,6 +1,6 @@
 /**
- * Test helpers for `mcs serve`'s HTTP side: the real CLI in its own process (its base URL read
- * from stderr), plain `fetch` requests, Open WebUI's signed user header, and the exit status.
+ * Test helpers for `mcs serve`: the real CLI in its own process (its base URL read from stderr;
+ * the MCP endpoint for the SDK clients of `../mcp/_mcp.ts`), plain `fetch` requests, Open WebUI's signed user header, and the exit status.
  *
  * @example
  * ```ts
@@ -12,11 +12,13 @@
  */
 
 import { SignJWT } from "jose";
-import { mcsArgs, mcsEnv, ROOT_PATH } from "../cli/_mcs.ts";
+import { type Ran, startMcs } from "../cli/_mcs.ts";
 
 /** A running `mcs serve`. */
 export interface Serve {
   base: string;
+  /** The MCP endpoint, `base + "/mcp"`. */
+  url: string;
   /** The process id. */
   pid: number;
   readonly stderr: string;
@@ -24,73 +26,50 @@ export interface Serve {
   request(path: string, init?: RequestInit): Promise<Response>;
   /** POST a JSON body to `path`. */
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<Response>;
+  /** POST a JSON-RPC `body` to the MCP endpoint (JSON, accepting JSON or an event stream). */
+  rpc(body: unknown, headers?: Record<string, string>): Promise<Response>;
   /** Send `signal` and wait for the exit. */
-  stop(signal?: Deno.Signal): Promise<Deno.CommandStatus>;
+  stop(signal?: Deno.Signal): Promise<Ran>;
   /** The JSON access-log lines so far. */
   accessLog(): Record<string, unknown>[];
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** The `accept` header Streamable HTTP asks of a client's POST. */
+export const MCP_ACCEPT = "application/json, text/event-stream";
+
+/** A JSON-RPC `tools/call` of `name` (id 1 unless given). */
+export function toolCall(name: string, args: Record<string, unknown> = {}, id = 1) {
+  return { jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } };
+}
+
 /** Start `mcs serve --port 0 ...args` with only `env` (plus the toolchain's). */
 export async function startServe(env: Record<string, string>, args: string[] = []): Promise<Serve> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: mcsArgs(["serve", "--port", "0", ...args]),
-    cwd: ROOT_PATH,
-    env: mcsEnv(env),
-    clearEnv: true,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const stdout = child.stdout.text();
-  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-  let stderr = "";
-  let base: string | undefined;
-  while (!base) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`mcs serve ended before listening: ${stderr}`);
-    stderr += value;
-    base = /MCP on (http:\/\/[^/\s]+)\/mcp/.exec(stderr)?.[1];
-  }
-  const rest = (async () => {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      stderr += value;
-    }
-  })();
-  let status: Promise<Deno.CommandStatus> | undefined;
-  const stop = async (signal: Deno.Signal = "SIGTERM") => {
-    if (!status) {
-      try {
-        child.kill(signal);
-      } catch { /* already gone */ }
-      status = child.status;
-    }
-    const s = await status;
-    await rest;
-    await stdout;
-    return s;
-  };
+  const live = await startMcs(["serve", "--port", "0", ...args], /MCP on (http:\/\/[^/\s]+)\/mcp/, {
+    env,
+  });
+  const base = live.ready[1];
   const request = (path: string, init: RequestInit = {}) => fetch(base + path, init);
+  const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
+    request(path, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...headers },
+      body: JSON.stringify(body),
+    });
   return {
     base,
-    pid: child.pid,
+    url: `${base}/mcp`,
+    pid: live.pid,
     get stderr() {
-      return stderr;
+      return live.stderr;
     },
     request,
-    post: (path, body, headers = {}) =>
-      request(path, {
-        method: "POST",
-        headers: { "content-type": "application/json", ...headers },
-        body: JSON.stringify(body),
-      }),
-    stop,
-    accessLog: () => stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)),
-    async [Symbol.asyncDispose]() {
-      await stop();
-    },
+    post,
+    rpc: (body, headers = {}) => post("/mcp", body, { accept: MCP_ACCEPT, ...headers }),
+    stop: live.stop,
+    accessLog: () =>
+      live.stderr.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)),
+    [Symbol.asyncDispose]: () => live[Symbol.asyncDispose](),
   };
 }
 
@@ -107,4 +86,9 @@ export async function userJwt(
     .setIssuedAt()
     .setExpirationTime(o.expiresIn ?? "300s")
     .sign(new TextEncoder().encode(secret));
+}
+
+/** The signed user header of {@link userJwt} (`x-openwebui-user-jwt`) for `sub`. */
+export async function asUser(secret: string, sub: string): Promise<Record<string, string>> {
+  return { "x-openwebui-user-jwt": await userJwt(secret, sub) };
 }

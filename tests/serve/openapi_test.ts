@@ -8,15 +8,13 @@
  */
 
 import SwaggerParser from "@apidevtools/swagger-parser";
-import { startStack } from "../../lib/emulators/stack.ts";
 import { resultSchemaOf } from "../../lib/mcp/output_schemas.ts";
 import { TOOLS } from "../../lib/tools/catalog.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
+import { testStack } from "../support/stack.ts";
+import { callEveryTool } from "../support/every_tool.ts";
 import { staticEnv } from "../mcp/_mcp.ts";
 import { startServe } from "./_serve.ts";
-
-// deno-lint-ignore no-explicit-any
-type Any = any;
 
 const KEY = "serve-openapi-key-0123456789";
 
@@ -59,118 +57,78 @@ Deno.test("mcs serve: /openapi.json is valid OpenAPI 3.1, flat, one operation pe
 });
 
 Deno.test("mcs serve: every tool once through POST /tools/<name>; errors keep the contract", async () => {
-  const stack = await startStack({ pollInterval: 1 });
-  const out = await Deno.makeTempDir({ prefix: "mcs-serve-dl-" });
-  try {
-    await using srv = await startServe({ ...staticEnv(stack), MCS_SERVE_API_KEY: KEY });
-    const auth = { authorization: `Bearer ${KEY}` };
-    const called = new Set<string>();
-    const call = async (name: string, args: Record<string, unknown>): Promise<Any> => {
-      const r = await srv.post(`/tools/${name}`, args, auth);
-      const body = await r.json();
-      assertEquals(r.status, 200, `${name}: ${JSON.stringify(body)}`);
-      for (const key of resultSchemaOf(name)?.required ?? []) {
-        assert(key in body, `${name}: result has ${key}: ${JSON.stringify(body)}`);
-      }
-      called.add(name);
-      return body;
-    };
-    const found = await call("search_emails", { query: "has:attachment", limit: 5 });
-    const withPdf = found.messages[0];
-    const msg = await call("read_email", { id: withPdf.id });
-    const threads = await call("search_threads", { limit: 3 });
-    await call("get_thread", { id: threads.threads[0].id });
-    const sent = await call("send_email", { to: ["bob@example.com"], subject: "s", body: "b" });
-    await call("reply_email", { id: withPdf.id, body: "Thanks." });
-    const draft = await call("create_draft", { to: ["bob@example.com"], subject: "d", body: "x" });
-    await call("list_drafts", {});
-    await call("send_draft", { draft_id: draft.draft_id });
-    await call("list_labels", {});
-    await call("modify_email", { ids: [withPdf.id], mark_read: true });
-    await call("download_attachment", {
-      message_id: withPdf.id,
-      attachment_id: msg.attachments[0].filename,
-      out_dir: out,
-    });
-    await call("trash_email", { id: sent.id });
-    assert((await call("list_folders", {})).folders.includes("INBOX"));
-    const listed = await call("list_messages", { folder: "INBOX", limit: 3 });
-    await call("fetch_message", { uid: listed.messages[0].uid });
-    await call("search_messages", { criteria: "ALL", limit: 3 });
-    await call("create_folder", { name: "Projects" });
-    await call("move_message", { uid: listed.messages[0].uid, destination: "Projects" });
-    await call("set_flags", { uid: listed.messages[0].uid, flags: "\\Seen \\Flagged" });
-    await call("send_message", { to: "bob@example.com", subject: "s", body: "b" });
-    await call("send_html_message", { to: "bob@example.com", subject: "h", html_body: "<p>h</p>" });
-    assertEquals([...called].sort(), TOOLS.map((t) => t.name).sort());
-
-    // Errors: fitting status, the CLI contract's error document.
-    const cases: [string, unknown, number, string][] = [
-      ["/tools/search_emails", { limit: "many" }, 400, "invalid_arguments"],
-      ["/tools/read_email", { id: "ffffffffffffffff" }, 404, "not_found"],
-      ["/tools/no_such_tool", {}, 404, "tool_not_found"],
-    ];
-    for (const [path, args, status, code] of cases) {
-      const r = await srv.post(path, args, auth);
-      const body = await r.json();
-      assertEquals([r.status, body.ok, body.error?.code], [status, false, code], path);
-      assertEquals(typeof body.error.message, "string");
-      assertEquals(typeof body.error.retryable, "boolean");
+  await using stack = await testStack({ dir: "mcs-serve-dl-" });
+  const out = stack.dir;
+  await using srv = await startServe({ ...staticEnv(stack), MCS_SERVE_API_KEY: KEY });
+  const auth = { authorization: `Bearer ${KEY}` };
+  await callEveryTool(async (name, args) => {
+    const r = await srv.post(`/tools/${name}`, args, auth);
+    const body = await r.json();
+    assertEquals(r.status, 200, `${name}: ${JSON.stringify(body)}`);
+    for (const key of resultSchemaOf(name)?.required ?? []) {
+      assert(key in body, `${name}: result has ${key}: ${JSON.stringify(body)}`);
     }
-    const notJson = await srv.request("/tools/list_labels", {
-      method: "POST",
-      headers: auth,
-      body: "{not json",
-    });
-    assertEquals([notJson.status, (await notJson.json()).error.code], [400, "invalid_json"]);
-    // Gmail unavailable (after the client's retries): 503, retryable.
-    stack.gmail.faults.serverError(50, 503);
-    const down = await srv.post("/tools/list_drafts", {}, auth);
-    const downBody = await down.json();
-    assertEquals([down.status, downBody.error.retryable], [503, true], JSON.stringify(downBody));
-    stack.gmail.faults.clear();
-    // Gmail's rate limit with a wait longer than mcs takes: 429 and Gmail's Retry-After.
-    stack.gmail.faults.rateLimit(5, { retryAfterS: 120 });
-    const limited = await srv.post("/tools/list_drafts", {}, auth);
-    const limitedBody = await limited.json();
-    assertEquals(limited.status, 429, JSON.stringify(limitedBody));
-    assertEquals(limited.headers.get("retry-after"), "120");
-    assertEquals(limitedBody.error.retryable, true);
-    stack.gmail.faults.clear();
-    const noKey = await srv.post("/tools/list_labels", {});
-    assertEquals([noKey.status, (await noKey.json()).error.code], [401, "serve_unauthorized"]);
-  } finally {
-    await stack.close();
-    await Deno.remove(out, { recursive: true });
+    return body;
+  }, { outDir: out });
+
+  // Errors: fitting status, the CLI contract's error document.
+  const cases: [string, unknown, number, string][] = [
+    ["/tools/search_emails", { limit: "many" }, 400, "invalid_arguments"],
+    ["/tools/read_email", { id: "ffffffffffffffff" }, 404, "not_found"],
+    ["/tools/no_such_tool", {}, 404, "tool_not_found"],
+  ];
+  for (const [path, args, status, code] of cases) {
+    const r = await srv.post(path, args, auth);
+    const body = await r.json();
+    assertEquals([r.status, body.ok, body.error?.code], [status, false, code], path);
+    assertEquals(typeof body.error.message, "string");
+    assertEquals(typeof body.error.retryable, "boolean");
   }
+  const notJson = await srv.request("/tools/list_labels", {
+    method: "POST",
+    headers: auth,
+    body: "{not json",
+  });
+  assertEquals([notJson.status, (await notJson.json()).error.code], [400, "invalid_json"]);
+  // Gmail unavailable (after the client's retries): 503, retryable.
+  stack.gmail.faults.serverError(50, 503);
+  const down = await srv.post("/tools/list_drafts", {}, auth);
+  const downBody = await down.json();
+  assertEquals([down.status, downBody.error.retryable], [503, true], JSON.stringify(downBody));
+  stack.gmail.faults.clear();
+  // Gmail's rate limit with a wait longer than mcs takes: 429 and Gmail's Retry-After.
+  stack.gmail.faults.rateLimit(5, { retryAfterS: 120 });
+  const limited = await srv.post("/tools/list_drafts", {}, auth);
+  const limitedBody = await limited.json();
+  assertEquals(limited.status, 429, JSON.stringify(limitedBody));
+  assertEquals(limited.headers.get("retry-after"), "120");
+  assertEquals(limitedBody.error.retryable, true);
+  stack.gmail.faults.clear();
+  const noKey = await srv.post("/tools/list_labels", {});
+  assertEquals([noKey.status, (await noKey.json()).error.code], [401, "serve_unauthorized"]);
 });
 
 Deno.test("mcs serve: a sign-in step is a 200 the model can relay; the next call continues", async () => {
-  const stack = await startStack({ pollInterval: 1 });
-  const cache = await Deno.makeTempDir({ prefix: "mcs-serve-" });
-  try {
-    await using srv = await startServe({ ...stack.env, MCS_CACHE_DIR: cache });
-    const first = await srv.post("/tools/list_labels", {});
-    assertEquals(first.status, 200);
-    const c = await first.json();
-    assertEquals([c.ok, c.auth_required, c.step], [false, true, "login"]);
-    assert(c.url && c.code, JSON.stringify(c));
-    assertStringIncludes(c.message, c.url);
-    assertStringIncludes(c.message, c.code);
-    assertStringIncludes(c.message, "call list_labels again");
-    // Same flow on the next call (nothing new started), until the user acts.
-    const again = await (await srv.post("/tools/list_labels", {})).json();
-    assertEquals([again.url, again.code], [c.url, c.code]);
-    await stack.userCompletes(c.url, c.code);
-    const consent = await (await srv.post("/tools/list_labels", {})).json();
-    assertEquals([consent.auth_required, consent.step], [true, "connect"]);
-    await stack.userCompletes(consent.url, consent.code);
-    const done = await srv.post("/tools/list_labels", {});
-    const labels = await done.json();
-    assertEquals(done.status, 200, JSON.stringify(labels));
-    assert(labels.labels.some((l: { id: string }) => l.id === "INBOX"));
-  } finally {
-    await stack.close();
-    await Deno.remove(cache, { recursive: true });
-  }
+  await using stack = await testStack({ dir: "mcs-serve-" });
+  const cache = stack.dir;
+  await using srv = await startServe({ ...stack.env, MCS_CACHE_DIR: cache });
+  const first = await srv.post("/tools/list_labels", {});
+  assertEquals(first.status, 200);
+  const c = await first.json();
+  assertEquals([c.ok, c.auth_required, c.step], [false, true, "login"]);
+  assert(c.url && c.code, JSON.stringify(c));
+  assertStringIncludes(c.message, c.url);
+  assertStringIncludes(c.message, c.code);
+  assertStringIncludes(c.message, "call list_labels again");
+  // Same flow on the next call (nothing new started), until the user acts.
+  const again = await (await srv.post("/tools/list_labels", {})).json();
+  assertEquals([again.url, again.code], [c.url, c.code]);
+  await stack.userCompletes(c.url, c.code);
+  const consent = await (await srv.post("/tools/list_labels", {})).json();
+  assertEquals([consent.auth_required, consent.step], [true, "connect"]);
+  await stack.userCompletes(consent.url, consent.code);
+  const done = await srv.post("/tools/list_labels", {});
+  const labels = await done.json();
+  assertEquals(done.status, 200, JSON.stringify(labels));
+  assert(labels.labels.some((l: { id: string }) => l.id === "INBOX"));
 });

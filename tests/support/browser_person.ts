@@ -1,9 +1,10 @@
 /**
- * The person, in a real headless Chromium (run by `browserPerson` in `browser.ts`): reads a
- * {@link PersonInput} as JSON on stdin, reaches the broker's confirm step (by the link, or by
- * typing the code at the code-entry page), checks the code, confirms it, continues to the Auth0
- * tenant (Universal Login or the Connected Accounts consent page), approves, and waits for the
- * broker's success page. Prints one JSON line: a {@link PersonOutput}.
+ * The person, in a real headless Chromium (run by `browserPerson` in `browser.ts`; the frame is
+ * `browser_page.ts`): reads a {@link PersonInput} as JSON on stdin, reaches the broker's confirm
+ * step (by the link, or by typing the code at the code-entry page), checks the code, confirms it,
+ * continues to the Auth0 tenant (Universal Login or the Connected Accounts consent page),
+ * approves, and waits for the broker's success page. Prints one JSON line: a
+ * {@link PersonOutput}.
  *
  * @example
  * ```sh
@@ -12,29 +13,10 @@
  * ```
  * @module
  */
-import { chromium } from "playwright-core";
 import type { PersonInput, PersonOutput } from "./browser.ts";
+import { runPageScript } from "./browser_page.ts";
 
-const input: PersonInput = JSON.parse(await new Response(Deno.stdin.readable).text());
-const browser = await chromium.launch({
-  executablePath: input.chromium ?? "/usr/bin/chromium",
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    // The emulators use a throwaway CA that this browser profile does not know.
-    "--ignore-certificate-errors",
-  ],
-});
-let out: PersonOutput;
-try {
-  const page = await browser.newPage({ viewport: { width: 800, height: 640 } });
-  page.setDefaultTimeout(15_000);
+await runPageScript<PersonInput, Omit<PersonOutput, "ok">>(async (page, input) => {
   const shot = async (name: string) => {
     if (input.shots) {
       await page.screenshot({ path: `${input.shots.dir}/${input.shots.prefix}-${name}.png` });
@@ -58,10 +40,5 @@ try {
   await page.click("#approve");
   await page.waitForURL(/\/connect\/[A-Z0-9-]+\?status=success$/);
   await page.waitForSelector("#success:not([hidden])");
-  out = { ok: true, shown, auth0Heading, final: page.url() };
-} catch (e) {
-  out = { ok: false, error: String(e) };
-} finally {
-  await browser.close();
-}
-console.log(JSON.stringify(out));
+  return { shown, auth0Heading, final: page.url() };
+});
