@@ -20,26 +20,31 @@ import { pageAsset } from "../../broker/page.ts";
 import { internalError, json } from "../../broker/problem.ts";
 import { relayRoutes } from "./relay.ts";
 import { sessionRoutes } from "./sessions.ts";
-import { type BrokerSessionStatus, CodeLimiter, type Session, SessionStore } from "./state.ts";
+import { CodeLimiter, type Session, SessionStore } from "./state.ts";
 
-/** A read-only view of a broker session (test hook). */
-export interface BrokerSessionView {
-  sessionId: string;
-  code: string;
-  status: BrokerSessionStatus;
-  publicKey: string;
-  templateType: "form" | "oauth";
-  oauthProvider?: string;
-  oauthScopes?: string[];
-  oauthExtraParams?: Record<string, string>;
-  customAuthorizeUrl?: string;
-  customCallbackParams?: string[];
-  customState?: string;
-  expiresAt: number;
-  interval: number;
-  algorithm?: string;
-  pollCount: number;
-}
+/**
+ * A read-only view of a broker session (test hook): the session's own fields as the shared
+ * {@link Session} record names them, and the poll interval in force.
+ */
+export type BrokerSessionView =
+  & Pick<
+    Session,
+    | "sessionId"
+    | "code"
+    | "status"
+    | "publicKey"
+    | "templateType"
+    | "oauthProvider"
+    | "oauthScopes"
+    | "oauthExtraParams"
+    | "customAuthorizeUrl"
+    | "customCallbackParams"
+    | "customState"
+    | "expiresAt"
+    | "algorithm"
+    | "pollCount"
+  >
+  & { interval: number };
 
 /** The running emulator. */
 export interface LinkAuthBroker {
