@@ -18,32 +18,18 @@ import { ALGORITHM as ENVELOPE_ALGORITHM } from "../../broker/envelope.ts";
 import { oauthRoutes } from "./oauth.ts";
 import { pageAsset } from "../../broker/page.ts";
 import { internalError, json } from "../../broker/problem.ts";
+import type { SessionDraft } from "../../broker/protocol.ts";
 import { relayRoutes } from "./relay.ts";
 import { sessionRoutes } from "./sessions.ts";
 import { CodeLimiter, type Session, SessionStore } from "./state.ts";
 
 /**
- * A read-only view of a broker session (test hook): the session's own fields as the shared
- * {@link Session} record names them, and the poll interval in force.
+ * A read-only view of a broker session (test hook): what its create request decided (less the
+ * display name, fields and callback URL), its ids and state, and the poll interval in force.
  */
 export type BrokerSessionView =
-  & Pick<
-    Session,
-    | "sessionId"
-    | "code"
-    | "status"
-    | "publicKey"
-    | "templateType"
-    | "oauthProvider"
-    | "oauthScopes"
-    | "oauthExtraParams"
-    | "customAuthorizeUrl"
-    | "customCallbackParams"
-    | "customState"
-    | "expiresAt"
-    | "algorithm"
-    | "pollCount"
-  >
+  & Omit<SessionDraft, "displayName" | "fields" | "callbackUrl">
+  & Pick<Session, "sessionId" | "code" | "status" | "expiresAt" | "algorithm" | "pollCount">
   & { interval: number };
 
 /** The running emulator. */
