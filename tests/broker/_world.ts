@@ -170,6 +170,12 @@ export async function brokerWorld(o: BrokerWorldOptions = {}) {
       headers: { "content-type": "application/json", ...headers },
       body: JSON.stringify(body),
     });
+  /** The browser's "Continue": the OAuth (or passthrough) redirect, not followed. */
+  const authorize = (code: string, connectToken: string, headers: Record<string, string> = {}) =>
+    fetch(`${broker.url}/v1/oauth/authorize/${code}?connect_token=${connectToken}`, {
+      redirect: "manual",
+      headers,
+    });
   return {
     broker,
     store,
@@ -180,6 +186,7 @@ export async function brokerWorld(o: BrokerWorldOptions = {}) {
     createSession,
     poll,
     confirm,
+    authorize,
     complete,
     metrics: broker.handler.metrics,
     [Symbol.asyncDispose]: () => broker.close(),
