@@ -30,12 +30,15 @@ const b64 = (buf: ArrayBuffer | Uint8Array) => {
 };
 const unb64 = (t: string) => Uint8Array.from(atob(t), (c) => c.charCodeAt(0));
 
-/** An agent key pair: SPKI as the protocol sends it, and the private key. */
-export async function agentKey() {
+/**
+ * An agent key pair: SPKI as the protocol sends it (standard base64), and the private key.
+ * `modulusLength` below 2048 makes a key the broker must refuse.
+ */
+export async function agentKey(modulusLength = 2048) {
   const pair = await crypto.subtle.generateKey(
     {
       name: "RSA-OAEP",
-      modulusLength: 2048,
+      modulusLength,
       publicExponent: new Uint8Array([1, 0, 1]),
       hash: "SHA-256",
     },
