@@ -292,20 +292,7 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
           "custom_state is held by another live session; use a fresh random state.",
         );
       }
-      const s: Session = {
-        ...draft,
-        sessionId,
-        code,
-        apiKey: key,
-        callbackSecret: body.callback_url !== null ? token("cs_") : undefined,
-        webhookToken: body.enable_webhook ? token("wt_") : undefined,
-        status: "pending",
-        pollToken: token("pt_"),
-        oauthStarted: false,
-        createdAt: t,
-        expiresAt,
-        pollCount: 0,
-      };
+      const s = p.newSession(checked, { sessionId, code, apiKey: key, createdAt: t, expiresAt });
       if (await state.add(s)) {
         metrics.inc("sessions_created");
         return p.createdBody(s, base, L.pollInterval);

@@ -16,7 +16,7 @@
 import type { FetchLike } from "../net/types.ts";
 import { decodeStrict, encodeUrl } from "./envelope.ts";
 import { isoformat, json, problem, validation } from "./problem.ts";
-import type { Session } from "./session.ts";
+import { type Session, token } from "./session.ts";
 import { type FieldSpec, TEMPLATES } from "./templates.ts";
 import * as v from "./validate.ts";
 
@@ -213,6 +213,31 @@ export async function checkPublicKey(publicKey: string): Promise<Response | unde
       "public_key is not a valid public key. Expected RSA SubjectPublicKeyInfo in DER format.",
     );
   }
+}
+
+/**
+ * The pending session a checked `POST /v1/sessions` ({@link checkCreate}) makes: the draft, a
+ * fresh poll token, a callback secret when `callback_url` was given and a webhook token when
+ * `enable_webhook`; `at` names it (id, code, creating key) and its lifetime.
+ */
+export function newSession(
+  { draft, body }: { draft: SessionDraft; body: CreateBody },
+  at: { sessionId: string; code: string; apiKey?: string; createdAt: number; expiresAt: number },
+): Session {
+  return {
+    ...draft,
+    sessionId: at.sessionId,
+    code: at.code,
+    apiKey: at.apiKey,
+    callbackSecret: body.callback_url !== null ? token("cs_") : undefined,
+    webhookToken: body.enable_webhook ? token("wt_") : undefined,
+    status: "pending",
+    pollToken: token("pt_"),
+    oauthStarted: false,
+    createdAt: at.createdAt,
+    expiresAt: at.expiresAt,
+    pollCount: 0,
+  };
 }
 
 /**

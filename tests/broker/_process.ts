@@ -13,7 +13,7 @@
  * ```
  * @module
  */
-import { type LiveMcs, spawnMcs } from "../cli/_mcs.ts";
+import { type RunningMcs, startMcs } from "../cli/_mcs.ts";
 
 /** A running broker process. */
 export interface BrokerProcess {
@@ -31,25 +31,18 @@ export interface BrokerProcess {
 /** Start `mcs broker serve` with `env` (port 0 unless `MCS_BROKER_PORT` is set). */
 export async function spawnBroker(env: Record<string, string>): Promise<BrokerProcess> {
   let past = "";
-  let live: LiveMcs;
+  let live: RunningMcs;
   let port = Number(env.MCS_BROKER_PORT ?? 0);
   let url = "";
-  let pump: Promise<unknown> = Promise.resolve();
   const start = async () => {
-    const child = spawnMcs(["broker", "serve"], {
+    live = await startMcs(["broker", "serve"], /listening on [^:]+:(\d+), links use (\S+)\n/, {
       env: { ...env, MCS_BROKER_PORT: String(port) },
     });
-    const hit = await child.waitFor(/listening on [^:]+:(\d+), links use (\S+)\n/);
-    if (!hit) throw new Error(`mcs broker serve did not start:\n${(await child.finish()).stderr}`);
-    port = Number(hit[1]);
-    url = hit[2];
-    live = child;
-    pump = child.waitFor(/(?!)/); // keep reading stderr (the request log) until the exit
+    port = Number(live.ready[1]);
+    url = live.ready[2];
   };
   const stop = async () => {
-    live.kill();
-    await pump;
-    const ran = await live.finish();
+    const ran = await live.stop();
     past += ran.stderr;
     return ran.code;
   };

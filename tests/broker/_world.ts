@@ -30,12 +30,15 @@ const b64 = (buf: ArrayBuffer | Uint8Array) => {
 };
 const unb64 = (t: string) => Uint8Array.from(atob(t), (c) => c.charCodeAt(0));
 
-/** An agent key pair: SPKI as the protocol sends it, and the private key. */
-export async function agentKey() {
+/**
+ * An agent key pair: SPKI as the protocol sends it (standard base64), and the private key.
+ * `modulusLength` below 2048 makes a key the broker must refuse.
+ */
+export async function agentKey(modulusLength = 2048) {
   const pair = await crypto.subtle.generateKey(
     {
       name: "RSA-OAEP",
-      modulusLength: 2048,
+      modulusLength,
       publicExponent: new Uint8Array([1, 0, 1]),
       hash: "SHA-256",
     },
@@ -170,6 +173,12 @@ export async function brokerWorld(o: BrokerWorldOptions = {}) {
       headers: { "content-type": "application/json", ...headers },
       body: JSON.stringify(body),
     });
+  /** The browser's "Continue": the OAuth (or passthrough) redirect, not followed. */
+  const authorize = (code: string, connectToken: string, headers: Record<string, string> = {}) =>
+    fetch(`${broker.url}/v1/oauth/authorize/${code}?connect_token=${connectToken}`, {
+      redirect: "manual",
+      headers,
+    });
   return {
     broker,
     store,
@@ -180,6 +189,7 @@ export async function brokerWorld(o: BrokerWorldOptions = {}) {
     createSession,
     poll,
     confirm,
+    authorize,
     complete,
     metrics: broker.handler.metrics,
     [Symbol.asyncDispose]: () => broker.close(),

@@ -8,9 +8,9 @@
  * @module
  */
 import { assert, assertEquals } from "../support/assert.ts";
-import { browserPerson, chromium } from "../support/browser.ts";
+import { chromium } from "../support/browser.ts";
 import { testRequiring } from "../support/requires.ts";
-import { chainWorld } from "../chain/_world.ts";
+import { chainWorld, personInBrowser } from "../chain/_world.ts";
 
 /** No code, poll/connect token, API key or client secret in the broker's log. */
 function assertLogClean(log: string, codes: string[], secret: string) {
@@ -25,21 +25,16 @@ function assertLogClean(log: string, codes: string[], secret: string) {
 Deno.test("mcs broker serve: double flow with a broker restart at each wait loses nothing", async () => {
   await using w = await chainWorld({ brokerProcess: true });
   const b = w.brokerProcess!;
-  const login = await w.agent();
-  assertEquals(login.challenge?.step, "login", JSON.stringify(login));
-  assertEquals(login.challenge!.url, `${b.url}/connect/${login.challenge!.code}`);
-  await w.personSignsIn(login.challenge!.code!);
-  await b.restart(); // the session is ready, not yet polled
-  w.advance(6_000);
-
-  const connect = await w.agent();
-  assertEquals(connect.challenge?.step, "connect", JSON.stringify(connect));
-  await b.restart(); // the connect session is pending
-  await w.personConnects(connect.challenge!.code!);
-  w.advance(6_000);
-
-  const done = await w.agent();
-  assert(done.ok && done.messages! > 0, JSON.stringify(done));
+  const login = await w.agentAsks("login", async (c) => {
+    assertEquals(c.url, `${b.url}/connect/${c.code}`);
+    await w.personSignsIn(c.code);
+    await b.restart(); // the session is ready, not yet polled
+  });
+  const connect = await w.agentAsks("connect", async (c) => {
+    await b.restart(); // the connect session is pending
+    await w.personConnects(c.code);
+  });
+  await w.agentReads();
   assertEquals(w.auth0.accounts().length, 1);
   const metrics = await (await fetch(`${b.url}/metrics`, { client: w.client })).text();
   assert(/mcs_broker_sessions_consumed_total 1\n/.test(metrics), metrics); // since the restart
@@ -52,32 +47,15 @@ testRequiring(chromium, {
     await using w = await chainWorld({ brokerProcess: true });
     const dir = await Deno.makeTempDir({ prefix: "mcs-broker-shots-" });
     try {
-      const login = await w.agent();
-      assertEquals(login.challenge?.step, "login", JSON.stringify(login));
-      const signedIn = await browserPerson({
-        entry: "link",
-        url: login.challenge!.url!,
-        code: login.challenge!.code!,
-        shots: { dir, prefix: "login" },
-      });
-      assert(signedIn.ok, signedIn.error);
-      assertEquals(signedIn.shown, login.challenge!.code);
-      w.advance(6_000);
-
-      const connect = await w.agent();
-      assertEquals(connect.challenge?.step, "connect", JSON.stringify(connect));
-      const consented = await browserPerson({
-        entry: "code",
-        url: connect.challenge!.url!,
-        code: connect.challenge!.code!,
-        shots: { dir, prefix: "connect" },
-      });
-      assert(consented.ok, consented.error);
-      assertEquals(consented.auth0Heading, "Connect google-oauth2");
-      w.advance(6_000);
-
-      const done = await w.agent();
-      assert(done.ok && done.messages! > 0, JSON.stringify(done));
+      const login = await w.agentAsks(
+        "login",
+        personInBrowser("link", "Log in to mcs", { dir, prefix: "login" }),
+      );
+      const connect = await w.agentAsks(
+        "connect",
+        personInBrowser("code", "Connect google-oauth2", { dir, prefix: "connect" }),
+      );
+      await w.agentReads();
       assertLogClean(
         w.brokerProcess!.log(),
         [login.challenge!.code!, connect.challenge!.code!],
@@ -91,17 +69,14 @@ testRequiring(chromium, {
 
 Deno.test("mcs broker serve: a denied consent gives the agent a fresh challenge at once", async () => {
   await using w = await chainWorld({ brokerProcess: true });
-  const login = await w.agent();
-  await w.personSignsIn(login.challenge!.code!);
-  w.advance(6_000);
-  const connect = await w.agent();
-  assertEquals(connect.challenge?.step, "connect", JSON.stringify(connect));
-  const denied = await w.personDeniesConsent(connect.challenge!.code!);
-  assertEquals(denied, {
-    status: 302,
-    location: `${w.brokerUrl()}/connect/${connect.challenge!.code}?status=denied`,
+  await w.agentAsks("login");
+  const connect = await w.agentAsks("connect", async (c) => {
+    const denied = await w.personDeniesConsent(c.code);
+    assertEquals(denied, {
+      status: 302,
+      location: `${w.brokerUrl()}/connect/${c.code}?status=denied`,
+    });
   });
-  w.advance(6_000);
   // Not a wait until the session's TTL: the next run starts a new consent with a new code.
   const again = await w.agent();
   assertEquals(again.challenge?.step, "connect", JSON.stringify(again));
@@ -114,15 +89,9 @@ Deno.test("mcs broker serve: every Auth0 call relayed through /v1/proxy (MCS_BRO
     viaBroker: true,
     brokerEnv: { MCS_BROKER_ALLOW_PRIVATE: "1" },
   });
-  const login = await w.agent();
-  await w.personSignsIn(login.challenge!.code!);
-  w.advance(6_000);
-  const connect = await w.agent();
-  assertEquals(connect.challenge?.step, "connect", JSON.stringify(connect));
-  await w.personConnects(connect.challenge!.code!);
-  w.advance(6_000);
-  const done = await w.agent();
-  assert(done.ok && done.messages! > 0, JSON.stringify(done));
+  await w.agentAsks("login");
+  await w.agentAsks("connect");
+  await w.agentReads();
   const metrics = await (await fetch(`${w.brokerUrl()}/metrics`, { client: w.client })).text();
   assert(/mcs_broker_proxy_calls_total\{outcome="relayed"\} [1-9]/.test(metrics), metrics);
 });

@@ -37,10 +37,7 @@ Deno.test("OAuth: the redirect consumes the connect token; it cannot be replayed
   await using w = await brokerWorld({ providers: auth0 });
   const s = await w.createSession({ oauth_provider: "auth0" });
   const ct = await w.confirm(s.code);
-  const go = () =>
-    fetch(`${w.broker.url}/v1/oauth/authorize/${s.code}?connect_token=${ct}`, {
-      redirect: "manual",
-    });
+  const go = () => w.authorize(s.code, ct);
   const first = await go();
   assertEquals(first.status, 302);
   const location = new URL(first.headers.get("location")!);
@@ -298,9 +295,7 @@ Deno.test("a denied sign-in or consent fails the session: the agent gets a termi
   // Standard OAuth: the provider sends the user back with error=access_denied.
   const s = await w.createSession({ oauth_provider: "auth0" });
   const ct = await w.confirm(s.code);
-  const go = await fetch(`${w.broker.url}/v1/oauth/authorize/${s.code}?connect_token=${ct}`, {
-    redirect: "manual",
-  });
+  const go = await w.authorize(s.code, ct);
   const state = new URL(go.headers.get("location")!).searchParams.get("state")!;
   const back = await fetch(`${w.broker.url}/v1/oauth/callback?error=access_denied&state=${state}`, {
     redirect: "manual",
@@ -324,9 +319,7 @@ Deno.test("a denied sign-in or consent fails the session: the agent gets a termi
     custom_state: "agent-state-1",
   });
   const pct = await w.confirm(p.code);
-  const pgo = await fetch(`${w.broker.url}/v1/oauth/authorize/${p.code}?connect_token=${pct}`, {
-    redirect: "manual",
-  });
+  const pgo = await w.authorize(p.code, pct);
   await pgo.body?.cancel();
   const pback = await fetch(
     `${w.broker.url}/v1/oauth/callback?error=access_denied&state=agent-state-1`,
@@ -492,10 +485,7 @@ Deno.test("OAuth state bound to the browser: the callback needs the cookie set w
     const proto: Record<string, string> = https ? { "x-forwarded-proto": "https" } : {};
     const s = await w.createSession({ oauth_provider: "auth0" });
     const ct = await w.confirm(s.code);
-    const go = await fetch(`${w.broker.url}/v1/oauth/authorize/${s.code}?connect_token=${ct}`, {
-      redirect: "manual",
-      headers: proto,
-    });
+    const go = await w.authorize(s.code, ct, proto);
     await go.body?.cancel();
     const set = go.headers.get("set-cookie") ?? "";
     assertMatch(set, /^mcs_cb_[0-9a-f]{16}=[A-Za-z0-9_-]{20,}; Path=\/v1\/oauth\/callback; /);

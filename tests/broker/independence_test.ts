@@ -3,8 +3,7 @@
  * client code (`lib/auth`, `lib/gmail`, ...). The emulator is a thin in-memory front over the
  * broker's shared protocol modules (`lib/broker`), which the allow-lists below name on purpose;
  * the broker reaches only its own modules, the cache port and stores (with the Redis store's
- * base64), network infrastructure (`lib/net/ip.ts`, `lib/net/types.ts`) and the CLI's listen helper
- * (`cli/listen.ts`), never a client protocol module.
+ * base64), and network infrastructure (`lib/net/ip.ts`, `lib/net/types.ts`), never a client protocol module.
  * @module
  */
 import { assert } from "../support/assert.ts";
@@ -36,7 +35,7 @@ Deno.test("the production broker imports no client protocol code", async () => {
       assert(
         file.startsWith("lib/broker/") || file.startsWith("lib/cache/") ||
           SHARED_INFRA.includes(file) || file === "cli/commands/broker.ts" ||
-          // The port option and listen-grant error it shares with `mcs serve` (no protocol).
+          // The --port parser and listen-grant error shared with `mcs serve` (no protocol).
           file === "cli/listen.ts" ||
           // The Redis store's sealing (lib/cache/seal.ts, MCS_STORE) encodes with it; the
           // broker's own envelope code does not.

@@ -114,9 +114,7 @@ Deno.test("wire client: OAuth session — the broker exchanges the code and encr
       oauth_extra_params: { audience: "https://api" },
     });
     const ct = await w.confirm(s.code);
-    const go = await fetch(`${w.broker.url}/v1/oauth/authorize/${s.code}?connect_token=${ct}`, {
-      redirect: "manual",
-    });
+    const go = await w.authorize(s.code, ct);
     const to = new URL(go.headers.get("location")!);
     assertEquals(to.searchParams.get("redirect_uri"), `${w.broker.url}/v1/oauth/callback`);
     assertEquals([to.searchParams.get("scope"), to.searchParams.get("audience")], [
@@ -173,9 +171,7 @@ Deno.test("wire client: passthrough captures the callback parameters; /v1/proxy 
       custom_state: "my-state",
     });
     const ct = await w.confirm(s.code);
-    const go = await fetch(`${w.broker.url}/v1/oauth/authorize/${s.code}?connect_token=${ct}`, {
-      redirect: "manual",
-    });
+    const go = await w.authorize(s.code, ct);
     assertEquals(go.headers.get("location"), "https://tenant.example.test/connect?ticket=abc");
     const back = await fetch(`${w.broker.url}/v1/oauth/callback?connect_code=cc-1&state=my-state`, {
       redirect: "manual",

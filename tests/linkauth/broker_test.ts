@@ -5,6 +5,7 @@ import { LinkAuthRelay } from "../../lib/auth/linkauth/relay.ts";
 import { startLinkAuthBroker } from "../../lib/emulators/linkauth/mod.ts";
 import { ConfigError } from "../../lib/errors.ts";
 import { UNREACHABLE_AUTH0 } from "../support/emulators.ts";
+import { agentKey } from "../broker/_world.ts";
 
 const key = await generateAgentKey();
 const provider = UNREACHABLE_AUTH0;
@@ -85,19 +86,7 @@ Deno.test("public keys must be strict base64 DER SPKI RSA >= 2048", async () => 
   try {
     const pem = `-----BEGIN PUBLIC KEY-----\n${key.spki}\n-----END PUBLIC KEY-----`;
     const url = key.spki.replace(/\+/g, "-").replace(/\//g, "_");
-    const small = await crypto.subtle.generateKey(
-      {
-        name: "RSA-OAEP",
-        modulusLength: 1024,
-        publicExponent: new Uint8Array([1, 0, 1]),
-        hash: "SHA-256",
-      },
-      true,
-      ["encrypt", "decrypt"],
-    );
-    const spki1024 = encodeBase64(
-      new Uint8Array(await crypto.subtle.exportKey("spki", small.publicKey)),
-    );
+    const spki1024 = (await agentKey(1024)).spki;
     for (
       const [pk, detail] of [
         [pem, "not valid base64"],

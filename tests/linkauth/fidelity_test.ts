@@ -21,6 +21,7 @@ import {
   startLinkAuthBroker,
 } from "../../lib/emulators/linkauth/mod.ts";
 import { UNREACHABLE_AUTH0 } from "../support/emulators.ts";
+import { agentKey } from "../broker/_world.ts";
 
 const key = await generateAgentKey();
 
@@ -120,19 +121,7 @@ Deno.test("create: order of checks and exact errors (section 4.1, 2.2)", async (
     "verify",
   ]);
   const ecSpki = encodeBase64(new Uint8Array(await crypto.subtle.exportKey("spki", ec.publicKey)));
-  const small = await crypto.subtle.generateKey(
-    {
-      name: "RSA-OAEP",
-      modulusLength: 1024,
-      publicExponent: new Uint8Array([1, 0, 1]),
-      hash: "SHA-256",
-    },
-    true,
-    ["encrypt", "decrypt"],
-  );
-  const spki1024 = encodeBase64(
-    new Uint8Array(await crypto.subtle.exportKey("spki", small.publicKey)),
-  );
+  const spki1024 = (await agentKey(1024)).spki;
   const K = { "x-api-key": "k" };
   type Row = [
     string,

@@ -18,28 +18,19 @@ import { ALGORITHM as ENVELOPE_ALGORITHM } from "../../broker/envelope.ts";
 import { oauthRoutes } from "./oauth.ts";
 import { pageAsset } from "../../broker/page.ts";
 import { internalError, json } from "../../broker/problem.ts";
+import type { SessionDraft } from "../../broker/protocol.ts";
 import { relayRoutes } from "./relay.ts";
 import { sessionRoutes } from "./sessions.ts";
-import { type BrokerSessionStatus, CodeLimiter, type Session, SessionStore } from "./state.ts";
+import { CodeLimiter, type Session, SessionStore } from "./state.ts";
 
-/** A read-only view of a broker session (test hook). */
-export interface BrokerSessionView {
-  sessionId: string;
-  code: string;
-  status: BrokerSessionStatus;
-  publicKey: string;
-  templateType: "form" | "oauth";
-  oauthProvider?: string;
-  oauthScopes?: string[];
-  oauthExtraParams?: Record<string, string>;
-  customAuthorizeUrl?: string;
-  customCallbackParams?: string[];
-  customState?: string;
-  expiresAt: number;
-  interval: number;
-  algorithm?: string;
-  pollCount: number;
-}
+/**
+ * A read-only view of a broker session (test hook): what its create request decided (less the
+ * display name, fields and callback URL), its ids and state, and the poll interval in force.
+ */
+export type BrokerSessionView =
+  & Omit<SessionDraft, "displayName" | "fields" | "callbackUrl">
+  & Pick<Session, "sessionId" | "code" | "status" | "expiresAt" | "algorithm" | "pollCount">
+  & { interval: number };
 
 /** The running emulator. */
 export interface LinkAuthBroker {

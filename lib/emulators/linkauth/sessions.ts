@@ -19,12 +19,12 @@ import {
   badPollToken,
   checkCreate,
   createdBody,
+  newSession,
   pollBody,
   pollUnauthorized,
   providerError,
   slowDown,
 } from "../../broker/protocol.ts";
-import { type Session, token } from "./state.ts";
 
 export { providerError };
 
@@ -46,24 +46,17 @@ export function sessionRoutes(ctx: Ctx): {
       allowedHosts: ctx.config.allowedHosts,
     });
     if (checked instanceof Response) return checked;
-    const { draft, body } = checked;
+    const { body } = checked;
     const ttl = Math.min(body.ttl || defaultTtl, maxTtl);
     const { code, sessionId } = await ctx.sessions.newCode();
     const t = now();
-    const s: Session = {
-      ...draft,
+    const s = newSession(checked, {
       sessionId,
       code,
       apiKey: typeof key === "string" ? key : undefined,
-      callbackSecret: body.callback_url !== null ? token("cs_") : undefined,
-      webhookToken: body.enable_webhook ? token("wt_") : undefined,
-      status: "pending",
-      pollToken: token("pt_"),
-      oauthStarted: false,
       createdAt: t,
       expiresAt: t + ttl * 1000,
-      pollCount: 0,
-    };
+    });
     ctx.sessions.add(s);
     return createdBody(s, ctx.base, pollInterval);
   };
