@@ -31,10 +31,17 @@ export interface Serve {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Start `mcs serve --port 0 ...args` with only `env` (plus the toolchain's). */
-export async function startServe(env: Record<string, string>, args: string[] = []): Promise<Serve> {
+/**
+ * Start `mcs serve --port 0 ...args` with only `env` (plus the toolchain's). `denoFlags` go to
+ * `deno run` before the script (the bench's `--cpu-prof`).
+ */
+export async function startServe(
+  env: Record<string, string>,
+  args: string[] = [],
+  denoFlags: string[] = [],
+): Promise<Serve> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: mcsArgs(["serve", "--port", "0", ...args]),
+    args: mcsArgs(["serve", "--port", "0", ...args], ["-P=mcs", ...denoFlags]),
     cwd: ROOT_PATH,
     env: mcsEnv(env),
     clearEnv: true,
