@@ -75,6 +75,8 @@ Deno.test("statusOf: usage 400, not found 404, rate 429, upstream 502/503, confi
   });
   assertEquals(retryAfterOf(limited), { "retry-after": "42" });
   assertEquals(retryAfterOf(new McsError("gmail_rate_limited", "x")), {});
+  const store = new McsError("store_unavailable", "x", "runtime", { retryable: true });
+  assertEquals([statusOf(store), retryAfterOf(store)], [503, { "retry-after": "2" }]);
   assertEquals(
     retryAfterOf(new UsageError("invalid_arguments", "x", { details: { retry_after_s: 5 } })),
     {},
