@@ -361,6 +361,10 @@ function typedStream(
   }, { highWaterMark: 0 });
 }
 
+const NATIVE_BODY = Object.getOwnPropertyDescriptor(Response.prototype, "body")!.get! as (
+  this: Response,
+) => ReadableStream<Uint8Array> | null;
+
 const WHOLE_BODY = ["arrayBuffer", "bytes", "text", "json", "blob", "formData"] as const;
 
 /**
@@ -372,13 +376,16 @@ const WHOLE_BODY = ["arrayBuffer", "bytes", "text", "json", "blob", "formData"] 
  * stream, built the first time it is asked for (downloads, `body.cancel()`).
  */
 function wrapBody(res: Response, mapError: (e: unknown) => unknown): Response {
-  const original = res.body;
-  if (!original || NULL_BODY_STATUS.has(res.status)) {
+  if (!res.body || NULL_BODY_STATUS.has(res.status)) {
     return res;
   }
   let stream: ReadableStream<Uint8Array> | undefined;
   const props: PropertyDescriptorMap = {
-    body: { get: () => stream ??= typedStream(original, mapError), configurable: true },
+    // The body as of now: `clone()` (oauth4webapi reads error bodies from a clone) replaces it.
+    body: {
+      get: () => stream ??= typedStream(NATIVE_BODY.call(res)!, mapError),
+      configurable: true,
+    },
   };
   for (const name of WHOLE_BODY) {
     props[name] = {
