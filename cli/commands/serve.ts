@@ -76,7 +76,7 @@ export async function run(ctx: Context): Promise<CommandOutput> {
   const { mcpTools } = await import("../../lib/mcp/tools.ts");
   const { toolRunner } = await import("../../lib/mcp/runner.ts");
   const { FileCacheStore, MemoryCacheStore } = await import("../../lib/cache/mod.ts");
-  const { cacheDirOf } = await import("../../lib/app/mod.ts");
+  const { buildNet, cacheDirOf } = await import("../../lib/app/mod.ts");
   const config = await ctx.config();
   const mode = config.authMode();
   if (teamMode(policy) && (mode === "static" || mode === "auth0")) {
@@ -94,6 +94,20 @@ export async function run(ctx: Context): Promise<CommandOutput> {
     (dir) => new FileCacheStore(dir),
     () => new MemoryCacheStore(),
   );
+  // One network layer for every user's App: one HTTP client (and connection pool) per route
+  // instead of one per user, and the CA bundle parsed once. It holds no credential: each
+  // request carries its user's own token. Built on first use; a failed build is not kept.
+  let net: Promise<import("../../lib/net/http.ts").Net> | undefined;
+  const sharedNet = () => {
+    if (!net) {
+      const p = ctx.config().then(buildNet);
+      net = p;
+      p.catch(() => {
+        if (net === p) net = undefined;
+      });
+    }
+    return net;
+  };
   const app = serveApp({
     version: denoJson.version,
     tools: mcpTools({ legacy: options.legacy }),
@@ -107,7 +121,7 @@ export async function run(ctx: Context): Promise<CommandOutput> {
       // Single-user mode: the same root as `mcs mcp` and the CLI (shared store or default).
       const runner = toolRunner(
         () => ctx.config(),
-        { store: user === undefined ? shared?.store : userStore(root, user) },
+        { store: user === undefined ? shared?.store : userStore(root, user), net: sharedNet },
       );
       // Every tool call, OpenAPI or MCP, counts for the SIGTERM drain.
       const call = (name: string, args: unknown, signal: AbortSignal, hooks?: CallHooks) =>
@@ -176,6 +190,7 @@ export async function run(ctx: Context): Promise<CommandOutput> {
     for (const sig of ["SIGINT", "SIGTERM"] as const) Deno.removeSignalListener(sig, stop);
     await app.close();
     sharedRunner.close(); // closes the shared store's connection
+    net?.then((n) => n.close(), () => {});
   }
   return { result: null, printed: true };
 }

@@ -60,6 +60,12 @@ export interface BuildOptions {
    * Redis store, see lib/cache/open.ts); profile and tenant namespacing apply on top as usual.
    */
   store?: CacheStore;
+  /**
+   * A network layer to use instead of building one (a server shares one across its users'
+   * Apps: its HTTP clients and connection pools, its CA bundle). It holds no credential (each
+   * request carries its own), and {@link App.close} leaves it open: its owner closes it.
+   */
+  net?: Net;
 }
 
 /** The assembled application. */
@@ -154,7 +160,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   // (its module, the CA file) and the auth modules load while the cache directory's writability
   // probe (four file-system operations) is in flight. Its result is awaited first, so an unusable
   // cache directory is still the error reported, and before any network call.
-  const netReady = buildNet(config);
+  const netReady = options.net ? Promise.resolve(options.net) : buildNet(config);
   netReady.catch(() => {}); // observed below, after the writability check
   preloadAuthModules(config, mode).catch(() => {}); // buildCredentials imports them again
   const cacheMod = await import("../cache/mod.ts");
@@ -173,7 +179,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await writable;
     net = await netReady;
   } catch (e) {
-    netReady.then((n) => n.close(), () => {});
+    if (!options.net) netReady.then((n) => n.close(), () => {});
     throw e;
   }
   const { credentials, port } = await buildCredentials(config, mode, store, net, options);
@@ -202,7 +208,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
         );
       return fetch || onProgress ? client() : gmail ??= client();
     },
-    close: () => net.close(),
+    close: () => {
+      if (!options.net) net.close();
+    },
   };
 }
 

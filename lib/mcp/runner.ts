@@ -39,6 +39,7 @@ import type { GmailClient } from "../gmail/client.ts";
 import type { GmailProgress } from "../gmail/http.ts";
 import type { LoopbackSession } from "../auth/oauth/connector.ts";
 import type { NetInit } from "../net/types.ts";
+import type { Net } from "../net/http.ts";
 import { prepareToolCall, runValidated } from "../tools/run.ts";
 
 /** Per-call hooks beyond the cancel signal (see the module doc). */
@@ -76,6 +77,11 @@ interface Built {
 export interface ToolRunnerOptions {
   /** The root store (a shared Redis store); default: the file store in the cache directory. */
   store?: CacheStore;
+  /**
+   * The network layer to share (a server's, across its users' runners; see `BuildOptions.net`):
+   * the runner's App uses it and {@link ToolRunner.close} leaves it open. Default: the App's own.
+   */
+  net?: () => Promise<Net>;
 }
 
 /** A runner over the configuration `config` resolves. */
@@ -93,6 +99,7 @@ export function toolRunner(
     const { buildApp } = await import("../app/mod.ts");
     const app = await buildApp(await config(), {
       store: options.store,
+      net: await options.net?.(),
       loopbackSession: () => scope.getStore()?.signIn,
     });
     const fetch = (input: string | URL | Request, init: NetInit = {}) => {

@@ -109,6 +109,14 @@ async function readLimited(req: Request, max: number): Promise<Uint8Array<ArrayB
   const declared = Number(req.headers.get("content-length") ?? "NaN");
   if (declared > max) throw new TooLarge();
   if (!req.body) return new Uint8Array();
+  // A declared length is the body's framing (HTTP/1.1 reads exactly that many bytes, HTTP/2
+  // refuses a mismatch): read it whole on the runtime's native path. Only a body without one
+  // (chunked) is counted chunk by chunk.
+  if (Number.isSafeInteger(declared) && declared >= 0) {
+    const whole = new Uint8Array(await req.arrayBuffer());
+    if (whole.byteLength > max) throw new TooLarge();
+    return whole;
+  }
   const chunks: Uint8Array[] = [];
   let size = 0;
   for await (const chunk of req.body) {

@@ -18,6 +18,9 @@
  * - Team mode without a user is 400 `serve_user_required`.
  * - A user id becomes a store namespace through {@link userHash} (SHA-256, 128 bits, hex): the
  *   id itself is never a key, a path or a log field.
+ * - Cost per request: a token that verified is remembered until it expires
+ *   ({@link UserTokenVerifier}), and user hashes are memoised, so a warm caller costs map look-ups
+ *   rather than an HMAC and a SHA-256 per call.
  *
  * @example
  * ```ts
@@ -76,13 +79,32 @@ export async function userHash(id: string): Promise<string> {
   return [...new Uint8Array(d).slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** Bounded memo of {@link userHash} (plain-header ids repeat on every request). */
+const hashes = new Map<string, Promise<string>>();
+
+function cachedUserHash(id: string): Promise<string> {
+  let h = hashes.get(id);
+  if (!h) {
+    if (hashes.size >= 10_000) hashes.delete(hashes.keys().next().value!);
+    h = userHash(id);
+    hashes.set(id, h);
+  }
+  return h;
+}
+
 async function digest(s: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(s)));
 }
 
+/** The digest of the configured key, computed once per key (the request's own is per call). */
+let expectedDigest: { secret: string; digest: Promise<Uint8Array> } | undefined;
+
 /** Compare two secrets in time independent of where (or whether) they differ. */
 export async function sameSecret(given: string, expected: string): Promise<boolean> {
-  const [a, b] = await Promise.all([digest(given), digest(expected)]);
+  if (expectedDigest?.secret !== expected) {
+    expectedDigest = { secret: expected, digest: digest(expected) };
+  }
+  const [a, b] = await Promise.all([digest(given), expectedDigest.digest]);
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
   return diff === 0;
@@ -102,21 +124,103 @@ export const CLOCK_TOLERANCE_S = 30;
 
 let jose: Promise<typeof import("jose")> | undefined;
 
-/** The verified `sub` of an Open WebUI user token, or undefined when it does not verify. */
-async function verifiedSubject(token: string, secret: string): Promise<string | undefined> {
-  const { jwtVerify } = await (jose ??= import("jose"));
-  try {
-    const { payload } = await jwtVerify(token, new TextEncoder().encode(secret), {
-      algorithms: ["HS256"],
-      issuer: "open-webui",
-      requiredClaims: ["exp", "sub"],
-      // Open WebUI and mcs run on different hosts: allow their clocks to differ a little.
-      clockTolerance: CLOCK_TOLERANCE_S,
-    });
-    return typeof payload.sub === "string" && payload.sub !== "" ? payload.sub : undefined;
-  } catch {
-    return undefined;
+/** Options of {@link UserTokenVerifier}. */
+export interface UserTokenVerifierOptions {
+  /** Tokens remembered at once (default 10 000; the oldest is forgotten first). */
+  maxEntries?: number;
+  /** Longest a verified token is remembered, whatever its `exp` (default 10 min). */
+  maxAgeMs?: number;
+  /** Clock (epoch ms), for tests. */
+  now?: () => number;
+}
+
+/**
+ * Verifies Open WebUI user tokens under one secret, and remembers the ones that verified.
+ *
+ * Verifying costs an HMAC through WebCrypto (with jose's parsing, 60–130 µs of CPU measured
+ * here; under load the largest single item of a warm call), and Open WebUI sends the same
+ * token with every call of a chat until it expires. So a token that verified is remembered,
+ * keyed by its exact text, with its user hash, until its `exp` (plus the same clock tolerance
+ * jose applies) or `maxAgeMs`, whichever comes first:
+ * - an expired token is refused as jose would refuse it (the remembered `exp` is checked on
+ *   every call); `nbf` and `iat` only ever pass more easily with time, so a token that passed
+ *   them once still would;
+ * - only successes are remembered: a bad token is verified (and refused) every time;
+ * - a verifier is bound to its secret: another secret gets another verifier, with nothing
+ *   remembered (a token signed under the old secret is verified, and refused, afresh).
+ */
+export class UserTokenVerifier {
+  readonly secret: string;
+  readonly #known = new Map<string, { user: string; until: number }>();
+  readonly #maxEntries: number;
+  readonly #maxAgeMs: number;
+  readonly #now: () => number;
+  #key: Promise<CryptoKey> | undefined;
+
+  constructor(secret: string, options: UserTokenVerifierOptions = {}) {
+    this.secret = secret;
+    this.#maxEntries = options.maxEntries ?? 10_000;
+    this.#maxAgeMs = options.maxAgeMs ?? 10 * 60_000;
+    this.#now = options.now ?? Date.now;
   }
+
+  /** Tokens remembered now. */
+  get size(): number {
+    return this.#known.size;
+  }
+
+  /** The user hash of a token that verifies, else undefined. */
+  async user(token: string): Promise<string | undefined> {
+    const now = this.#now();
+    const known = this.#known.get(token);
+    if (known) {
+      if (now < known.until) return known.user;
+      this.#known.delete(token);
+    }
+    const { jwtVerify } = await (jose ??= import("jose"));
+    // The key is imported once (jose would import the raw secret on every call).
+    this.#key ??= crypto.subtle.importKey(
+      "raw",
+      new TextEncoder().encode(this.secret),
+      { name: "HMAC", hash: "SHA-256" },
+      false,
+      ["verify"],
+    );
+    let sub: string, exp: number;
+    try {
+      const { payload } = await jwtVerify(token, await this.#key, {
+        algorithms: ["HS256"],
+        issuer: "open-webui",
+        requiredClaims: ["exp", "sub"],
+        // Open WebUI and mcs run on different hosts: allow their clocks to differ a little.
+        clockTolerance: CLOCK_TOLERANCE_S,
+        currentDate: new Date(now),
+      });
+      if (typeof payload.sub !== "string" || payload.sub === "") return undefined;
+      sub = payload.sub;
+      exp = payload.exp!;
+    } catch {
+      return undefined;
+    }
+    const user = await cachedUserHash(sub);
+    if (this.#known.size >= this.#maxEntries) this.#known.delete(this.#known.keys().next().value!);
+    // jose accepts while now <= exp + tolerance (seconds); remembered strictly before that.
+    const until = Math.min((exp + CLOCK_TOLERANCE_S) * 1000, now + this.#maxAgeMs);
+    this.#known.set(token, { user, until });
+    return user;
+  }
+}
+
+/** One verifier per policy, rebuilt when the policy's secret changes. */
+const verifiers = new WeakMap<CallerPolicy, UserTokenVerifier>();
+
+function verifierOf(policy: CallerPolicy, secret: string): UserTokenVerifier {
+  let v = verifiers.get(policy);
+  if (v?.secret !== secret) {
+    v = new UserTokenVerifier(secret);
+    verifiers.set(policy, v);
+  }
+  return v;
 }
 
 /** Check the key and find the user of `req` under `policy`. */
@@ -137,8 +241,8 @@ export async function identify(req: Request, policy: CallerPolicy): Promise<Call
   if (!teamMode(policy)) return { ok: true };
   const jwt = policy.jwtSecret ? req.headers.get(USER_JWT_HEADER) : null;
   if (jwt !== null && policy.jwtSecret) {
-    const sub = await verifiedSubject(jwt.trim(), policy.jwtSecret);
-    if (sub === undefined) {
+    const user = await verifierOf(policy, policy.jwtSecret).user(jwt.trim());
+    if (user === undefined) {
       return refuse(
         401,
         "serve_user_token_invalid",
@@ -147,7 +251,7 @@ export async function identify(req: Request, policy: CallerPolicy): Promise<Call
         true,
       );
     }
-    return { ok: true, user: await userHash(sub) };
+    return { ok: true, user };
   }
   const plain = policy.userHeader ? req.headers.get(policy.userHeader)?.trim() : undefined;
   if (plain) {
@@ -160,7 +264,7 @@ export async function identify(req: Request, policy: CallerPolicy): Promise<Call
         true,
       );
     }
-    return { ok: true, user: await userHash(plain) };
+    return { ok: true, user: await cachedUserHash(plain) };
   }
   const how = [
     policy.jwtSecret ? "X-OpenWebUI-User-Jwt" : undefined,

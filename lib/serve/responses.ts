@@ -42,11 +42,22 @@ export function statusOf(e: unknown): number {
 }
 
 /**
- * The `Retry-After` header for a thrown value: its `details.retry_after_s` (whole seconds, at
- * least 1) when the upstream named a wait, for a 429 or 503 answer.
+ * Seconds a caller should wait when the state store does not answer: its client retries the
+ * connection at least every half second and gives a command 2 s, so a Redis that is back is
+ * usable again within that.
+ */
+export const STORE_RETRY_AFTER_S = 2;
+
+/**
+ * The `Retry-After` header for a thrown value, for a 429 or 503 answer: its
+ * `details.retry_after_s` (whole seconds, at least 1) when the upstream named a wait, else
+ * {@link STORE_RETRY_AFTER_S} when the state store is unavailable (`store_unavailable`).
  */
 export function retryAfterOf(e: unknown): Record<string, string> {
-  const s = e instanceof McsError ? e.details?.retry_after_s : undefined;
+  let s = e instanceof McsError ? e.details?.retry_after_s : undefined;
+  if (s === undefined && e instanceof McsError && e.code === "store_unavailable") {
+    s = STORE_RETRY_AFTER_S;
+  }
   if (typeof s !== "number" || !Number.isFinite(s) || s <= 0) return {};
   const status = statusOf(e);
   return status === 429 || status === 503 ? { "retry-after": String(Math.ceil(s)) } : {};

@@ -71,9 +71,12 @@ export interface LiveMcs {
 }
 
 /** Start `mcs args...` (stdin closed, same environment rules as {@link mcs}). */
-export function spawnMcs(args: string[], o: { env?: Record<string, string> } = {}): LiveMcs {
+export function spawnMcs(
+  args: string[],
+  o: { env?: Record<string, string>; denoFlags?: string[] } = {},
+): LiveMcs {
   const child = new Deno.Command(Deno.execPath(), {
-    args: mcsArgs(args),
+    args: mcsArgs(args, ["-P=mcs", ...(o.denoFlags ?? [])]),
     cwd: ROOT_PATH,
     env: mcsEnv(o.env),
     clearEnv: true,
@@ -139,7 +142,7 @@ export interface RunningMcs {
 export async function startMcs(
   args: string[],
   ready: RegExp,
-  o: { env?: Record<string, string> } = {},
+  o: { env?: Record<string, string>; denoFlags?: string[] } = {},
 ): Promise<RunningMcs> {
   const child = spawnMcs(args, o);
   const hit = await child.waitFor(ready);

@@ -326,3 +326,14 @@ Deno.test("a request the permissions do not allow becomes permission_denied", as
     "network access to evil.example.com:443 is not allowed by this build's permissions (--allow-net)",
   );
 });
+
+Deno.test("a response read through clone() first still reads or cancels (oauth4webapi's error path)", async () => {
+  await using srv = startServer(() => Response.json({ error: "invalid_grant" }, { status: 400 }));
+  using t = testNet();
+  const res = await t.net(srv.url);
+  assertEquals((await res.clone().json()).error, "invalid_grant");
+  await res.body?.cancel(); // what oauth4webapi does next
+  const again = await t.net(srv.url);
+  assertEquals((await again.clone().json()).error, "invalid_grant");
+  assertEquals((await again.json()).error, "invalid_grant");
+});

@@ -43,10 +43,18 @@ export function toolCall(name: string, args: Record<string, unknown> = {}, id = 
   return { jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } };
 }
 
-/** Start `mcs serve --port 0 ...args` with only `env` (plus the toolchain's). */
-export async function startServe(env: Record<string, string>, args: string[] = []): Promise<Serve> {
+/**
+ * Start `mcs serve --port 0 ...args` with only `env` (plus the toolchain's). `denoFlags` go to
+ * `deno run` before the script (the bench's `--cpu-prof`).
+ */
+export async function startServe(
+  env: Record<string, string>,
+  args: string[] = [],
+  denoFlags: string[] = [],
+): Promise<Serve> {
   const live = await startMcs(["serve", "--port", "0", ...args], /MCP on (http:\/\/[^/\s]+)\/mcp/, {
     env,
+    denoFlags,
   });
   const base = live.ready[1];
   const request = (path: string, init: RequestInit = {}) => fetch(base + path, init);

@@ -1,7 +1,10 @@
 /**
  * Two `mcs serve` replicas in team mode on one real Redis (`MCS_STORE`): a user's sign-in started
  * on one replica continues and finishes on the other, a second user's flow stays their own on
- * both, and `/readyz` answers 503 while Redis is down and 200 once it is back.
+ * both, and `/readyz` answers 503 while Redis is down and 200 once it is back. Redis hung or
+ * restarted mid-run: a call that needs the store is a quick 503 `store_unavailable` (retryable,
+ * `Retry-After`) while warm calls go on, and calls work again afterwards (a restarted, empty
+ * Redis means signing in again) without restarting `mcs serve`.
  *
  * Skipped without `redis-server` (see `tests/support/redis.ts`).
  * @module
@@ -65,6 +68,89 @@ testRequiring(redisServer, {
         if (back !== 200) await new Promise((r) => setTimeout(r, 200));
       }
       assertEquals(back, 200, "ready again once Redis is back");
+    } finally {
+      await stack.close();
+    }
+  },
+});
+
+testRequiring(redisServer, {
+  name: "mcs serve on Redis: hung or down, a call that needs the store is a quick 503 " +
+    "store_unavailable while warm ones go on; back after resume or restart without restarting",
+  async fn() {
+    await using redis = await startRedis();
+    const stack = await startStack({ pollInterval: 1 });
+    try {
+      const env: Record<string, string> = {
+        ...stack.env,
+        MCS_STORE: redis.url,
+        MCS_STORE_KEY: `k1:${encodeBase64(crypto.getRandomValues(new Uint8Array(32)))}`,
+        MCS_SERVE_USER_JWT_SECRET: SECRET,
+      };
+      await using one = await startServe(env);
+      await using two = await startServe(env);
+      const call = async (srv: typeof one, user: string) => {
+        // Bounded: a call that hangs fails the test (after 30 s) instead of blocking it.
+        const r = await srv.request("/tools/search_emails", {
+          method: "POST",
+          headers: {
+            "content-type": "application/json",
+            "x-openwebui-user-jwt": await userJwt(SECRET, user),
+          },
+          body: JSON.stringify({ query: "in:inbox", limit: 2 }),
+          signal: AbortSignal.timeout(30_000),
+        });
+        return { status: r.status, retryAfter: r.headers.get("retry-after"), body: await r.json() };
+      };
+      const found = (r: Awaited<ReturnType<typeof call>>, what: string) => {
+        assertEquals(r.status, 200, `${what}: ${JSON.stringify(r.body)}`);
+        assert(Array.isArray(r.body.messages), `${what}: ${JSON.stringify(r.body)}`);
+      };
+      const unavailable = (r: Awaited<ReturnType<typeof call>>, what: string) => {
+        assertEquals(r.status, 503, `${what}: ${JSON.stringify(r.body)}`);
+        assertEquals(
+          [r.body.error.code, r.body.error.retryable],
+          ["store_unavailable", true],
+          JSON.stringify(r.body),
+        );
+        assert(Number(r.retryAfter) >= 1, `${what}: Retry-After ${r.retryAfter}`);
+      };
+      // A signs in (both steps) on replica one.
+      const login = (await call(one, "user-a")).body;
+      assertEquals(login.step, "login", JSON.stringify(login));
+      await stack.userCompletes(login.url, login.code);
+      await new Promise((r) => setTimeout(r, 1_100)); // the broker's poll interval
+      const connect = (await call(one, "user-a")).body;
+      assertEquals(connect.step, "connect", JSON.stringify(connect));
+      await stack.userCompletes(connect.url, connect.code);
+      await new Promise((r) => setTimeout(r, 1_100));
+      found(await call(one, "user-a"), "signed in");
+
+      // Hung (SIGSTOP): replica two has never served A, so A's call there reads the store and
+      // fails within the store's timeouts instead of hanging; A's warm scope on one goes on.
+      redis.pause();
+      try {
+        unavailable(await call(two, "user-a"), "A on two while Redis is hung");
+        found(await call(one, "user-a"), "A's warm scope on one while Redis is hung");
+      } finally {
+        redis.resume();
+      }
+      // Answering again with its data intact: A's state is read on two, no restart.
+      found(await call(two, "user-a"), "A on two after resume");
+
+      // Down (stopped): B's first call needs the store: the same quick 503.
+      await redis.stop();
+      unavailable(await call(one, "user-b"), "B while Redis is down");
+      // Restarted empty on the same port: B gets a sign-in challenge (200, auth_required), not a
+      // crash, from the same mcs serve (the store reconnects by itself).
+      await redis.start();
+      let b = await call(one, "user-b");
+      for (let i = 0; i < 20 && b.status === 503; i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        b = await call(one, "user-b");
+      }
+      assertEquals(b.status, 200, JSON.stringify(b.body));
+      assertEquals([b.body.auth_required, b.body.step], [true, "login"], JSON.stringify(b.body));
     } finally {
       await stack.close();
     }

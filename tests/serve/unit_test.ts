@@ -6,7 +6,13 @@
 
 import { MemoryCacheStore } from "../../lib/cache/memory.ts";
 import { ConfigError, McsError, UsageError } from "../../lib/errors.ts";
-import { identify, userHash } from "../../lib/serve/identity.ts";
+import {
+  CLOCK_TOLERANCE_S,
+  identify,
+  userHash,
+  UserTokenVerifier,
+} from "../../lib/serve/identity.ts";
+import { userJwt } from "./_serve.ts";
 import { retryAfterOf, statusOf } from "../../lib/serve/responses.ts";
 import { probeStore, userStore } from "../../lib/serve/store.ts";
 import { UserPool } from "../../lib/serve/users.ts";
@@ -69,6 +75,8 @@ Deno.test("statusOf: usage 400, not found 404, rate 429, upstream 502/503, confi
   });
   assertEquals(retryAfterOf(limited), { "retry-after": "42" });
   assertEquals(retryAfterOf(new McsError("gmail_rate_limited", "x")), {});
+  const store = new McsError("store_unavailable", "x", "runtime", { retryable: true });
+  assertEquals([statusOf(store), retryAfterOf(store)], [503, { "retry-after": "2" }]);
   assertEquals(
     retryAfterOf(new UsageError("invalid_arguments", "x", { details: { retry_after_s: 5 } })),
     {},
@@ -104,4 +112,60 @@ Deno.test("probeStore: a working store passes and keeps no probe; a failing one 
     delete: () => Promise.resolve(),
   } as unknown as MemoryCacheStore;
   await assertRejects(() => probeStore(forgetful));
+});
+
+Deno.test("UserTokenVerifier: a remembered token still expires, and binds to its secret", async () => {
+  const clock = { t: Date.now() };
+  const v = new UserTokenVerifier("secret-a-0123456789012345678901", { now: () => clock.t });
+  const token = await userJwt("secret-a-0123456789012345678901", "alice", { expiresIn: "300s" });
+  const alice = await userHash("alice");
+  assertEquals(await v.user(token), alice);
+  assertEquals(v.size, 1, "remembered");
+  assertEquals(await v.user(token), alice, "answered from memory");
+  // Just before exp + tolerance it is still good; at exp + tolerance jose and the memory refuse.
+  const exp = JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/"))).exp;
+  clock.t = (exp + CLOCK_TOLERANCE_S) * 1000 - 1;
+  assertEquals(await v.user(token), alice);
+  clock.t = (exp + CLOCK_TOLERANCE_S) * 1000;
+  assertEquals(await v.user(token), undefined, "expired: refused although it was remembered");
+  assertEquals(v.size, 0, "and forgotten");
+  clock.t = Date.now();
+  // Another secret: a token signed under the first one does not verify, remembered or not.
+  assertEquals(await v.user(token), alice, "remembered again under secret a");
+  const b = new UserTokenVerifier("secret-b-0123456789012345678901");
+  assertEquals(await b.user(token), undefined, "secret b refuses a token of secret a");
+  // A bad token is never remembered.
+  assertEquals(await v.user(token.slice(0, -2) + "xx"), undefined);
+  assertEquals(v.size, 1);
+  // Bounded.
+  const small = new UserTokenVerifier("secret-a-0123456789012345678901", { maxEntries: 2 });
+  for (const u of ["u1", "u2", "u3"]) {
+    assert(await small.user(await userJwt("secret-a-0123456789012345678901", u)));
+  }
+  assertEquals(small.size, 2);
+});
+
+Deno.test("identify: the remembered token of one secret is refused once the secret changes", async () => {
+  const policy = { jwtSecret: "secret-a-0123456789012345678901" };
+  const req = async (secret: string, sub: string, o = {}) =>
+    new Request("http://x/tools/t", {
+      headers: { "x-openwebui-user-jwt": await userJwt(secret, sub, o) },
+    });
+  const r = await req("secret-a-0123456789012345678901", "alice");
+  const ok = await identify(r, policy);
+  assertEquals(ok, { ok: true, user: await userHash("alice") });
+  assertEquals(await identify(r, policy), ok, "again (remembered)");
+  policy.jwtSecret = "secret-b-0123456789012345678901";
+  const refused = await identify(r, policy);
+  assert(!refused.ok && refused.status === 401, JSON.stringify(refused));
+  const other = await identify(r, { jwtSecret: "secret-c-0123456789012345678901" });
+  assert(!other.ok && other.status === 401);
+  // An already expired token (beyond the tolerance) is refused.
+  const old = await identify(
+    await req("secret-b-0123456789012345678901", "bob", {
+      expiresIn: Math.floor(Date.now() / 1000) - 60,
+    }),
+    policy,
+  );
+  assert(!old.ok && old.status === 401, JSON.stringify(old));
 });

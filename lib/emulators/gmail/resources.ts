@@ -15,7 +15,18 @@
 
 import { b64url } from "./bytes.ts";
 import type { Mailbox, StoredMessage } from "./mailbox.ts";
-import { toPayload } from "./mime.ts";
+import { decodeHeader, type Part, toPayload } from "./mime.ts";
+
+/** A parsed message's top-level headers, decoded (a message's bytes never change). */
+const topHeaders = new WeakMap<Part, { name: string; value: string }[]>();
+
+function decodedHeaders(p: Part): { name: string; value: string }[] {
+  let h = topHeaders.get(p);
+  if (!h) {
+    topHeaders.set(p, h = p.headers.map((x) => ({ name: x.name, value: decodeHeader(x.value) })));
+  }
+  return h;
+}
 
 function escapeSnippet(s: string): string {
   return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
@@ -55,25 +66,27 @@ export function messageResource(
   };
   if (format === "minimal") return base;
   if (format === "raw") return { ...base, raw: b64url(m.raw) };
-  const payload = toPayload(mailbox.parsed(m), (partId) => attachmentId(m, partId));
+  const root = mailbox.parsed(m);
   if (format === "metadata") {
     // The reference lists no exact fields for the metadata payload; this is the top-level
-    // part without body data or children, headers filtered by `metadataHeaders`.
+    // part without body data or children, headers filtered by `metadataHeaders`. Only that
+    // part's headers are decoded: the rest of the tree (bodies in base64url) is not built.
     const want = metadataHeaders.map((h) => h.toLowerCase());
+    const headers = decodedHeaders(root);
     return {
       ...base,
       payload: {
         partId: "",
-        mimeType: payload.mimeType,
+        mimeType: root.type,
         filename: "",
         headers: want.length
-          ? payload.headers.filter((h) => want.includes(h.name.toLowerCase()))
-          : payload.headers,
+          ? headers.filter((h) => want.includes(h.name.toLowerCase()))
+          : [...headers],
         body: { size: 0 },
       },
     };
   }
-  return { ...base, payload };
+  return { ...base, payload: toPayload(root, (partId) => attachmentId(m, partId)) };
 }
 
 /**

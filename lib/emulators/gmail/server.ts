@@ -290,10 +290,14 @@ export function startGmailEmulator(options: GmailEmulatorOptions): Promise<Gmail
     if (read.parts.length > 100) {
       return toResponse(err(googleError.invalidArgument("Too many requests in batch (max 100).")));
     }
+    // The outer headers every part inherits, built once; a part with headers of its own gets
+    // its own copy (the routes only read them).
+    const inherited = new Headers();
+    for (const [k, v] of outer) if (!k.startsWith("content-")) inherited.set(k, v);
     const answers = read.parts.map((it) => {
-      const h = new Headers();
-      for (const [k, v] of outer) if (!k.startsWith("content-")) h.set(k, v);
-      for (const [k, v] of Object.entries(it.headers)) h.set(k, v);
+      const own = Object.entries(it.headers);
+      const h = own.length ? new Headers(inherited) : inherited;
+      for (const [k, v] of own) h.set(k, v);
       const r = handleApi(it.method, it.target, h, it.body, true);
       const rh: Record<string, string> = { ...(r.headers ?? {}) };
       if (r.body !== undefined) rh["Content-Type"] = "application/json; charset=UTF-8";
