@@ -77,9 +77,15 @@ async function digest(s: string): Promise<Uint8Array> {
   return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(s)));
 }
 
+/** The digest of the configured key, computed once per key (the request's own is per call). */
+let expectedDigest: { secret: string; digest: Promise<Uint8Array> } | undefined;
+
 /** Compare two secrets in time independent of where (or whether) they differ. */
 export async function sameSecret(given: string, expected: string): Promise<boolean> {
-  const [a, b] = await Promise.all([digest(given), digest(expected)]);
+  if (expectedDigest?.secret !== expected) {
+    expectedDigest = { secret: expected, digest: digest(expected) };
+  }
+  const [a, b] = await Promise.all([digest(given), expectedDigest.digest]);
   let diff = 0;
   for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
   return diff === 0;

@@ -32,6 +32,7 @@
  */
 
 import { ConfigError } from "../errors.ts";
+import { sameSecret } from "../mcp/http.ts";
 import type { ErrorDoc } from "./responses.ts";
 
 /** The header Open WebUI sends its signed user token in. */
@@ -90,24 +91,6 @@ function cachedUserHash(id: string): Promise<string> {
     hashes.set(id, h);
   }
   return h;
-}
-
-async function digest(s: string): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(s)));
-}
-
-/** The digest of the configured key, computed once per key (the request's own is per call). */
-let expectedDigest: { secret: string; digest: Promise<Uint8Array> } | undefined;
-
-/** Compare two secrets in time independent of where (or whether) they differ. */
-export async function sameSecret(given: string, expected: string): Promise<boolean> {
-  if (expectedDigest?.secret !== expected) {
-    expectedDigest = { secret: expected, digest: digest(expected) };
-  }
-  const [a, b] = await Promise.all([digest(given), expectedDigest.digest]);
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
 }
 
 function refuse(status: number, code: string, message: string, bearer = false): Caller {

@@ -28,6 +28,10 @@ Deno.test("checkBind: loopback without a key is fine; anything else needs the ke
 Deno.test("sameSecret compares whole values", async () => {
   assert(await sameSecret("abc", "abc"));
   for (const other of ["abd", "ab", "abcd", "", "ABC"]) assert(!(await sameSecret(other, "abc")));
+  // The expected key's digest is remembered per key: another key is compared as itself.
+  assert(await sameSecret("xyz", "xyz"));
+  assert(!(await sameSecret("abc", "xyz")));
+  assert(await sameSecret("abc", "abc"));
 });
 
 Deno.test("tool definitions: MCP names, annotations by kind, legacy names only on demand", () => {
