@@ -232,14 +232,15 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     // The address's failure is counted before the look-up (one atomic update in the shared
     // store) and taken back if the code was right, so parallel guesses, on any replicas, cannot
     // overshoot the limit.
-    const byAddr = await state.hit(`fail:${addr}`, L.addressFailures, L.windowMs);
+    const bucket = addressBucket(addr);
+    const byAddr = await state.hit(`fail:${bucket}`, L.addressFailures, L.windowMs);
     if (byAddr.limited) return limited("address", byAddr.retryAfterS);
     const canonical = plausibleCode(code) ? code.replace(/-/g, "").toUpperCase() : "";
     const byCode = await state.hit(`code:${canonical || "invalid"}`, L.perCode, L.windowMs);
     if (byCode.limited) return limited("code", byCode.retryAfterS);
     const id = canonical ? await sessionIdOf(canonical) : "";
     if (!id || !(await state.get(id))) return { error: p.notFound() };
-    await state.unhit(`fail:${addr}`, L.windowMs);
+    await state.unhit(`fail:${bucket}`, L.windowMs);
     return { id };
   };
 
@@ -795,6 +796,21 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
       await outbox.close();
     },
   };
+}
+
+/**
+ * The per-address limit's bucket of a client address: an IPv6 address counts as its /64 (one
+ * host usually holds a whole /64, so counting single addresses would let it guess without end);
+ * an IPv4 (or IPv4-mapped) address as itself.
+ */
+function addressBucket(addr: string): string {
+  const ip = parseIp(addr);
+  if (!ip || ip.length !== 16) return addr;
+  if (ip.subarray(0, 12).every((b, i) => b === (i < 10 ? 0 : 0xff))) {
+    return [...ip.subarray(12)].join(".");
+  }
+  const hex = [...ip.subarray(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `${hex.match(/..../g)!.join(":")}::/64`;
 }
 
 /** The browser-binding cookie's name: one per session, so parallel sign-ins do not collide. */

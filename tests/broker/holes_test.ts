@@ -112,6 +112,26 @@ Deno.test("code guessing: limited per address across codes and per code across a
   assert(w.metrics.get("rate_limited", { limit: "code" }) >= 1);
 });
 
+Deno.test("code guessing: IPv6 addresses of one /64 share the per-address limit", async () => {
+  await using w = await brokerWorld({ trustedProxies: ["127.0.0.1"] });
+  // One host with a /64 (the usual allocation) can pick a fresh address for every guess.
+  const guess = (code: string, addr: string) =>
+    fetch(`${w.broker.url}/v1/connect/${code}`, { headers: { "x-forwarded-for": addr } });
+  for (let i = 0; i < 10; i++) {
+    const r = await guess(`XXXX-${String(i).padStart(4, "0")}`, `2001:db8:1:2::${i + 1}`);
+    assertEquals(r.status, 404);
+    await r.body?.cancel();
+  }
+  const s = await w.createSession({ template: "api_key" });
+  const blocked = await guess(s.code, "2001:db8:1:2:ffff::99");
+  assertEquals(blocked.status, 429);
+  await blocked.body?.cancel();
+  // Another /64 is not blocked by that one.
+  const other = await guess(s.code, "2001:db8:1:3::1");
+  assertEquals(other.status, 200);
+  await other.body?.cancel();
+});
+
 Deno.test("code guessing: X-Forwarded-For from an untrusted peer is ignored", async () => {
   await using w = await brokerWorld();
   for (let i = 0; i < 10; i++) {
