@@ -248,7 +248,12 @@ export function serveApp(options: ServeAppOptions): ServeApp {
       });
     }
     const isMcp = path === "/mcp";
-    const tool = path.startsWith("/tools/") ? decodeURIComponent(path.slice(7)) : undefined;
+    let tool: string | undefined;
+    try {
+      tool = path.startsWith("/tools/") ? decodeURIComponent(path.slice(7)) : undefined;
+    } catch {
+      tool = path.slice(7); // not valid percent-encoding: no tool has that name (404 below)
+    }
     if (!isMcp && tool === undefined) {
       return errorResponse(404, "not_found", `Not found: ${path}. See GET /openapi.json and /mcp.`);
     }

@@ -15,6 +15,7 @@ import {
 import { userJwt } from "./_serve.ts";
 import { retryAfterOf, statusOf } from "../../lib/serve/responses.ts";
 import { probeStore, userStore } from "../../lib/serve/store.ts";
+import { serveApp } from "../../lib/serve/app.ts";
 import { UserPool } from "../../lib/serve/users.ts";
 import { assert, assertEquals, assertNotEquals, assertRejects } from "../support/assert.ts";
 
@@ -168,4 +169,26 @@ Deno.test("identify: the remembered token of one secret is refused once the secr
     policy,
   );
   assert(!old.ok && old.status === 401, JSON.stringify(old));
+});
+
+Deno.test("serveApp: a tool path that is not valid percent-encoding is 404, not a 500", async () => {
+  const lines: string[] = [];
+  const app = serveApp({
+    version: "0",
+    tools: [],
+    policy: {},
+    scope: () => ({
+      call: () => Promise.resolve({}),
+      mcp: () => Promise.resolve(new Response(null)),
+      close: () => Promise.resolve(),
+    }),
+    describe: () => ({ ok: false, error: { code: "internal" } }),
+    probe: () => Promise.resolve(),
+    log: (line) => void lines.push(line),
+  });
+  const res = await app.handler(new Request("http://127.0.0.1/tools/%E0%A4", { method: "POST" }));
+  const doc = await res.json();
+  assertEquals(res.status, 404);
+  assertEquals(doc.error.code, "tool_not_found");
+  await app.close();
 });
