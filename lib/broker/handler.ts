@@ -661,7 +661,11 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     const GET = "GET, HEAD";
     const seg = (re: RegExp) => {
       const r = path.match(re);
-      return r ? decodeURIComponent(r[1]) : undefined;
+      try {
+        return r ? decodeURIComponent(r[1]) : undefined;
+      } catch {
+        return undefined; // not valid percent-encoding: no such route (404)
+      }
     };
     let v: string | undefined;
     const tooLarge = () =>

@@ -169,3 +169,12 @@ Deno.test("MCS_BROKER_METRICS_TOKEN: /metrics needs the bearer token (401 otherw
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a path segment that is not valid percent-encoding is 404, not an internal error", async () => {
+  await using w = await brokerWorld();
+  for (const path of ["/v1/connect/%E0%A4", "/v1/sessions/%zz", "/v1/connect/%E0/confirm"]) {
+    const r = await fetch(`${w.broker.url}${path}`);
+    assertEquals(r.status, 404, path);
+    await r.body?.cancel();
+  }
+});
