@@ -7,7 +7,8 @@
  *   consume it; `/complete` is closed once a redirect started);
  * - code look-ups limited per client address (failures across all codes) and per code (all
  *   requests, all clients), answering 429 with `Retry-After`; the client address is the socket's
- *   unless it is a trusted proxy (`MCS_BROKER_TRUSTED_PROXIES`), then `X-Forwarded-For`'s;
+ *   unless it is a trusted proxy (`MCS_BROKER_TRUSTED_PROXIES`), then `X-Forwarded-For`'s,
+ *   and an IPv6 client counts as its /64;
  * - a session completes only as its template allows: `/complete` only for form templates, the
  *   OAuth callback only for OAuth or passthrough sessions whose redirect started; a ready
  *   payload is never overwritten;
