@@ -85,6 +85,13 @@ export async function run(ctx: Context): Promise<CommandOutput> {
         "configured account (no per-user sign-in). Use auth0-linkauth or linkauth for a team.\n",
     );
   }
+  if (teamMode(policy) && mode === "auth0-oauth") {
+    ctx.io.err(
+      "mcs serve: warning: team mode with auth path auth0-oauth: each user's sign-in ends at a " +
+        "callback on 127.0.0.1 of this machine, so only a person at this machine can complete " +
+        "it. Use auth0-linkauth for a team.\n",
+    );
+  }
   // With MCS_STORE, serverOptions opens the shared (Redis) store; it is the root of every user's
   // state. Otherwise the root is the file store in the cache directory; without one (no
   // MCS_CACHE_DIR, no HOME) only the static path works, and it keeps nothing: memory will do,

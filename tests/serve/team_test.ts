@@ -20,6 +20,18 @@ function b64url(s: string): string {
   return btoa(s).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
+Deno.test("mcs serve team mode on auth0-oauth warns that only a person at the server can sign in", async () => {
+  await using stack = await testStack();
+  const env: Record<string, string> = {
+    ...staticEnv(stack),
+    MCS_AUTH: "auth0-oauth",
+    MCS_SERVE_USER_JWT_SECRET: SECRET,
+  };
+  await using srv = await startServe(env);
+  assertStringIncludes(srv.stderr, "warning: team mode with auth path auth0-oauth");
+  assertStringIncludes(srv.stderr, "Use auth0-linkauth for a team");
+});
+
 Deno.test("mcs serve team mode (signed): JWT good, bad, expired; no user is 400; /mcp too", async () => {
   await using stack = await testStack();
   const env: Record<string, string> = { ...staticEnv(stack), MCS_SERVE_USER_JWT_SECRET: SECRET };
