@@ -36,6 +36,12 @@ const BLOCKED = [
   "240.0.0.0/4",
   "::/128",
   "::1/128",
+  // IPv4-compatible (deprecated), 6to4 (RFC 7526) and Teredo carry an IPv4 address inside, local
+  // NAT64 (RFC 8215) a translated one: refused whole rather than decoded.
+  "::/96",
+  "2002::/16",
+  "2001::/32",
+  "64:ff9b:1::/48",
   "64:ff9b::/96",
   "100::/64",
   "2001:db8::/32",
