@@ -556,18 +556,27 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     const id = st ? (await state.peekState(st)) ?? (await state.byCustomState(st)) : undefined;
     if (!id) return p.invalidState(q);
     const s0 = await state.get(id);
-    // Checked before the state is taken: a callback from another browser burns nothing.
-    if (s0?.browserBinding) {
-      const held = cookieValue(req, bindingCookieName(s0));
-      if (!held || !safeEqual(await sha256hex(held), s0.browserBinding)) {
-        return problem(
-          400,
-          "Browser Mismatch",
-          "This sign-in was started in another browser (or its cookie was blocked). Open the " +
-            "link again and finish it in the same browser.",
-        );
-      }
-    }
+    const mismatch = () =>
+      problem(
+        400,
+        "Browser Mismatch",
+        "This sign-in was started in another browser (or its cookie was blocked). Open the " +
+          "link again and finish it in the same browser.",
+      );
+    // The hash of this browser's binding cookie (the cookie is named after the session).
+    const heldHash = async (s: Session) => {
+      const held = cookieValue(req, bindingCookieName(s));
+      return held ? await sha256hex(held) : undefined;
+    };
+    const bound = async (s: Session) => {
+      if (!s.browserBinding) return true;
+      const h = await heldHash(s);
+      return h !== undefined && safeEqual(h, s.browserBinding);
+    };
+    // Checked before the state is taken: a callback from another browser burns nothing. Checked
+    // again inside the transition below, on the session as it is then: the redirect that sets
+    // the binding may land between this read and that one.
+    if (s0 && !(await bound(s0))) return mismatch();
     if (st) await state.takeState(st);
     const provider = s0?.oauthProvider && !s0.customAuthorizeUrl
       ? await o.providers(s0.oauthProvider)
@@ -602,6 +611,7 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
           ? safeEqual(s.oauthState, st!)
           : !!s.customAuthorizeUrl && s.customState === st);
       if (!s || !waiting) return { result: p.invalidState(q) };
+      if (!(await bound(s))) return { result: mismatch() };
       if (q.has("error")) {
         denied = true;
         const error = (q.get("error") ?? "").replace(/[^a-z_]/g, "").slice(0, 40);

@@ -5,6 +5,8 @@
  */
 import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { FileCacheStore } from "../../lib/cache/file_store.ts";
+import { MemoryCacheStore } from "../../lib/cache/memory.ts";
+import type { CacheStore } from "../../lib/cache/types.ts";
 import { brokerWorld, cookieOf, KEY, pageEnvelope, START } from "./_world.ts";
 
 const AUTH0 = {
@@ -534,4 +536,49 @@ Deno.test("OAuth state bound to the browser: the callback needs the cookie set w
     w.clock.t += 6_000;
     assertEquals((await (await w.poll(s)).json()).status, "expired");
   }
+});
+
+Deno.test("browser binding re-checked inside the transition: a callback that read the session before the redirect bound it is refused", async () => {
+  // A store whose reads of one session return a snapshot taken before the redirect, as a
+  // callback racing the victim's redirect would see it; transitions see the real value.
+  let clock = () => START;
+  const inner = new MemoryCacheStore({ now: () => clock() });
+  const stale = new Map<string, unknown>();
+  const store: CacheStore = {
+    get: <T>(key: string) =>
+      stale.has(key) ? Promise.resolve(stale.get(key) as T) : inner.get<T>(key),
+    set: (k, v, o) => inner.set(k, v, o),
+    delete: (k) => inner.delete(k),
+    update: (k, fn) => inner.update(k, fn),
+    keys: (p) => inner.keys(p),
+    clear: (p) => inner.clear(p),
+  };
+  await using w = await brokerWorld({ providers: auth0, store });
+  clock = () => w.clock.t;
+  const s = await w.createSession({
+    oauth_provider: "auth0",
+    custom_authorize_url: "https://tenant.example.test/connect?ticket=race",
+    custom_callback_params: ["connect_code"],
+    custom_state: "race-state",
+  });
+  const ct = await w.confirm(s.code);
+  const key = (await inner.keys()).find((k) => k.includes(`session/${s.session_id}`))!;
+  assert(key, "the session's entry");
+  stale.set(key, await inner.get(key)); // confirmed, not yet redirected: no binding
+  const go = await w.authorize(s.code, ct); // the victim's browser: binding set
+  await go.body?.cancel();
+  const forged = await fetch(
+    `${w.broker.url}/v1/oauth/callback?connect_code=attacker&state=race-state`,
+    { redirect: "manual" },
+  );
+  assertEquals(forged.status, 400);
+  assertEquals((await forged.json()).title, "Browser Mismatch");
+  stale.clear();
+  assertEquals((await (await w.poll(s)).json()).status, "confirmed");
+  const back = await fetch(
+    `${w.broker.url}/v1/oauth/callback?connect_code=real&state=race-state`,
+    { redirect: "manual", headers: { cookie: cookieOf(go) } },
+  );
+  await back.body?.cancel();
+  assertEquals(back.status, 302);
 });
