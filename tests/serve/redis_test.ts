@@ -18,18 +18,23 @@ import { startServe, userJwt } from "./_serve.ts";
 
 const SECRET = "openwebui-jwt-secret-redis-0123456789";
 
+/** Team mode (signed user header) on the shared Redis store, with a fresh store key. */
+function teamOnRedis(stack: { env: Record<string, string> }, redis: { url: string }) {
+  return {
+    ...stack.env,
+    MCS_STORE: redis.url,
+    MCS_STORE_KEY: `k1:${encodeBase64(crypto.getRandomValues(new Uint8Array(32)))}`,
+    MCS_SERVE_USER_JWT_SECRET: SECRET,
+  };
+}
+
 testRequiring(redisServer, {
   name: "mcs serve team mode on Redis: a flow crosses replicas, users stay apart, /readyz",
   async fn() {
     await using redis = await startRedis();
     const stack = await startStack({ pollInterval: 1 });
     try {
-      const env: Record<string, string> = {
-        ...stack.env,
-        MCS_STORE: redis.url,
-        MCS_STORE_KEY: `k1:${encodeBase64(crypto.getRandomValues(new Uint8Array(32)))}`,
-        MCS_SERVE_USER_JWT_SECRET: SECRET,
-      };
+      const env = teamOnRedis(stack, redis);
       await using one = await startServe(env);
       await using two = await startServe(env);
       const as = async (user: string) => ({ "x-openwebui-user-jwt": await userJwt(SECRET, user) });
@@ -81,12 +86,7 @@ testRequiring(redisServer, {
     await using redis = await startRedis();
     const stack = await startStack({ pollInterval: 1 });
     try {
-      const env: Record<string, string> = {
-        ...stack.env,
-        MCS_STORE: redis.url,
-        MCS_STORE_KEY: `k1:${encodeBase64(crypto.getRandomValues(new Uint8Array(32)))}`,
-        MCS_SERVE_USER_JWT_SECRET: SECRET,
-      };
+      const env = teamOnRedis(stack, redis);
       await using one = await startServe(env);
       await using two = await startServe(env);
       const call = async (srv: typeof one, user: string) => {
