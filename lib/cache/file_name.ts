@@ -20,6 +20,8 @@
  * @module
  */
 
+import { encodeHex } from "../encoding/hex.ts";
+
 /** Longest spelled-out file name; longer keys are hashed (file systems allow 255 bytes). */
 const MAX_NAME = 200;
 const KEEP = /^[a-z0-9._-]$/;
@@ -41,7 +43,7 @@ export async function fileNameForKey(key: string): Promise<string> {
   const spelled = `k-${escaped}.json`;
   if (spelled.length <= MAX_NAME) return spelled;
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", utf8.encode(key)));
-  return `h-${Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("")}.json`;
+  return `h-${encodeHex(digest)}.json`;
 }
 
 /** True for names produced by {@link fileNameForKey} (not temp, lock, probe or quarantine files). */

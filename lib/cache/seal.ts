@@ -35,6 +35,7 @@
 
 import { ConfigError } from "../errors.ts";
 import { decodeBase64Lenient, encodeBase64Url } from "../encoding/base64.ts";
+import { encodeHex } from "../encoding/hex.ts";
 
 /** The environment variable that holds the key ring. */
 export const STORE_KEY_ENV = "MCS_STORE_KEY";
@@ -127,7 +128,7 @@ export async function parseStoreKeys(text: string | undefined): Promise<StoreKey
 
 async function fingerprint(bytes: Uint8Array<ArrayBuffer>): Promise<string> {
   const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return [...d.subarray(0, 4)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return encodeHex(d.subarray(0, 4));
 }
 
 function aad(kid: string, exp: number | undefined, place: string): Uint8Array<ArrayBuffer> {

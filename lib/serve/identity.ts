@@ -32,6 +32,7 @@
  */
 
 import { ConfigError } from "../errors.ts";
+import { encodeHex } from "../encoding/hex.ts";
 import { sameSecret } from "../mcp/http.ts";
 import type { ErrorDoc } from "./responses.ts";
 
@@ -77,7 +78,7 @@ export function checkTeamConfig(policy: CallerPolicy): void {
 /** The store namespace of a user id: hex of the first 128 bits of SHA-256("mcs-user:" + id). */
 export async function userHash(id: string): Promise<string> {
   const d = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(`mcs-user:${id}`));
-  return [...new Uint8Array(d).slice(0, 16)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return encodeHex(new Uint8Array(d).slice(0, 16));
 }
 
 /** Bounded memo of {@link userHash} (plain-header ids repeat on every request). */

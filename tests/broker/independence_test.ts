@@ -37,9 +37,9 @@ Deno.test("the production broker imports no client protocol code", async () => {
           SHARED_INFRA.includes(file) || file === "cli/commands/broker.ts" ||
           // The --port parser and listen-grant error shared with `mcs serve` (no protocol).
           file === "cli/listen.ts" ||
-          // The Redis store's sealing (lib/cache/seal.ts, MCS_STORE) encodes with it; the
-          // broker's own envelope code does not.
-          file === "lib/encoding/base64.ts" ||
+          // The stores (lib/cache/seal.ts for MCS_STORE, file names in lib/cache/file_name.ts)
+          // encode with them; the broker's own envelope and session code does not.
+          file === "lib/encoding/base64.ts" || file === "lib/encoding/hex.ts" ||
           file === "deno.json",
         `${entry} reaches ${file}`,
       );

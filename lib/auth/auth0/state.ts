@@ -23,6 +23,7 @@
  */
 
 import { decodeBase64Lenient } from "../../encoding/base64.ts";
+import { encodeHex } from "../../encoding/hex.ts";
 
 /** A cached access token (typed: a refresh token can never be read back as one). */
 export interface StoredAccessToken {
@@ -133,7 +134,7 @@ export function fingerprint(secret: string): Promise<string> {
   if (!fp) {
     if (fingerprints.size >= MAX_FINGERPRINTS) fingerprints.clear();
     fp = crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret)).then((d) =>
-      Array.from(new Uint8Array(d).slice(0, 12), (b) => b.toString(16).padStart(2, "0")).join("")
+      encodeHex(new Uint8Array(d).slice(0, 12))
     );
     fingerprints.set(secret, fp);
     fp.catch(() => fingerprints.delete(secret));
