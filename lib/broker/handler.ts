@@ -57,6 +57,7 @@ import { pageAsset } from "./page.ts";
 import { apiKeyProblem, internalError, json, problem, safeEqual } from "./problem.ts";
 import * as p from "./protocol.ts";
 import {
+  hex,
   plausibleCode,
   randomCode,
   type Session,
@@ -824,8 +825,7 @@ function addressBucket(addr: string): string {
   if (ip.subarray(0, 12).every((b, i) => b === (i < 10 ? 0 : 0xff))) {
     return [...ip.subarray(12)].join(".");
   }
-  const hex = [...ip.subarray(0, 8)].map((b) => b.toString(16).padStart(2, "0")).join("");
-  return `${hex.match(/..../g)!.join(":")}::/64`;
+  return `${hex(ip.subarray(0, 8)).match(/..../g)!.join(":")}::/64`;
 }
 
 /** The browser-binding cookie's name: one per session, so parallel sign-ins do not collide. */

@@ -24,6 +24,7 @@
  * @module
  */
 import { safeEqual } from "./problem.ts";
+import { hex } from "./session.ts";
 
 /** Fetch `url`, connecting to `address` (an IP the guard checked). */
 export interface PinnedFetch {
@@ -34,8 +35,7 @@ export interface PinnedFetch {
 }
 
 /** The pinned address in the proxy user name (hex: an IPv6 address has colons). */
-const hex = (s: string) =>
-  Array.from(new TextEncoder().encode(s), (b) => b.toString(16).padStart(2, "0")).join("");
+const hexOf = (s: string) => hex(new TextEncoder().encode(s));
 const unhex = (s: string) =>
   new TextDecoder().decode(Uint8Array.from(s.match(/../g) ?? [], (h) => parseInt(h, 16)));
 
@@ -71,7 +71,7 @@ export function pinnedFetch(o: { caCerts?: string[] } = {}): Promise<PinnedFetch
         proxy: tls
           ? {
             url: `http://127.0.0.1:${port}`,
-            basicAuth: { username: `pin-${hex(address)}`, password: secret },
+            basicAuth: { username: `pin-${hexOf(address)}`, password: secret },
           }
           : { transport: "tcp", hostname: address, port: target },
       });

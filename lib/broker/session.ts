@@ -73,7 +73,7 @@ const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 export const normalise = (code: string): string => code.replace(/-/g, "").toUpperCase();
 
 /** Lowercase hex. */
-export const hex = (bytes: ArrayBuffer): string =>
+export const hex = (bytes: ArrayBuffer | Uint8Array): string =>
   Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
 
 /** Lowercase SHA-256 hex of UTF-8 text. */
