@@ -86,6 +86,14 @@ testRequiring(redisServer, {
       assert(dump.size > 0);
       const sealer = new Sealer(await parseStoreKeys(storeKey));
       let googleTokenSeen = false;
+      // Every string the sealed values hold (tokens, keys, ids), to look for in the raw values:
+      // searching the base64 ciphertext for fixed words would match by chance.
+      const held = new Set<string>();
+      const collect = (x: unknown): void => {
+        if (typeof x === "string") {
+          if (x.length >= 16) held.add(x);
+        } else if (x && typeof x === "object") Object.values(x).forEach(collect);
+      };
       for (const [k, v] of dump) {
         assert(k.startsWith("mcs:d:"), `only entries remain: ${k}`);
         const env = JSON.parse(v) as Record<string, unknown>;
@@ -94,12 +102,21 @@ testRequiring(redisServer, {
           [],
           `${k} holds only envelope fields`,
         );
-        assert(!/ya29|eyJ|token|refresh|BEGIN|"d":|"n":/.test(v), `readable content in ${k}`);
+        const { iv: _iv, ct: _ct, ...clear } = env;
+        assert(
+          !/ya29|eyJ|token|refresh|BEGIN|"d":|"n":/.test(JSON.stringify(clear)),
+          `readable content in ${k}`,
+        );
         const opened = await sealer.open(k, v);
         assert("json" in opened, `${k} opens with the key`);
         if (opened.json.includes("ya29.emu-")) googleTokenSeen = true;
+        collect(JSON.parse(opened.json));
       }
       assert(googleTokenSeen, "the Google token was stored (sealed) in Redis");
+      assert([...held].some((x) => x.startsWith("ya29.emu-")), "the Google token is looked for");
+      for (const [k, v] of dump) {
+        for (const x of held) assert(!v.includes(x), `a stored value is readable in ${k}`);
+      }
     } finally {
       await stack.close();
       for (const dir of dirs) await Deno.remove(dir, { recursive: true });
