@@ -40,9 +40,91 @@ const SECRET = "bench-openwebui-jwt-secret-0123456789";
 const ARGS = { query: "in:inbox", limit: 20 };
 const LATENCY_MS = 20;
 
+const WRK_SCRIPT = new URL("./serve_wrk.lua", import.meta.url).pathname;
+
+/** What a load run measured: latencies in ms. */
+interface Run {
+  calls: number;
+  errors: number;
+  perSecond: number;
+  p50: number;
+  p95: number;
+  p99: number;
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
 function quantile(xs: number[], q: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+}
+
+/** A run from the latencies (ms) of the good calls. */
+function summarize(ms: number[], errors: number, seconds: number): Run {
+  return {
+    calls: ms.length + errors,
+    errors,
+    perSecond: ms.length / seconds,
+    p50: quantile(ms, 0.5),
+    p95: quantile(ms, 0.95),
+    p99: quantile(ms, 0.99),
+  };
+}
+
+/** Whether `wrk` is on PATH. */
+async function hasWrk(): Promise<boolean> {
+  try {
+    await new Deno.Command("wrk", { args: ["--version"], stdout: "null", stderr: "null" }).output();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Load from `wrk` (serve_wrk.lua): a thread per user and replica, `concurrency / replicas`
+ * connections each, so every user keeps `concurrency` calls in flight, half on each replica.
+ */
+async function wrk(o: {
+  servers: Serve[];
+  tokens: string;
+  users: number;
+  concurrency: number;
+  seconds: number;
+  tmp: string;
+}): Promise<Run> {
+  const replicas = o.servers.map((s) => new URL(s.base).host);
+  if (o.concurrency % replicas.length) {
+    throw new Error(
+      `--concurrency ${o.concurrency} is not a multiple of --replicas ${replicas.length}, which ` +
+        `the wrk driver needs (one thread per user and replica); or use --driver fetch`,
+    );
+  }
+  const out = `${o.tmp}/wrk.json`;
+  const ran = await new Deno.Command("wrk", {
+    args: [
+      ...["-t", String(o.users * replicas.length), "-c", String(o.users * o.concurrency)],
+      ...["-d", `${o.seconds}s`, "--timeout", "10s", "-s", WRK_SCRIPT, `${o.servers[0].base}/`],
+      ...["--", o.tokens, "-", "/tools/search_emails", JSON.stringify(ARGS)],
+    ],
+    env: { MCS_WRK_REPLICAS: replicas.join(","), MCS_WRK_OUT: out },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!ran.success) {
+    throw new Error(`wrk failed: ${new TextDecoder().decode(ran.stderr)}`);
+  }
+  const r = JSON.parse(await Deno.readTextFile(out));
+  // response() sees every answer, so badBodies includes the non-200s (statusErrors).
+  const errors = r.badBodies + r.socketErrors + r.timeouts;
+  return {
+    calls: r.calls + r.socketErrors + r.timeouts,
+    errors,
+    perSecond: (r.calls - r.badBodies) / (r.durationUs / 1e6),
+    p50: r.p50Us / 1000,
+    p95: r.p95Us / 1000,
+    p99: r.p99Us / 1000,
+  };
 }
 
 /** Peak resident memory of a process in MiB (Linux), NaN elsewhere. */
@@ -77,8 +159,13 @@ async function main() {
       json: { type: "boolean", default: false },
       "cpu-prof": { type: "string" },
       "deno-flags": { type: "string", default: "" },
+      driver: { type: "string" },
     },
   });
+  const driver = values.driver ?? (await hasWrk() ? "wrk" : "fetch");
+  if (driver !== "wrk" && driver !== "fetch") {
+    throw new Error(`--driver ${driver}: use wrk (apt install wrk) or fetch`);
+  }
   const users = Number(values.users);
   const concurrency = Number(values.concurrency);
   const seconds = Number(values.seconds);
@@ -130,36 +217,54 @@ async function main() {
       const ms = performance.now() - t0;
       return { ms, ok: r.status === 200 && body?.messages?.length === 20 };
     };
-
-    // A single warm call: one user, one replica, nothing else running.
     gmail.setLatency(LATENCY_MS);
-    for (let i = 0; i < 5; i++) await call(servers[0], jwts[0]);
-    const single: number[] = [];
-    for (let i = 0; i < 30; i++) single.push((await call(servers[0], jwts[0])).ms);
-    const singleP50 = quantile(single, 0.5);
-
     // Warm every user on every replica (their scopes are built on first use).
     await Promise.all(jwts.flatMap((jwt) => servers.map((s) => call(s, jwt))));
+    for (let i = 0; i < 5; i++) await call(servers[0], jwts[0]);
 
-    const cpu0 = await Promise.all([...servers.map((s) => cpuSeconds(s.pid)), cpuSeconds("self")]);
-    const lat: number[] = [];
-    let errors = 0;
-    let turn = 0;
-    const end = performance.now() + seconds * 1000;
-    const worker = async (jwt: string) => {
-      while (performance.now() < end) {
-        const r = await call(servers[turn++ % servers.length], jwt);
-        if (r.ok) lat.push(r.ms);
-        else errors++;
-      }
-    };
     // The emulator logs every API call it serves (for tests); nothing here reads that log, so
     // it is emptied every second rather than grown to ~10^6 entries in this process.
     const forget = setInterval(() => gmail.resetCounters(), 1_000);
+    let run: Run;
+    let single: Run;
+    let cpu0: number[];
     try {
-      await Promise.all(
-        jwts.flatMap((jwt) => Array.from({ length: concurrency }, () => worker(jwt))),
-      );
+      if (driver === "wrk") {
+        const tokens = `${tmp}/tokens`;
+        await Deno.writeTextFile(tokens, jwts.join("\n") + "\n", { mode: 0o600 });
+        // A single warm call: one user, one connection to one replica, nothing else running.
+        single = await wrk({
+          servers: [servers[0]],
+          tokens,
+          users: 1,
+          concurrency: 1,
+          seconds: 5,
+          tmp,
+        });
+        cpu0 = await Promise.all([...servers.map((s) => cpuSeconds(s.pid)), cpuSeconds("self")]);
+        run = await wrk({ servers, tokens, users, concurrency, seconds, tmp });
+      } else {
+        // A single warm call: one user, one replica, nothing else running.
+        const ms: number[] = [];
+        for (let i = 0; i < 30; i++) ms.push((await call(servers[0], jwts[0])).ms);
+        single = summarize(ms, 0, 30);
+        cpu0 = await Promise.all([...servers.map((s) => cpuSeconds(s.pid)), cpuSeconds("self")]);
+        const lat: number[] = [];
+        let errors = 0;
+        let turn = 0;
+        const end = performance.now() + seconds * 1000;
+        const worker = async (jwt: string) => {
+          while (performance.now() < end) {
+            const r = await call(servers[turn++ % servers.length], jwt);
+            if (r.ok) lat.push(r.ms);
+            else errors++;
+          }
+        };
+        await Promise.all(
+          jwts.flatMap((jwt) => Array.from({ length: concurrency }, () => worker(jwt))),
+        );
+        run = summarize(lat, errors, seconds);
+      }
     } finally {
       clearInterval(forget);
     }
@@ -173,14 +278,15 @@ async function main() {
       replicas,
       store: env.MCS_STORE ? "redis" : "file",
       gmailLatencyMs: LATENCY_MS,
-      calls: lat.length + errors,
-      errors,
-      callsPerSecond: Math.round((lat.length / seconds) * 10) / 10,
-      singleWarmP50Ms: Math.round(singleP50 * 10) / 10,
-      p50Ms: Math.round(quantile(lat, 0.5) * 10) / 10,
-      p95Ms: Math.round(quantile(lat, 0.95) * 10) / 10,
-      p99Ms: Math.round(quantile(lat, 0.99) * 10) / 10,
-      p99OverSingle: Math.round((quantile(lat, 0.99) / singleP50) * 100) / 100,
+      driver,
+      calls: run.calls,
+      errors: run.errors,
+      callsPerSecond: Math.round(run.perSecond * 10) / 10,
+      singleWarmP50Ms: round1(single.p50),
+      p50Ms: round1(run.p50),
+      p95Ms: round1(run.p95),
+      p99Ms: round1(run.p99),
+      p99OverSingle: Math.round((run.p99 / single.p50) * 100) / 100,
       peakMemoryMiB: memory,
       /** CPU cores used on average: each replica, then this process (client and emulators). */
       cpuCores: cpuShare,
@@ -191,7 +297,10 @@ async function main() {
         `${users} users x ${concurrency} in flight, ${seconds} s, ${replicas} replicas ` +
           `(${result.store} store), Gmail at ${LATENCY_MS} ms per response`,
       );
-      console.log(`calls ${result.calls}, errors ${errors}, ${result.callsPerSecond} calls/s`);
+      console.log(
+        `calls ${result.calls}, errors ${run.errors}, ${result.callsPerSecond} calls/s ` +
+          `(load from ${driver})`,
+      );
       console.log(
         `single warm call p50 ${result.singleWarmP50Ms} ms; under load p50 ${result.p50Ms} ms, ` +
           `p95 ${result.p95Ms} ms, p99 ${result.p99Ms} ms (${result.p99OverSingle}x single)`,
@@ -202,7 +311,7 @@ async function main() {
           `load generator and emulators ${cpuShare.at(-1)} (of ${navigator.hardwareConcurrency})`,
       );
     }
-    if (errors > 0 || result.p99OverSingle > 3) Deno.exitCode = 1;
+    if (run.errors > 0 || result.p99OverSingle > 3) Deno.exitCode = 1;
   } finally {
     for (const s of servers) await s.stop().catch(() => {});
     await gmail.close();
