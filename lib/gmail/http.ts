@@ -94,7 +94,11 @@ export type BatchResult<T> = { ok: true; value: T } | { ok: false; error: McsErr
 
 const USER_PREFIX = "/gmail/v1/users/me/";
 
-/** Build `path?query` (relative paths under the user prefix). */
+/**
+ * Build `path?query` (relative paths under the user prefix), always with the standard parameter
+ * `prettyPrint=false`: Google indents its JSON unless told not to, which only adds bytes to move
+ * and parse (reference §4: "standard parameters worth using").
+ */
 export function buildPath(path: string, query?: Query): string {
   const full = path.startsWith("/") ? path : USER_PREFIX + path;
   const qs = new URLSearchParams();
@@ -103,8 +107,8 @@ export function buildPath(path: string, query?: Query): string {
     if (Array.isArray(v)) { for (const x of v) qs.append(k, x); }
     else qs.append(k, String(v));
   }
-  const s = qs.toString();
-  return s ? `${full}?${s}` : full;
+  qs.append("prettyPrint", "false");
+  return `${full}?${qs}`;
 }
 
 /** Retry-After (seconds or HTTP-date) in ms, or undefined: the policy's one parser. */

@@ -87,7 +87,9 @@ async function hasWrk(): Promise<boolean> {
  */
 async function wrk(o: {
   servers: Serve[];
+  /** A line per user: the user's tokens, one per second from `base` (Unix seconds). */
   tokens: string;
+  base: number;
   users: number;
   concurrency: number;
   seconds: number;
@@ -105,7 +107,7 @@ async function wrk(o: {
     args: [
       ...["-t", String(o.users * replicas.length), "-c", String(o.users * o.concurrency)],
       ...["-d", `${o.seconds}s`, "--timeout", "10s", "-s", WRK_SCRIPT, `${o.servers[0].base}/`],
-      ...["--", o.tokens, "-", "/tools/search_emails", JSON.stringify(ARGS)],
+      ...["--", o.tokens, String(o.base), "/tools/search_emails", JSON.stringify(ARGS)],
     ],
     env: { MCS_WRK_REPLICAS: replicas.join(","), MCS_WRK_OUT: out },
     stdout: "piped",
@@ -144,6 +146,18 @@ async function cpuSeconds(pid: number | "self"): Promise<number> {
     const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds the whole machine has been busy (all cores; Linux /proc/stat), NaN elsewhere. */
+async function machineBusySeconds(): Promise<number> {
+  try {
+    const line = (await Deno.readTextFile("/proc/stat")).split("\n")[0];
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal ...: busy = all but idle and iowait.
+    return (f.reduce((a, b) => a + b, 0) - f[3] - f[4]) / 100;
   } catch {
     return NaN;
   }
@@ -204,23 +218,40 @@ async function main() {
       ...values["deno-flags"].split(/\s+/).filter(Boolean),
     ];
     for (let i = 0; i < replicas; i++) servers.push(await startServe(env, [], flags));
-    const jwts = await Promise.all(
+    // Open WebUI signs a fresh token for every request (iat = now, 300 s lifetime), so tokens
+    // minted within the same second are the same bytes: one token per user per second, as it
+    // would send them, so the replicas verify what they would verify in a deployment.
+    const base = Math.floor(Date.now() / 1000);
+    const span = seconds + 180; // warm-up, the single-call phase and the run
+    const tokens = await Promise.all(
       Array.from(
         { length: users },
-        (_, i) => userJwt(SECRET, `bench-user-${i}`, { expiresIn: "1h" }),
+        (_, i) =>
+          Promise.all(
+            Array.from({ length: span }, (_, k) =>
+              userJwt(SECRET, `bench-user-${i}`, {
+                issuedAt: base + k,
+                expiresIn: base + k + 300,
+              })),
+          ),
       ),
     );
-    const call = async (server: Serve, jwt: string): Promise<{ ms: number; ok: boolean }> => {
+    const jwtOf = (user: number) =>
+      tokens[user][Math.min(span - 1, Math.floor(Date.now() / 1000) - base)];
+    const call = async (server: Serve, user: number): Promise<{ ms: number; ok: boolean }> => {
       const t0 = performance.now();
-      const r = await server.post("/tools/search_emails", ARGS, { "x-openwebui-user-jwt": jwt });
+      const r = await server.post("/tools/search_emails", ARGS, {
+        "x-openwebui-user-jwt": jwtOf(user),
+      });
       const body = await r.json().catch(() => undefined);
       const ms = performance.now() - t0;
       return { ms, ok: r.status === 200 && body?.messages?.length === 20 };
     };
+    const everyUser = Array.from({ length: users }, (_, i) => i);
     gmail.setLatency(LATENCY_MS);
     // Warm every user on every replica (their scopes are built on first use).
-    await Promise.all(jwts.flatMap((jwt) => servers.map((s) => call(s, jwt))));
-    for (let i = 0; i < 5; i++) await call(servers[0], jwts[0]);
+    await Promise.all(everyUser.flatMap((u) => servers.map((s) => call(s, u))));
+    for (let i = 0; i < 5; i++) await call(servers[0], 0);
 
     // The emulator logs every API call it serves (for tests); nothing here reads that log, so
     // it is emptied every second rather than grown to ~10^6 entries in this process.
@@ -228,40 +259,48 @@ async function main() {
     let run: Run;
     let single: Run;
     let cpu0: number[];
+    let t0 = 0;
     try {
       if (driver === "wrk") {
-        const tokens = `${tmp}/tokens`;
-        await Deno.writeTextFile(tokens, jwts.join("\n") + "\n", { mode: 0o600 });
-        // A single warm call: one user, one connection to one replica, nothing else running.
-        single = await wrk({
-          servers: [servers[0]],
-          tokens,
-          users: 1,
-          concurrency: 1,
-          seconds: 5,
-          tmp,
+        // A line per user: its tokens, one per second from `base`.
+        const file = `${tmp}/tokens`;
+        await Deno.writeTextFile(file, tokens.map((t) => t.join(" ")).join("\n") + "\n", {
+          mode: 0o600,
         });
-        cpu0 = await Promise.all([...servers.map((s) => cpuSeconds(s.pid)), cpuSeconds("self")]);
-        run = await wrk({ servers, tokens, users, concurrency, seconds, tmp });
+        const w = { tokens: file, base, tmp };
+        // A single warm call: one user, one connection to one replica, nothing else running.
+        single = await wrk({ ...w, servers: [servers[0]], users: 1, concurrency: 1, seconds: 5 });
+        t0 = performance.now();
+        cpu0 = await Promise.all([
+          ...servers.map((s) => cpuSeconds(s.pid)),
+          cpuSeconds("self"),
+          machineBusySeconds(),
+        ]);
+        run = await wrk({ ...w, servers, users, concurrency, seconds });
       } else {
         // A single warm call: one user, one replica, nothing else running.
         const ms: number[] = [];
-        for (let i = 0; i < 30; i++) ms.push((await call(servers[0], jwts[0])).ms);
+        for (let i = 0; i < 30; i++) ms.push((await call(servers[0], 0)).ms);
         single = summarize(ms, 0, 30);
-        cpu0 = await Promise.all([...servers.map((s) => cpuSeconds(s.pid)), cpuSeconds("self")]);
+        t0 = performance.now();
+        cpu0 = await Promise.all([
+          ...servers.map((s) => cpuSeconds(s.pid)),
+          cpuSeconds("self"),
+          machineBusySeconds(),
+        ]);
         const lat: number[] = [];
         let errors = 0;
         let turn = 0;
         const end = performance.now() + seconds * 1000;
-        const worker = async (jwt: string) => {
+        const worker = async (user: number) => {
           while (performance.now() < end) {
-            const r = await call(servers[turn++ % servers.length], jwt);
+            const r = await call(servers[turn++ % servers.length], user);
             if (r.ok) lat.push(r.ms);
             else errors++;
           }
         };
         await Promise.all(
-          jwts.flatMap((jwt) => Array.from({ length: concurrency }, () => worker(jwt))),
+          everyUser.flatMap((u) => Array.from({ length: concurrency }, () => worker(u))),
         );
         run = summarize(lat, errors, seconds);
       }
@@ -269,8 +308,30 @@ async function main() {
       clearInterval(forget);
     }
     const memory = await Promise.all(servers.map((s) => peakMiB(s.pid)));
-    const cpu1 = await Promise.all([...servers.map((s) => cpuSeconds(s.pid)), cpuSeconds("self")]);
-    const cpuShare = cpu1.map((c, i) => Math.round(((c - cpu0[i]) / seconds) * 100) / 100);
+    const elapsed = (performance.now() - t0) / 1000; // the run plus the driver's start and end
+    const cpu1 = await Promise.all([
+      ...servers.map((s) => cpuSeconds(s.pid)),
+      cpuSeconds("self"),
+      machineBusySeconds(),
+    ]);
+    const used = cpu1.map((c, i) => c - cpu0[i]);
+    const machine = used.pop()!;
+    const cpuShare = used.map((c) => Math.round((c / elapsed) * 100) / 100);
+    // CPU per call (ms), the figure that decides capacity: the replicas together, this process
+    // (the emulators, and the load generator with --driver fetch), and the rest of the machine
+    // (wrk, Redis, the kernel's network stack).
+    const perCall = (cpu: number) => Math.round((cpu * 1000 / run.calls) * 100) / 100;
+    const replicasCpu = used.slice(0, -1).reduce((a, b) => a + b, 0);
+    const cpuPerCallMs = {
+      replicas: perCall(replicasCpu),
+      benchProcess: perCall(used.at(-1)!),
+      rest: perCall(machine - replicasCpu - used.at(-1)!),
+      total: perCall(machine),
+    };
+    const cores = navigator.hardwareConcurrency;
+    // Little's law: calls in flight = calls/s x mean latency, so a mean of at most 3x the single
+    // call (a floor for a p99 of 3x) needs at least this many calls/s.
+    const neededPerSecond = Math.round((users * concurrency) / (3 * single.p50 / 1000));
     const result = {
       users,
       concurrency,
@@ -290,6 +351,12 @@ async function main() {
       peakMemoryMiB: memory,
       /** CPU cores used on average: each replica, then this process (client and emulators). */
       cpuCores: cpuShare,
+      /** The whole machine's busy cores over the run. */
+      machineBusyCores: Math.round((machine / elapsed) * 100) / 100,
+      cpuPerCallMs,
+      /** Calls/s these CPU costs allow on this machine's cores, and the floor the target needs. */
+      capacityPerSecond: Math.round((cores * 1000) / cpuPerCallMs.total),
+      neededPerSecond,
     };
     if (values.json) console.log(JSON.stringify(result));
     else {
@@ -308,7 +375,14 @@ async function main() {
       console.log(`peak memory per replica: ${memory.map((m) => `${m} MiB`).join(", ")}`);
       console.log(
         `CPU cores used: replicas ${cpuShare.slice(0, -1).join(", ")}; ` +
-          `load generator and emulators ${cpuShare.at(-1)} (of ${navigator.hardwareConcurrency})`,
+          `emulators${driver === "fetch" ? " and load generator" : ""} ${cpuShare.at(-1)}; ` +
+          `whole machine ${result.machineBusyCores} (of ${cores})`,
+      );
+      console.log(
+        `CPU per call: replicas ${cpuPerCallMs.replicas} ms, emulators ${cpuPerCallMs.benchProcess} ms, ` +
+          `rest (${driver === "wrk" ? "wrk, " : ""}Redis, kernel) ${cpuPerCallMs.rest} ms; ` +
+          `total ${cpuPerCallMs.total} ms, so ${cores} cores carry at most ` +
+          `${result.capacityPerSecond} calls/s; p99 ≤ 3x single needs at least ${neededPerSecond}`,
       );
     }
     if (run.errors > 0 || result.p99OverSingle > 3) Deno.exitCode = 1;

@@ -6,7 +6,7 @@
 --
 -- Environment: MCS_WRK_REPLICAS (host:port,...; setup() runs before any argument is seen) and
 -- MCS_WRK_OUT (the file the result goes to, one JSON line). Arguments after `--`: <file of user
--- tokens, one per line> <unused> <path> <JSON body>.
+-- tokens> <their first second> <path> <JSON body>.
 
 local threads = {}
 local next_id = 0
@@ -30,19 +30,30 @@ function setup(thread)
 end
 
 function init(args)
-  local tokens = {}
-  for line in io.lines(args[1]) do tokens[#tokens + 1] = line end
-  local token = tokens[(user % #tokens) + 1]
+  -- args[1]: a line per user holding that user's tokens, one per second from args[2] (Unix
+  -- seconds), as Open WebUI mints a fresh one per request; a request sends the current second's.
+  local line_no = 0
+  local mine = nil
+  for line in io.lines(args[1]) do
+    if line_no == user then mine = line end
+    line_no = line_no + 1
+  end
+  base = tonumber(args[2])
   errors = 0
-  request_text = wrk.format("POST", args[3], {
-    ["Host"] = hostport,
-    ["content-type"] = "application/json",
-    ["x-openwebui-user-jwt"] = token,
-  }, args[4])
+  requests_by_second = {}
+  for token in string.gmatch(mine, "%S+") do
+    requests_by_second[#requests_by_second + 1] = wrk.format("POST", args[3], {
+      ["Host"] = hostport,
+      ["content-type"] = "application/json",
+      ["x-openwebui-user-jwt"] = token,
+    }, args[4])
+  end
 end
 
 function request()
-  return request_text
+  local k = os.time() - base + 1
+  if k > #requests_by_second then k = #requests_by_second end
+  return requests_by_second[k]
 end
 
 -- A call counts when it is a 200 holding the search's messages (not a sign-in step, not an error).

@@ -17,6 +17,11 @@ Deno.test("search 50 with metadata costs ≤ 3 HTTP round trips and resolves lab
   assert.ok(!page.items.some((m) => m.subject === "You won!!!"), "spam excluded");
   // The metadata calls were batched, not sequential.
   assert.ok(f.emu.calls.filter((c) => c.batched).length === 50);
+  // Every call, batched parts included, asks for compact JSON (Google indents it by default).
+  const loose = f.emu.calls.filter((c) =>
+    !new URL(c.path, "http://x").search.includes("prettyPrint=false")
+  );
+  assert.deepEqual(loose, []);
 });
 
 Deno.test("pagination walks every message exactly once", async () => {

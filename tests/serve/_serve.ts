@@ -85,13 +85,13 @@ export async function startServe(
 export async function userJwt(
   secret: string,
   sub: string,
-  o: { expiresIn?: string | number; issuer?: string } = {},
+  o: { expiresIn?: string | number; issuer?: string; issuedAt?: number } = {},
 ): Promise<string> {
   return await new SignJWT({ email: `${sub}@example.com`, name: sub, role: "user" })
     .setProtectedHeader({ alg: "HS256" })
     .setSubject(sub)
     .setIssuer(o.issuer ?? "open-webui")
-    .setIssuedAt()
+    .setIssuedAt(o.issuedAt)
     .setExpirationTime(o.expiresIn ?? "300s")
     .sign(new TextEncoder().encode(secret));
 }
