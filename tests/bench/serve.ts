@@ -174,6 +174,7 @@ async function main() {
       "cpu-prof": { type: "string" },
       "deno-flags": { type: "string", default: "" },
       driver: { type: "string" },
+      "single-seconds": { type: "string", default: "5" },
     },
   });
   const driver = values.driver ?? (await hasWrk() ? "wrk" : "fetch");
@@ -269,7 +270,13 @@ async function main() {
         });
         const w = { tokens: file, base, tmp };
         // A single warm call: one user, one connection to one replica, nothing else running.
-        single = await wrk({ ...w, servers: [servers[0]], users: 1, concurrency: 1, seconds: 5 });
+        single = await wrk({
+          ...w,
+          servers: [servers[0]],
+          users: 1,
+          concurrency: 1,
+          seconds: Number(values["single-seconds"]),
+        });
         t0 = performance.now();
         cpu0 = await Promise.all([
           ...servers.map((s) => cpuSeconds(s.pid)),
