@@ -33,7 +33,8 @@
  * - **Unreadable values** (not an envelope, or one that does not open under a known key: wrong
  *   key, altered, moved) are moved aside, if unchanged, to the quarantine key (kept
  *   {@link QUARANTINE_KEEP_MS}), read as absent, and reported once through `onWarning` by key
- *   and reason, never with the value. A value sealed under a key id this replica does not hold is
+ *   and reason, never with the value (the store remembers the last {@link REPORTED_KEYS_KEPT}
+ *   keys it reported, so its memory stays flat however many bad keys it meets). A value sealed under a key id this replica does not hold is
  *   read as absent but left in place: during a rolling key rotation another replica may hold it.
  *
  * @example
@@ -90,6 +91,12 @@ export const LOCK_WAIT_MS = 12_000;
 export const EXPIRY_SLACK_MS = 5_000;
 /** How long a quarantined value is kept for inspection: 7 days. */
 export const QUARANTINE_KEEP_MS = 7 * 24 * 3600 * 1000;
+/**
+ * How many unreadable keys a store remembers having reported (the most recently reported): a
+ * long-running server with many bad keys keeps its memory flat, and a key reported again after
+ * this many others is reported once more.
+ */
+export const REPORTED_KEYS_KEPT = 10_000;
 
 /**
  * Write or delete an entry. KEYS: entry, lock. ARGV: token ("" = not holding the lock), mode
@@ -133,6 +140,7 @@ export class RedisCacheStore implements CacheStore {
   readonly #warn: (message: string) => void;
   readonly #lockTtlMs: number;
   readonly #lockWaitMs: number;
+  /** Unreadable keys already reported, oldest first (at most {@link REPORTED_KEYS_KEPT}). */
   readonly #reported = new Set<string>();
 
   /** Sends nothing: the first command connects. */
@@ -285,9 +293,13 @@ export class RedisCacheStore implements CacheStore {
     }
   }
 
+  /** Warn unless `redisKey` is among the {@link REPORTED_KEYS_KEPT} most recently reported. */
   #warnOnce(redisKey: string, message: string): void {
     if (this.#reported.has(redisKey)) return;
     this.#reported.add(redisKey);
+    if (this.#reported.size > REPORTED_KEYS_KEPT) {
+      this.#reported.delete(this.#reported.values().next().value!);
+    }
     this.#warn(message);
   }
 
