@@ -79,6 +79,12 @@ export interface RedisCacheStoreOptions {
   lockTtlMs?: number;
   /** How long a writer waits for a key's lock before `cache_busy` (default {@link LOCK_WAIT_MS}). */
   lockWaitMs?: number;
+  /**
+   * Awaited before every operation; its rejection is the operation's. `openStore` passes the
+   * key canary's `ready` (key_canary.ts), so nothing is read or moved aside before this process's
+   * keys are proven to be the other replicas'.
+   */
+  ready?: () => Promise<void>;
 }
 
 /** Default deployment prefix. */
@@ -140,6 +146,7 @@ export class RedisCacheStore implements CacheStore {
   readonly #warn: (message: string) => void;
   readonly #lockTtlMs: number;
   readonly #lockWaitMs: number;
+  readonly #ready: (() => Promise<void>) | undefined;
   /** Unreadable keys already reported, oldest first (at most {@link REPORTED_KEYS_KEPT}). */
   readonly #reported = new Set<string>();
 
@@ -152,6 +159,7 @@ export class RedisCacheStore implements CacheStore {
     this.#warn = options.onWarning ?? ((message) => console.error(message));
     this.#lockTtlMs = options.lockTtlMs ?? LOCK_TTL_MS;
     this.#lockWaitMs = options.lockWaitMs ?? LOCK_WAIT_MS;
+    this.#ready = options.ready;
   }
 
   /** The Redis key of entry `key`. */
@@ -164,16 +172,19 @@ export class RedisCacheStore implements CacheStore {
   }
 
   async get<T>(key: string): Promise<T | undefined> {
+    await this.#ready?.();
     return await this.#read<T>(key);
   }
 
   async set<T>(key: string, value: T, options: WriteOptions = {}): Promise<void> {
+    await this.#ready?.();
     if (value === undefined) return await this.delete(key);
     const json = serializeValue(value, options);
     await this.#unlockedWrite(key, json, options.expiresAt);
   }
 
   async delete(key: string): Promise<void> {
+    await this.#ready?.();
     await this.#unlockedWrite(key, undefined, undefined);
   }
 
@@ -181,6 +192,7 @@ export class RedisCacheStore implements CacheStore {
     key: string,
     fn: (current: T | undefined) => UpdateResult<T> | Promise<UpdateResult<T>>,
   ): Promise<T | undefined> {
+    await this.#ready?.();
     const token = crypto.randomUUID();
     const lock = this.#lockKey(key);
     await this.#waitFor(
@@ -212,6 +224,7 @@ export class RedisCacheStore implements CacheStore {
   }
 
   async keys(prefix = ""): Promise<string[]> {
+    await this.#ready?.();
     const now = this.#now();
     const out: string[] = [];
     const start = this.entryKey("");
@@ -229,6 +242,7 @@ export class RedisCacheStore implements CacheStore {
   }
 
   async clear(prefix = ""): Promise<void> {
+    await this.#ready?.();
     const start = this.entryKey("");
     for await (const batch of this.#scan(this.entryKey(prefix))) {
       for (const redisKey of batch) await this.delete(redisKey.slice(start.length));
