@@ -11,8 +11,8 @@
  *   `lib/cache/redis_store.ts`). Redis expires entries itself, so there is nothing to compact.
  *   The Redis client is loaded only here, on this path (dynamic import).
  *
- * `check()` is the readiness probe `/health` runs (Redis answers PING; the directory is
- * writable); `describe` names the store for the start-up line, never with a password.
+ * `check()` is the readiness probe `/health` runs (Redis answers PING and the key canary opens;
+ * the directory is writable); `describe` names the store for the start-up line, never with a password.
  *
  * @example
  * ```ts
@@ -49,11 +49,12 @@ export interface BrokerStore {
 
 /**
  * Open the broker's store: Redis when `MCS_STORE` is set, else the state directory (checked
- * writable now, so a bad directory fails at start). Redis itself is first contacted by the
- * first request (or `check()`), so a broker starts while Redis is down and answers 503 until
- * it is back.
+ * writable now, so a bad directory fails at start). Opening Redis checks its key canary (a key
+ * id whose bytes differ from the other replicas' fails the start), but a Redis that does not
+ * answer does not: the broker starts while Redis is down and answers 503 until it is back.
  * @throws {ConfigError} `store_url_invalid`, `missing_setting`/`store_key_invalid`
- * (`MCS_STORE_KEY`), `store_prefix_invalid`, or the state directory's error.
+ * (`MCS_STORE_KEY`), `store_key_mismatch`, `store_prefix_invalid`, or the state directory's
+ * error.
  */
 export async function openBrokerStore(
   env: EnvReader,

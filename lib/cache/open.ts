@@ -5,9 +5,12 @@
  * sealed under `MCS_STORE_KEY` (see seal.ts) and keys under `MCS_STORE_PREFIX` (default `mcs:`).
  *
  * Configuration problems (a malformed URL, a missing or malformed key) fail here, at once, as
- * {@link ConfigError}s; Redis itself is first contacted by the first command, so a server starts
- * while Redis is down and its calls fail with `store_unavailable` until it is back. The Redis
- * client is loaded only on that path (dynamic imports), never by other commands.
+ * {@link ConfigError}s. So does a key that differs from the other replicas' under the same key
+ * id: the key canary (key_canary.ts) is checked here, and a `store_key_mismatch` refuses the
+ * start. When Redis does not answer, the server starts anyway (its calls fail with
+ * `store_unavailable` until Redis is back); the store then runs the canary check before its
+ * first operation, and `check()` runs it every time. The Redis client is loaded only on that
+ * path (dynamic imports), never by other commands.
  *
  * @example
  * ```ts
@@ -21,7 +24,7 @@
  * @module
  */
 
-import { ConfigError } from "../errors.ts";
+import { ConfigError, McsError } from "../errors.ts";
 import type { CacheStore } from "./types.ts";
 import type { EnvLike } from "./dir.ts";
 
@@ -46,8 +49,9 @@ export interface OpenedStore {
   /** Where it is, without credentials: the directory, or the Redis URL and prefix. */
   describe: string;
   /**
-   * Readiness probe: resolves when the store can be used (Redis answers PING; the cache directory
-   * is writable); throws `store_unavailable` (Redis) or the cache directory's ConfigError.
+   * Readiness probe: resolves when the store can be used (Redis answers PING and the key canary
+   * opens; the cache directory is writable); throws `store_unavailable` or `store_key_mismatch`
+   * (Redis) or the cache directory's ConfigError.
    */
   check(): Promise<void>;
   /** Release the connection (no-op for the file store). */
@@ -67,7 +71,7 @@ export function wantsSharedStore(env: EnvLike): boolean {
 /**
  * Open the store the environment selects.
  * @throws {ConfigError} `store_url_invalid`, `missing_setting` / `store_key_invalid` (the key),
- * `store_prefix_invalid`.
+ * `store_prefix_invalid`, `store_key_mismatch` (a key id's bytes differ from the store's).
  */
 export async function openStore(options: OpenStoreOptions): Promise<OpenedStore> {
   const url = options.env.get("MCS_STORE")?.trim();
@@ -97,13 +101,30 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
   const { parseStoreKeys, Sealer } = await import("./seal.ts");
   const sealer = new Sealer(await parseStoreKeys(options.env.get("MCS_STORE_KEY")));
   const { RedisCacheStore, DEFAULT_PREFIX } = await import("./redis_store.ts");
-  const store = new RedisCacheStore(redis, { sealer, prefix, onWarning: options.onWarning });
+  const { KeyCanary } = await import("./key_canary.ts");
+  const canary = new KeyCanary(redis, sealer, prefix ?? DEFAULT_PREFIX);
+  try {
+    await canary.ready();
+  } catch (e) {
+    // Only a proven mismatch refuses the start; Redis trouble is the store's to report later.
+    if (e instanceof McsError && e.code === "store_key_mismatch") {
+      await redis.close();
+      throw e;
+    }
+  }
+  const store = new RedisCacheStore(redis, {
+    sealer,
+    prefix,
+    onWarning: options.onWarning,
+    ready: () => canary.ready(),
+  });
   return {
     store,
     kind: "redis",
     describe: `${redis.where} (prefix ${prefix ?? DEFAULT_PREFIX})`,
     check: async () => {
       await redis.send(["PING"]);
+      await canary.check();
     },
     close: () => redis.close(),
   };

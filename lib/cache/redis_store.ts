@@ -33,7 +33,8 @@
  * - **Unreadable values** (not an envelope, or one that does not open under a known key: wrong
  *   key, altered, moved) are moved aside, if unchanged, to the quarantine key (kept
  *   {@link QUARANTINE_KEEP_MS}), read as absent, and reported once through `onWarning` by key
- *   and reason, never with the value. A value sealed under a key id this replica does not hold is
+ *   and reason, never with the value (the store remembers the last {@link REPORTED_KEYS_KEPT}
+ *   keys it reported, so its memory stays flat however many bad keys it meets). A value sealed under a key id this replica does not hold is
  *   read as absent but left in place: during a rolling key rotation another replica may hold it.
  *
  * @example
@@ -78,6 +79,12 @@ export interface RedisCacheStoreOptions {
   lockTtlMs?: number;
   /** How long a writer waits for a key's lock before `cache_busy` (default {@link LOCK_WAIT_MS}). */
   lockWaitMs?: number;
+  /**
+   * Awaited before every operation; its rejection is the operation's. `openStore` passes the
+   * key canary's `ready` (key_canary.ts), so nothing is read or moved aside before this process's
+   * keys are proven to be the other replicas'.
+   */
+  ready?: () => Promise<void>;
 }
 
 /** Default deployment prefix. */
@@ -90,6 +97,12 @@ export const LOCK_WAIT_MS = 12_000;
 export const EXPIRY_SLACK_MS = 5_000;
 /** How long a quarantined value is kept for inspection: 7 days. */
 export const QUARANTINE_KEEP_MS = 7 * 24 * 3600 * 1000;
+/**
+ * How many unreadable keys a store remembers having reported (the most recently reported): a
+ * long-running server with many bad keys keeps its memory flat, and a key reported again after
+ * this many others is reported once more.
+ */
+export const REPORTED_KEYS_KEPT = 10_000;
 
 /**
  * Write or delete an entry. KEYS: entry, lock. ARGV: token ("" = not holding the lock), mode
@@ -133,6 +146,8 @@ export class RedisCacheStore implements CacheStore {
   readonly #warn: (message: string) => void;
   readonly #lockTtlMs: number;
   readonly #lockWaitMs: number;
+  readonly #ready: (() => Promise<void>) | undefined;
+  /** Unreadable keys already reported, oldest first (at most {@link REPORTED_KEYS_KEPT}). */
   readonly #reported = new Set<string>();
 
   /** Sends nothing: the first command connects. */
@@ -144,6 +159,7 @@ export class RedisCacheStore implements CacheStore {
     this.#warn = options.onWarning ?? ((message) => console.error(message));
     this.#lockTtlMs = options.lockTtlMs ?? LOCK_TTL_MS;
     this.#lockWaitMs = options.lockWaitMs ?? LOCK_WAIT_MS;
+    this.#ready = options.ready;
   }
 
   /** The Redis key of entry `key`. */
@@ -156,16 +172,19 @@ export class RedisCacheStore implements CacheStore {
   }
 
   async get<T>(key: string): Promise<T | undefined> {
+    await this.#ready?.();
     return await this.#read<T>(key);
   }
 
   async set<T>(key: string, value: T, options: WriteOptions = {}): Promise<void> {
+    await this.#ready?.();
     if (value === undefined) return await this.delete(key);
     const json = serializeValue(value, options);
     await this.#unlockedWrite(key, json, options.expiresAt);
   }
 
   async delete(key: string): Promise<void> {
+    await this.#ready?.();
     await this.#unlockedWrite(key, undefined, undefined);
   }
 
@@ -173,6 +192,7 @@ export class RedisCacheStore implements CacheStore {
     key: string,
     fn: (current: T | undefined) => UpdateResult<T> | Promise<UpdateResult<T>>,
   ): Promise<T | undefined> {
+    await this.#ready?.();
     const token = crypto.randomUUID();
     const lock = this.#lockKey(key);
     await this.#waitFor(
@@ -204,6 +224,7 @@ export class RedisCacheStore implements CacheStore {
   }
 
   async keys(prefix = ""): Promise<string[]> {
+    await this.#ready?.();
     const now = this.#now();
     const out: string[] = [];
     const start = this.entryKey("");
@@ -221,6 +242,7 @@ export class RedisCacheStore implements CacheStore {
   }
 
   async clear(prefix = ""): Promise<void> {
+    await this.#ready?.();
     const start = this.entryKey("");
     for await (const batch of this.#scan(this.entryKey(prefix))) {
       for (const redisKey of batch) await this.delete(redisKey.slice(start.length));
@@ -285,9 +307,13 @@ export class RedisCacheStore implements CacheStore {
     }
   }
 
+  /** Warn unless `redisKey` is among the {@link REPORTED_KEYS_KEPT} most recently reported. */
   #warnOnce(redisKey: string, message: string): void {
     if (this.#reported.has(redisKey)) return;
     this.#reported.add(redisKey);
+    if (this.#reported.size > REPORTED_KEYS_KEPT) {
+      this.#reported.delete(this.#reported.values().next().value!);
+    }
     this.#warn(message);
   }
 

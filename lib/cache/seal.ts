@@ -149,9 +149,23 @@ export class Sealer {
     return this.#ring.keys[0].kid;
   }
 
+  /** Every kid of the ring, the sealing one first. */
+  get kids(): string[] {
+    return this.#ring.keys.map((k) => k.kid);
+  }
+
   /** Seal `json` (a value's JSON text) for the store key `place`, with its expiry. */
   async seal(place: string, json: string, exp?: number): Promise<string> {
-    const { kid, key } = this.#ring.keys[0];
+    return await this.sealWith(this.currentKid, place, json, exp);
+  }
+
+  /**
+   * {@link seal} under a given kid of the ring rather than the first (the key canary checks
+   * every kid). @throws {ConfigError} `store_key_invalid` for a kid the ring does not hold.
+   */
+  async sealWith(kid: string, place: string, json: string, exp?: number): Promise<string> {
+    const key = this.#ring.keys.find((k) => k.kid === kid)?.key;
+    if (!key) throw invalid(`key id "${kid}" is not in it`);
     const iv = crypto.getRandomValues(new Uint8Array(12));
     const ct = await crypto.subtle.encrypt(
       { name: "AES-GCM", iv, additionalData: aad(kid, exp, place) },
@@ -167,10 +181,16 @@ export class Sealer {
     });
   }
 
-  /** Open an envelope stored under `place`: the value, or why it cannot be read. */
-  async open(place: string, envelope: string): Promise<Opened | Unreadable> {
+  /**
+   * Open an envelope stored under `place`: the value, or why it cannot be read. With `onlyKid`,
+   * an envelope sealed under another kid does not open either.
+   */
+  async open(place: string, envelope: string, onlyKid?: string): Promise<Opened | Unreadable> {
     const e = parseEnvelope(envelope);
     if (typeof e === "string") return { reason: e };
+    if (onlyKid !== undefined && e.kid !== onlyKid) {
+      return { reason: `it is sealed under key id "${e.kid}", not "${onlyKid}"` };
+    }
     const k = this.#ring.keys.find((k) => k.kid === e.kid);
     if (!k) {
       return {

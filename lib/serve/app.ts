@@ -4,7 +4,7 @@
  * | route | what |
  * | --- | --- |
  * | `GET /healthz` | 200 while the process runs |
- * | `GET /readyz` | 200 when the store answers a write and read of a probe key, else 503 |
+ * | `GET /readyz` | 200 when the store answers a write and read of a probe key, else 503 (`store_key_mismatch` when the store's key canary does not open here) |
  * | `GET /openapi.json` | the OpenAPI 3.1 document (`./openapi.ts`), no auth, built once |
  * | `POST /tools/<name>` | runs the tool (OpenAPI tool servers: Open WebUI) |
  * | `/mcp` | MCP Streamable HTTP (`lib/mcp/http.ts`), the user's own sessions |
@@ -38,6 +38,7 @@
  */
 
 import { AuthChallenge } from "../auth/types.ts";
+import { McsError } from "../errors.ts";
 import { toolByName } from "../tools/catalog.ts";
 import type { McpTool } from "../mcp/tools.ts";
 import { challengeText } from "../mcp/server.ts";
@@ -234,7 +235,11 @@ export function serveApp(options: ServeAppOptions): ServeApp {
       try {
         await options.probe();
         return json(200, { ok: true });
-      } catch {
+      } catch (e) {
+        // A replica whose store key differs from the others' must be taken out, and say why.
+        if (e instanceof McsError && e.code === "store_key_mismatch") {
+          return errorResponse(503, e.code, e.message);
+        }
         return errorResponse(
           503,
           "serve_store_unavailable",

@@ -10,7 +10,11 @@
 import { assert, assertEquals, assertRejects } from "../support/assert.ts";
 import { dumpStrings, redisServer, startRedis, type TestRedis } from "../support/redis.ts";
 import { testRequiring } from "../support/requires.ts";
-import { RedisCacheStore, type RedisCacheStoreOptions } from "../../lib/cache/redis_store.ts";
+import {
+  RedisCacheStore,
+  type RedisCacheStoreOptions,
+  REPORTED_KEYS_KEPT,
+} from "../../lib/cache/redis_store.ts";
 import { connectRedis, type RedisConnection } from "../../lib/cache/redis_connection.ts";
 import { parseStoreKeys, Sealer } from "../../lib/cache/seal.ts";
 import { withLease } from "../../lib/auth/lease.ts";
@@ -209,6 +213,36 @@ redisTest(
     assertEquals(await a.store.get("work/rt"), 1);
     await a.store.clear("work/");
     assertEquals([...(await dumpStrings(redis)).keys()].sort(), ["mcs:d:ok"]);
+  },
+);
+
+redisTest(
+  "unreadable keys are reported once while recent; the memory of reported keys is bounded",
+  async () => {
+    await using redis = await startRedis();
+    await using a = await replica(redis);
+    // Values under a key id this replica does not hold: read as absent, left in place, reported.
+    const n = REPORTED_KEYS_KEPT + 1;
+    const foreign = JSON.stringify({ v: 1, kid: "k9", iv: "AAAAAAAAAAAAAAAA", ct: "AAAA" });
+    const names = Array.from({ length: n }, (_, i) => `bad/${String(i).padStart(5, "0")}`);
+    for (let i = 0; i < n; i += 2000) {
+      await redis.command(
+        "MSET",
+        ...names.slice(i, i + 2000).flatMap((k) => [`mcs:d:${k}`, foreign]),
+      );
+    }
+    assertEquals(await a.store.get("bad/00000"), undefined);
+    assertEquals(await a.store.get("bad/00000"), undefined);
+    assertEquals(a.warnings.length, 1, "reported once");
+    assertEquals(await a.store.keys("bad/"), []);
+    assertEquals(a.warnings.length, n, "every other key reported once");
+    // The first key reported is the oldest of more than the store remembers: forgotten, so
+    // reported again (an unbounded memory would stay silent); then it is recent again.
+    assertEquals(await a.store.get("bad/00000"), undefined);
+    assertEquals(a.warnings.length, n + 1, "the oldest was forgotten");
+    assertEquals(await a.store.get("bad/00000"), undefined);
+    assertEquals(a.warnings.length, n + 1, "a recent key is reported once");
+    assertEquals(await redis.command("EXISTS", "mcs:d:bad/00000"), 1, "left in place");
   },
 );
 

@@ -95,7 +95,7 @@ testRequiring(redisServer, {
         } else if (x && typeof x === "object") Object.values(x).forEach(collect);
       };
       for (const [k, v] of dump) {
-        assert(k.startsWith("mcs:d:"), `only entries remain: ${k}`);
+        assert(/^mcs:(d|canary):/.test(k), `only entries and key canaries remain: ${k}`);
         const env = JSON.parse(v) as Record<string, unknown>;
         assertEquals(
           Object.keys(env).filter((f) => !["v", "kid", "exp", "iv", "ct"].includes(f)),

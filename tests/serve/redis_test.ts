@@ -4,7 +4,8 @@
  * both, and `/readyz` answers 503 while Redis is down and 200 once it is back. Redis hung or
  * restarted mid-run: a call that needs the store is a quick 503 `store_unavailable` (retryable,
  * `Retry-After`) while warm calls go on, and calls work again afterwards (a restarted, empty
- * Redis means signing in again) without restarting `mcs serve`.
+ * Redis means signing in again) without restarting `mcs serve`. A replica (`mcs serve`, `mcs mcp`,
+ * `mcs broker serve`) given other bytes under the same store key id refuses to start.
  *
  * Skipped without `redis-server` (see `tests/support/redis.ts`).
  * @module
@@ -15,6 +16,7 @@ import { assert, assertEquals, assertNotEquals } from "../support/assert.ts";
 import { redisServer, startRedis } from "../support/redis.ts";
 import { testRequiring } from "../support/requires.ts";
 import { startServe, userJwt } from "./_serve.ts";
+import { spawnMcs } from "../cli/_mcs.ts";
 
 const SECRET = "openwebui-jwt-secret-redis-0123456789";
 
@@ -154,5 +156,53 @@ testRequiring(redisServer, {
     } finally {
       await stack.close();
     }
+  },
+});
+
+testRequiring(redisServer, {
+  name: "a replica with other bytes under the same MCS_STORE_KEY id refuses to start: " +
+    "the message on stderr (store_key_mismatch), exit 3, no key bytes",
+  async fn() {
+    await using redis = await startRedis();
+    const newKey = () => encodeBase64(crypto.getRandomValues(new Uint8Array(32)));
+    const [good, other] = [newKey(), newKey()];
+    const env = (key: string) => ({
+      MCS_AUTH: "static",
+      MCS_STORE: redis.url,
+      MCS_STORE_KEY: `k1:${key}`,
+      LINKAUTH_API_KEYS: "broker-api-key",
+    });
+    await using first = await startServe(env(good));
+    const ready = await first.request("/readyz");
+    assertEquals(ready.status, 200);
+    await ready.body?.cancel();
+    const runs = [
+      ["serve", "--port", "0"],
+      ["serve", "--port", "0", "--json"],
+      ["mcp"],
+      ["broker", "serve", "--port", "0"],
+    ];
+    for (const args of runs) {
+      const live = spawnMcs(args, { env: env(other) });
+      const started = await live.waitFor(/MCP on|MCP server on stdio|listening on/);
+      if (started) live.kill();
+      const ran = await live.finish();
+      const what = `mcs ${args.join(" ")}: ${ran.stderr}`;
+      assertEquals(started, null, `started anyway: ${what}`);
+      assertEquals(ran.code, 3, what);
+      if (args.includes("--json")) {
+        assertEquals(JSON.parse(ran.stdout).error.code, "store_key_mismatch", what);
+      } else {
+        assert(ran.stderr.includes('different key bytes under key id "k1"'), what);
+        assert(ran.stderr.includes("same bytes under one key id"), what);
+      }
+      for (const key of [good, other]) {
+        assert(!(ran.stdout + ran.stderr).includes(key.slice(0, 16)), `key bytes shown: ${what}`);
+      }
+    }
+    // The first replica lost nothing and is still ready.
+    const still = await first.request("/readyz");
+    assertEquals(still.status, 200);
+    await still.body?.cancel();
   },
 });

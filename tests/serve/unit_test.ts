@@ -192,3 +192,31 @@ Deno.test("serveApp: a tool path that is not valid percent-encoding is 404, not 
   assertEquals(doc.error.code, "tool_not_found");
   await app.close();
 });
+
+Deno.test("serveApp: /readyz names a store key mismatch (503 store_key_mismatch), else serve_store_unavailable", async () => {
+  let failure: Error = new ConfigError(
+    "store_key_mismatch",
+    'MCS_STORE_KEY holds different key bytes under key id "k1" ...',
+  );
+  const app = serveApp({
+    version: "0",
+    tools: [],
+    policy: {},
+    scope: () => ({
+      call: () => Promise.resolve({}),
+      mcp: () => Promise.resolve(new Response(null)),
+      close: () => Promise.resolve(),
+    }),
+    describe: () => ({ ok: false, error: { code: "internal" } }),
+    probe: () => Promise.reject(failure),
+    log: () => {},
+  });
+  const mismatch = await app.handler(new Request("http://127.0.0.1/readyz"));
+  const doc = await mismatch.json();
+  assertEquals([mismatch.status, doc.error.code], [503, "store_key_mismatch"]);
+  assert(doc.error.message.includes('key id "k1"'), doc.error.message);
+  failure = new McsError("store_unavailable", "Redis is down", "runtime", { retryable: true });
+  const down = await app.handler(new Request("http://127.0.0.1/readyz"));
+  assertEquals([down.status, (await down.json()).error.code], [503, "serve_store_unavailable"]);
+  await app.close();
+});
