@@ -15,7 +15,7 @@
  * | `MCS_BROKER_TLS_CERT`, `MCS_BROKER_TLS_KEY` | PEM files: serve HTTPS directly |
  * | `MCS_BROKER_TRUSTED_PROXIES` | Comma-separated proxy addresses/CIDRs whose `X-Forwarded-For`/`-Proto` count |
  * | `MCS_BROKER_ALLOW_PRIVATE` | `1`: `/v1/proxy` and callbacks may reach loopback/private/link-local addresses |
- * | `MCS_BROKER_METRICS_TOKEN` | When set, `/metrics` needs `Authorization: Bearer <token>` (default: open, like `/health`) |
+ * | `MCS_BROKER_METRICS_TOKEN` | When set, `/metrics` needs `Authorization: Bearer <token>`; unset, it is open on a loopback address and 404 on any other |
  * | `MCS_BROKER_API_KEY_RATE` | Requests per agent API key per minute, all replicas together (default 600; 429 beyond) |
  * | `MCS_STORE`, `MCS_STORE_KEY`, `MCS_STORE_PREFIX` | State on Redis, shared by replicas (see `store.ts`) |
  *

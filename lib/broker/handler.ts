@@ -129,8 +129,16 @@ export interface BrokerHandlerOptions {
   limits?: Partial<BrokerLimits>;
   /** Drop the store's expired entries for good (run by {@link BrokerHandler.sweep}). */
   compact?: () => Promise<void>;
-  /** SHA-256 hex of the bearer token `/metrics` requires (unset: `/metrics` is open). */
+  /**
+   * SHA-256 hex of the bearer token `/metrics` requires (unset: `/metrics` is open, unless
+   * {@link BrokerHandlerOptions.metricsOff}).
+   */
   metricsTokenHash?: string;
+  /**
+   * Without a token, `/metrics` answers 404 (`startBroker` sets this when it listens on an address
+   * other than loopback, so the counters are not open to the network by default).
+   */
+  metricsOff?: boolean;
   /** Readiness probe of the store for `/health` (default: one read). */
   check?: () => Promise<void>;
 }
@@ -704,6 +712,7 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     }
     if (path === "/metrics") {
       if (m !== "GET") return notAllowed(GET);
+      if (!o.metricsTokenHash && o.metricsOff) return json(404, { detail: "Not Found" });
       if (o.metricsTokenHash) {
         const auth = req.headers.get("authorization") ?? "";
         const presented = auth.startsWith("Bearer ") ? auth.slice(7).trim() : "";
