@@ -319,7 +319,9 @@ export const COMMANDS: readonly CommandSpec[] = [
     details: "Configured like LinkAuth v0.2: LINKAUTH_BASE_URL, LINKAUTH_API_KEYS (required), " +
       "LINKAUTH_ALLOWED_DOMAINS, OAUTH_<NAME>_CLIENT_ID/_CLIENT_SECRET/_ISSUER (or _AUTH_URL and " +
       "_TOKEN_URL); plus MCS_BROKER_STATE_DIR, MCS_BROKER_TLS_CERT/_KEY, " +
-      "MCS_BROKER_TRUSTED_PROXIES, MCS_BROKER_ALLOW_PRIVATE=1. Serves /health and /metrics. " +
+      "MCS_BROKER_TRUSTED_PROXIES, MCS_BROKER_ALLOW_PRIVATE=1, MCS_BROKER_API_KEY_RATE " +
+      "(requests per API key per minute, default 600). Serves /health and /metrics (open on " +
+      "loopback; elsewhere only with MCS_BROKER_METRICS_TOKEN as a bearer token, else 404). " +
       "Runs until SIGINT or SIGTERM, then finishes requests in flight.",
     load: () => import("./commands/broker.ts"),
   },

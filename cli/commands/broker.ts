@@ -102,6 +102,13 @@ export async function run(ctx: Context): Promise<CommandOutput> {
   // Where the state is (a Redis URL without its password), and whether it answers now.
   const ready = await opened.check().then(() => "", () => " (not answering yet: /health is 503)");
   ctx.io.err(`mcs broker: state in ${opened.kind} store ${opened.describe}${ready}\n`);
+  if (broker.metrics === "off") {
+    ctx.io.err(
+      `mcs broker: /metrics is off (listening on ${host}, not loopback, without ` +
+        `MCS_BROKER_METRICS_TOKEN): set MCS_BROKER_METRICS_TOKEN and give your scraper that ` +
+        `bearer token to enable it\n`,
+    );
+  }
   ctx.io.err(
     `mcs broker ${denoJson.version}: listening on ${broker.addr.hostname}:${broker.addr.port}, ` +
       `links use ${broker.url}\n`,

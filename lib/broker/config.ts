@@ -15,7 +15,8 @@
  * | `MCS_BROKER_TLS_CERT`, `MCS_BROKER_TLS_KEY` | PEM files: serve HTTPS directly |
  * | `MCS_BROKER_TRUSTED_PROXIES` | Comma-separated proxy addresses/CIDRs whose `X-Forwarded-For`/`-Proto` count |
  * | `MCS_BROKER_ALLOW_PRIVATE` | `1`: `/v1/proxy` and callbacks may reach loopback/private/link-local addresses |
- * | `MCS_BROKER_METRICS_TOKEN` | When set, `/metrics` needs `Authorization: Bearer <token>` (default: open, like `/health`) |
+ * | `MCS_BROKER_METRICS_TOKEN` | When set, `/metrics` needs `Authorization: Bearer <token>`; unset, it is open on a loopback address and 404 on any other |
+ * | `MCS_BROKER_API_KEY_RATE` | Requests per agent API key per minute, all replicas together (default 600; 429 beyond) |
  * | `MCS_STORE`, `MCS_STORE_KEY`, `MCS_STORE_PREFIX` | State on Redis, shared by replicas (see `store.ts`) |
  *
  * Secrets (API keys, client secrets) are never logged; the API keys are kept only as SHA-256
@@ -33,6 +34,7 @@
 import { ConfigError } from "../errors.ts";
 import type { FetchLike } from "../net/types.ts";
 import { parseCidr, parseIp } from "../net/ip.ts";
+import type { BrokerLimits } from "./handler.ts";
 import type { BrokerOAuthProvider } from "./protocol.ts";
 import { sha256hex } from "./session.ts";
 
@@ -57,6 +59,8 @@ export interface BrokerSettings {
   allowPrivate: boolean;
   /** SHA-256 hex of `MCS_BROKER_METRICS_TOKEN`: `/metrics` then needs it as a bearer token. */
   metricsTokenHash?: string;
+  /** Limits set by the environment (`MCS_BROKER_API_KEY_RATE`); the handler's defaults else. */
+  limits: Partial<BrokerLimits>;
 }
 
 const list = (v: string | undefined) => (v ?? "").split(",").map((s) => s.trim()).filter(Boolean);
@@ -110,7 +114,20 @@ export async function brokerSettings(env: EnvReader): Promise<BrokerSettings> {
     throw bad("broker_config_invalid", `MCS_BROKER_ALLOW_PRIVATE must be 0 or 1.`);
   }
   const metricsToken = env.get("MCS_BROKER_METRICS_TOKEN")?.trim();
+  const limits: Partial<BrokerLimits> = {};
+  const keyRate = env.get("MCS_BROKER_API_KEY_RATE")?.trim();
+  if (keyRate) {
+    if (!/^\d{1,7}$/.test(keyRate) || Number(keyRate) < 1) {
+      throw bad(
+        "broker_config_invalid",
+        `MCS_BROKER_API_KEY_RATE must be a whole number of requests per minute (1 or more), ` +
+          `got ${keyRate}.`,
+      );
+    }
+    limits.perKeyPerMinute = Number(keyRate);
+  }
   return {
+    limits,
     baseUrl,
     metricsTokenHash: metricsToken ? await sha256hex(metricsToken) : undefined,
     apiKeyHashes: await Promise.all(keys.map(sha256hex)),

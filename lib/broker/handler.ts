@@ -29,7 +29,9 @@
  * - request bodies are capped at 1 MiB (413): by `Content-Length`, and a chunked body without one
  *   is read only up to the cap; a negative TTL is refused;
  * - the OAuth callback is bound to the browser that started the redirect (a per-session
- *   HttpOnly, SameSite=Lax cookie, Secure over HTTPS), checked before the state is taken.
+ *   HttpOnly, SameSite=Lax cookie, Secure over HTTPS), checked before the state is taken; another
+ *   browser gets the connect page's "finish in the browser where you started" view (400), a
+ *   client asking for JSON the "Browser Mismatch" problem.
  *
  * @example
  * ```ts
@@ -53,8 +55,8 @@ import { ALGORITHM, decodeStrict } from "./envelope.ts";
 import { resolveChecked } from "./guard.ts";
 import type { PinnedFetch } from "./pin.ts";
 import { Metrics } from "./metrics.ts";
-import { pageAsset } from "./page.ts";
-import { apiKeyProblem, internalError, json, problem, safeEqual } from "./problem.ts";
+import { pageAsset, pageView } from "./page.ts";
+import { apiKeyProblem, internalError, json, prefersHtml, problem, safeEqual } from "./problem.ts";
 import * as p from "./protocol.ts";
 import {
   hex,
@@ -127,8 +129,16 @@ export interface BrokerHandlerOptions {
   limits?: Partial<BrokerLimits>;
   /** Drop the store's expired entries for good (run by {@link BrokerHandler.sweep}). */
   compact?: () => Promise<void>;
-  /** SHA-256 hex of the bearer token `/metrics` requires (unset: `/metrics` is open). */
+  /**
+   * SHA-256 hex of the bearer token `/metrics` requires (unset: `/metrics` is open, unless
+   * {@link BrokerHandlerOptions.metricsOff}).
+   */
   metricsTokenHash?: string;
+  /**
+   * Without a token, `/metrics` answers 404 (`startBroker` sets this when it listens on an address
+   * other than loopback, so the counters are not open to the network by default).
+   */
+  metricsOff?: boolean;
   /** Readiness probe of the store for `/health` (default: one read). */
   check?: () => Promise<void>;
 }
@@ -557,12 +567,14 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     const id = st ? (await state.peekState(st)) ?? (await state.byCustomState(st)) : undefined;
     if (!id) return p.invalidState(q);
     const s0 = await state.get(id);
+    // A person's browser gets the connect page's view saying what happened and what to do (no
+    // state, code or id in it); a client asking for JSON gets the problem document.
     const mismatch = () =>
-      problem(
+      prefersHtml(req) ? pageView("mismatch", 400) : problem(
         400,
         "Browser Mismatch",
-        "This sign-in was started in another browser (or its cookie was blocked). Open the " +
-          "link again and finish it in the same browser.",
+        "This sign-in was started in another browser (or its cookie was blocked). Finish it in " +
+          "the browser where it started, or ask the agent for a new code.",
       );
     // The hash of this browser's binding cookie (the cookie is named after the session).
     const heldHash = async (s: Session) => {
@@ -700,6 +712,7 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     }
     if (path === "/metrics") {
       if (m !== "GET") return notAllowed(GET);
+      if (!o.metricsTokenHash && o.metricsOff) return json(404, { detail: "Not Found" });
       if (o.metricsTokenHash) {
         const auth = req.headers.get("authorization") ?? "";
         const presented = auth.startsWith("Bearer ") ? auth.slice(7).trim() : "";

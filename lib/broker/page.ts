@@ -5,10 +5,16 @@
  * (RSA-OAEP-256 + AES-256-GCM, the real `crypto.js` layout) and submit them. Unlike the
  * original it loads no third-party script and is served with a strict CSP.
  *
+ * Every view a person sees is a section of this one page: the flow's steps, the outcome views
+ * the OAuth callback's redirect selects (`?status=success|denied`), and the views the broker
+ * answers with directly on another path ({@link pageView}, e.g. the OAuth callback opened in
+ * another browser than the one that started it), shown by the server without the script.
+ *
  * @example
  * ```ts
- * import { CONNECT_HTML, CONNECT_JS } from "./page.ts";
+ * import { CONNECT_HTML, pageView } from "./page.ts";
  * new Response(CONNECT_HTML, { headers: { "content-type": "text/html; charset=utf-8" } });
+ * pageView("mismatch", 400); // the "finish in the browser where you started" page
  * ```
  * @module
  */
@@ -75,11 +81,31 @@ button,a.button{margin-top:1rem;padding:.5rem 1rem;font-size:1rem}
 </section>
 <section id="success" hidden><h2>Done</h2><p id="success-text">Your agent now has access. You can close this window.</p></section>
 <section id="denied" hidden><h2>Not connected</h2><p>The sign-in or consent was declined, so this code is no longer valid. Ask your agent for a new code if you want to try again.</p></section>
+<section id="mismatch" hidden><h2>Finish in the browser where you started</h2>
+  <p>This sign-in was started in a different browser from this one (or this browser blocked the cookie that links the two), so it cannot be finished here. Nothing was sent to your agent, and nothing was used up.</p>
+  <p>Go back to the browser where you pressed Continue and finish signing in there. If you cannot, ask your agent for a new code, and open its link in the browser you sign in with, from start to end.</p></section>
 <p id="error" class="error" role="alert" hidden></p>
 </main>
 </body>
 </html>
 `;
+
+/** A view the broker answers with directly, outside the connect page's own flow. */
+export type PageView = "mismatch";
+
+/**
+ * The connect page showing one view, answered with `status` and the page's headers: the view's
+ * section is shown by the server (no script needed) and marked on `<html data-view>`, so the
+ * script leaves it as it is.
+ */
+export function pageView(view: PageView, status: number): Response {
+  const html = CONNECT_HTML.replace('<html lang="en">', `<html lang="en" data-view="${view}">`)
+    .replace(`<section id="${view}" hidden>`, `<section id="${view}">`);
+  return new Response(html, {
+    status,
+    headers: { "content-type": "text/html; charset=utf-8", ...PAGE_HEADERS },
+  });
+}
 
 /**
  * The page's own assets by path: `/connect`, `/connect/{code}` (the page) and
@@ -100,7 +126,7 @@ export function pageAsset(path: string): Response | undefined {
 /** The page script. */
 export const CONNECT_JS = `"use strict";
 const $ = (id) => document.getElementById(id);
-const show = (id) => { for (const s of ["enter","confirm","oauth","form","success","denied"]) $(s).hidden = s !== id; };
+const show = (id) => { for (const s of ["enter","confirm","oauth","form","success","denied","mismatch"]) $(s).hidden = s !== id; };
 const fail = (text) => { $("error").textContent = text; $("error").hidden = false; };
 const b64 = (buf) => { let s = ""; for (const b of new Uint8Array(buf)) s += String.fromCharCode(b); return btoa(s); };
 const unb64 = (t) => Uint8Array.from(atob(t), (c) => c.charCodeAt(0));
@@ -164,6 +190,7 @@ async function start(code) {
   });
 }
 addEventListener("DOMContentLoaded", () => {
+  if (document.documentElement.dataset.view) return; // a view the broker chose (pageView)
   const params = new URLSearchParams(location.search);
   if (params.get("status") === "success") { show("success"); return; }
   if (params.get("status") === "denied") { show("denied"); return; }

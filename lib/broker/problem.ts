@@ -36,6 +36,33 @@ export function problem(
   });
 }
 
+/**
+ * Whether a request prefers an HTML page to a JSON document, by its `Accept` header (RFC 9110
+ * 12.5.1: each type takes the q-value of the most specific range that matches it): true when
+ * `text/html` ranks above both `application/json` and `application/problem+json`, as in a
+ * browser's navigation (`text/html,…,*\/*;q=0.8`); false for no header, `*\/*` alone or a tie,
+ * so API clients keep their JSON.
+ */
+export function prefersHtml(req: Request): boolean {
+  const ranges = (req.headers.get("accept") ?? "").split(",").flatMap((part) => {
+    const [range, ...params] = part.split(";").map((x) => x.trim().toLowerCase());
+    const qp = params.find((x) => x.startsWith("q="));
+    const q = qp ? Number(qp.slice(2)) : 1;
+    return range && q >= 0 && q <= 1 ? [{ range, q }] : [];
+  });
+  /** The q-value of one media type: its exact range, else `type/*`, else `*\/*`, else 0. */
+  const quality = (type: string) => {
+    const candidates = [type, `${type.split("/")[0]}/*`, "*/*"];
+    for (const c of candidates) {
+      const hits = ranges.filter((r) => r.range === c);
+      if (hits.length) return Math.max(...hits.map((r) => r.q));
+    }
+    return 0;
+  };
+  return quality("text/html") >
+    Math.max(quality("application/json"), quality("application/problem+json"));
+}
+
 /** The API-key failure shape: a problem object nested under `detail`. */
 export function apiKeyProblem(missing: boolean): Response {
   const detail = missing

@@ -2,7 +2,9 @@
  * Run the broker: {@link startBroker} listens (HTTP, or HTTPS with a certificate and key) and
  * serves {@link brokerHandler}, sweeps expired sessions every 30 s, and shuts down gracefully:
  * `close()` stops accepting connections, lets requests in flight finish, waits for pending
- * `callback_url` deliveries, then returns.
+ * `callback_url` deliveries, then returns. `/metrics` is open on a loopback address; on any other
+ * it needs `metricsTokenHash` (without one it answers 404, and {@link RunningBroker.metrics} says
+ * `"off"` so the caller can tell the operator).
  *
  * @example
  * ```ts
@@ -19,6 +21,7 @@
  * ```
  * @module
  */
+import { cidrContains, parseCidr, parseIp } from "../net/ip.ts";
 import { type BrokerHandler, brokerHandler, type BrokerHandlerOptions } from "./handler.ts";
 
 /** Options: the handler's, plus where to listen. */
@@ -40,14 +43,17 @@ export interface RunningBroker {
   /** The listening address. */
   readonly addr: Deno.NetAddr;
   readonly handler: BrokerHandler;
+  /** Who may read `/metrics`: anyone (loopback), bearers of the token, or nobody (404). */
+  readonly metrics: "open" | "token" | "off";
   /** Stop gracefully. */
   close(): Promise<void>;
 }
 
 /** Listen and serve. */
 export function startBroker(o: StartBrokerOptions): Promise<RunningBroker> {
-  const handler = brokerHandler(o);
   const hostname = o.hostname ?? "127.0.0.1";
+  const metricsOff = o.metricsOff ?? !loopbackHost(hostname);
+  const handler = brokerHandler({ ...o, metricsOff });
   const server = Deno.serve(
     {
       hostname,
@@ -71,6 +77,7 @@ export function startBroker(o: StartBrokerOptions): Promise<RunningBroker> {
     url,
     addr,
     handler,
+    metrics: o.metricsTokenHash ? "token" : metricsOff ? "off" : "open",
     close: () =>
       closing ??= (async () => {
         clearInterval(sweeper);
@@ -78,4 +85,14 @@ export function startBroker(o: StartBrokerOptions): Promise<RunningBroker> {
         await handler.close();
       })(),
   });
+}
+
+const LOOPBACK = ["127.0.0.0/8", "::1/128", "::ffff:127.0.0.0/104"].map((c) => parseCidr(c)!);
+
+/** Whether a listen address reaches loopback only (`localhost`, 127.0.0.0/8, `::1`). */
+export function loopbackHost(hostname: string): boolean {
+  const host = hostname.replace(/^\[(.*)\]$/, "$1").toLowerCase();
+  if (host === "localhost") return true;
+  const ip = parseIp(host);
+  return !!ip && LOOPBACK.some((c) => cidrContains(c, ip));
 }

@@ -33,6 +33,22 @@ Deno.test("settings: LinkAuth's base URL rules, hashed keys, allowlist, MCS_BROK
   assertEquals(e.code, "broker_config_invalid");
 });
 
+Deno.test("settings: MCS_BROKER_API_KEY_RATE sets the per-key limit (a positive whole number); unset, the default", async () => {
+  const set = await brokerSettings(
+    envOf({ LINKAUTH_API_KEYS: "k", MCS_BROKER_API_KEY_RATE: "42" }),
+  );
+  assertEquals(set.limits, { perKeyPerMinute: 42 });
+  assertEquals((await brokerSettings(envOf({ LINKAUTH_API_KEYS: "k" }))).limits, {});
+  for (const bad of ["0", "-5", "1.5", "lots"]) {
+    const e = await assertRejects(
+      () => brokerSettings(envOf({ LINKAUTH_API_KEYS: "k", MCS_BROKER_API_KEY_RATE: bad })),
+      ConfigError,
+    );
+    assertEquals(e.code, "broker_config_invalid");
+    assert(e.message.includes("MCS_BROKER_API_KEY_RATE"), e.message);
+  }
+});
+
 Deno.test("providers: explicit URLs, or OIDC discovery from the issuer (once), else not configured", async () => {
   let discoveries = 0;
   const fetchStub = (input: string | URL | Request) => {

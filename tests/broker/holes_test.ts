@@ -582,3 +582,73 @@ Deno.test("browser binding re-checked inside the transition: a callback that rea
   await back.body?.cancel();
   assertEquals(back.status, 302);
 });
+
+/** What Chromium sends as `Accept` when a person opens a link. */
+const BROWSER_ACCEPT =
+  "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+
+Deno.test("Browser Mismatch: a browser gets a readable page (the connect page's headers, no inline script, no state, code or id); JSON clients get the problem", async () => {
+  await using w = await brokerWorld({ providers: auth0 });
+  const s = await w.createSession({ oauth_provider: "auth0" });
+  const ct = await w.confirm(s.code);
+  const go = await w.authorize(s.code, ct);
+  await go.body?.cancel();
+  const state = new URL(go.headers.get("location")!).searchParams.get("state")!;
+  const callback = `${w.broker.url}/v1/oauth/callback?code=provider-code-5678&state=${state}`;
+  const page = await fetch(callback, { redirect: "manual", headers: { accept: BROWSER_ACCEPT } });
+  const html = await page.text();
+  assertEquals(page.status, 400);
+  assertEquals(page.headers.get("content-type"), "text/html; charset=utf-8");
+  const connectPage = await fetch(`${w.broker.url}/connect`);
+  await connectPage.body?.cancel();
+  for (
+    const h of [
+      "content-security-policy",
+      "x-frame-options",
+      "x-content-type-options",
+      "referrer-policy",
+      "cache-control",
+    ]
+  ) {
+    assertEquals(page.headers.get(h), connectPage.headers.get(h), h);
+  }
+  assertEquals(page.headers.get("set-cookie"), null);
+  // What happened and what to do, in plain words.
+  const text = html.replace(/<[^>]+>/g, " ").replace(/\s+/g, " ");
+  assertMatch(text, /started in a different browser/);
+  assertMatch(text, /browser where you (started|pressed Continue)/);
+  assertMatch(text, /ask your agent for a new code/i);
+  // Scripts only from the broker's own file (the CSP has no 'unsafe-inline' for scripts).
+  assertEquals(html.match(/<script(?![^>]*\ssrc="\/static\/connect\.js")[^>]*>/g), null);
+  for (
+    const secret of [
+      state,
+      s.code,
+      s.code.replace("-", ""),
+      s.session_id,
+      s.poll_token,
+      ct,
+      cookieOf(go).split("=")[1],
+      "provider-code-5678",
+    ]
+  ) {
+    assert(!html.includes(secret), `a secret in the page: ${secret.slice(0, 6)}…`);
+  }
+  // A client that asks for JSON (and one that does not say) gets the problem document.
+  for (const accept of ["application/json", undefined]) {
+    const res = await fetch(callback, {
+      redirect: "manual",
+      headers: accept ? { accept } : {},
+    });
+    assertEquals(res.status, 400);
+    assertEquals(res.headers.get("content-type"), "application/problem+json");
+    assertEquals((await res.json()).title, "Browser Mismatch");
+  }
+  // Nothing was used up: the browser that started it still finishes it (here: declines).
+  const back = await fetch(`${w.broker.url}/v1/oauth/callback?error=access_denied&state=${state}`, {
+    redirect: "manual",
+    headers: { cookie: cookieOf(go), accept: BROWSER_ACCEPT },
+  });
+  await back.body?.cancel();
+  assertEquals(back.status, 302);
+});

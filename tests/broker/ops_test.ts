@@ -4,7 +4,7 @@
  * store, and graceful shutdown finishing a request in flight.
  * @module
  */
-import { assert, assertEquals } from "../support/assert.ts";
+import { assert, assertEquals, assertMatch } from "../support/assert.ts";
 import { MemoryCacheStore } from "../../lib/cache/memory.ts";
 import { brokerWorld, openEnvelope, pageEnvelope } from "./_world.ts";
 
@@ -164,8 +164,63 @@ Deno.test("MCS_BROKER_METRICS_TOKEN: /metrics needs the bearer token (401 otherw
     assert(ok.text.includes("mcs_broker_requests_total"), ok.text);
     assertEquals((await get(open.url)).status, 200);
     assert(!guarded.log().includes("metrics-token-1"), "the token in the log");
+    assert(!/\/metrics is off/.test(open.log()), open.log()); // loopback: open, no warning
   } finally {
     await Promise.all([guarded.close(), open.close()]);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("loopbackHost: loopback names and addresses only (not the any-address or private ones)", async () => {
+  const { loopbackHost } = await import("../../lib/broker/server.ts");
+  for (const h of ["127.0.0.1", "127.3.2.1", "::1", "[::1]", "localhost", "::ffff:127.0.0.1"]) {
+    assert(loopbackHost(h), h);
+  }
+  for (
+    const h of ["0.0.0.0", "::", "10.0.0.1", "192.168.1.5", "::ffff:10.0.0.1", "broker.example"]
+  ) {
+    assert(!loopbackHost(h), h);
+  }
+});
+
+Deno.test("/metrics on a non-loopback address without MCS_BROKER_METRICS_TOKEN: 404, and one start-up line says how to enable it; with the token it works there", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mcs-broker-metrics-" });
+  const { spawnBroker } = await import("./_process.ts");
+  const env = {
+    LINKAUTH_API_KEYS: "k",
+    MCS_BROKER_STATE_DIR: `${dir}/state`,
+    MCS_BROKER_HOST: "0.0.0.0",
+  };
+  const off = await spawnBroker(env);
+  const guarded = await spawnBroker({ ...env, MCS_BROKER_METRICS_TOKEN: "metrics-token-2" });
+  try {
+    const get = async (b: { port: number }, token?: string) => {
+      const r = await fetch(`http://127.0.0.1:${b.port}/metrics`, {
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+      });
+      return { status: r.status, text: await r.text() };
+    };
+    const refused = await get(off);
+    assertEquals(refused.status, 404);
+    assert(!refused.text.includes("mcs_broker_"), refused.text);
+    const health = await fetch(`http://127.0.0.1:${off.port}/health`);
+    assertEquals(health.status, 200); // the rest of the broker answers
+    await health.body?.cancel();
+    const warnings = off.log().split("\n").filter((l) =>
+      l.includes("/metrics") && !l.startsWith("mcs broker: GET ") // not the request log
+    );
+    assertEquals(warnings.length, 1, off.log());
+    assertMatch(
+      warnings[0],
+      /^mcs broker: \/metrics is off .*0\.0\.0\.0.*MCS_BROKER_METRICS_TOKEN/,
+    );
+    assertEquals((await get(guarded)).status, 401);
+    const ok = await get(guarded, "metrics-token-2");
+    assertEquals(ok.status, 200);
+    assert(ok.text.includes("mcs_broker_requests_total"), ok.text);
+    assert(!/\/metrics is off/.test(guarded.log()), guarded.log());
+  } finally {
+    await Promise.all([off.close(), guarded.close()]);
     await Deno.remove(dir, { recursive: true });
   }
 });

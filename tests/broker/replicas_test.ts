@@ -34,11 +34,12 @@ function replicaEnv(redis: TestRedis, dir: string, storeKey: string): Record<str
 
 const newStoreKey = () => `k1:${encodeBase64(crypto.getRandomValues(new Uint8Array(32)))}`;
 
-/** Redis, two replicas on it, and an agent key; dispose with `await using`. */
-async function replicas() {
+/** Redis, two replicas on it (`extra` added to their environment), and an agent key; dispose
+ * with `await using`. */
+async function replicas(extra: Record<string, string> = {}) {
   const redis = await startRedis();
   const dir = await Deno.makeTempDir({ prefix: "mcs-broker-replicas-" });
-  const env = replicaEnv(redis, dir, newStoreKey());
+  const env = { ...replicaEnv(redis, dir, newStoreKey()), ...extra };
   const a = await spawnBroker(env);
   const b = await spawnBroker(env);
   const key = await agentKey();
@@ -196,6 +197,41 @@ testRequiring(redisServer, {
     );
     assertEquals(statuses.filter((s) => s === 404).length, 10, JSON.stringify(statuses));
     assertEquals(statuses.filter((s) => s === 429).length, 14, JSON.stringify(statuses));
+  },
+});
+
+testRequiring(redisServer, {
+  name:
+    "replicas: one API key's calls on both replicas are limited in total (MCS_BROKER_API_KEY_RATE), 429 with Retry-After; another key is unaffected",
+  async fn() {
+    const OTHER = "replica-agent-key-2";
+    await using w = await replicas({
+      LINKAUTH_API_KEYS: `${KEY},${OTHER}`,
+      MCS_BROKER_API_KEY_RATE: "7",
+    });
+    /** An agent call (a poll of an unknown session: 404 once the key passes). */
+    const call = async (r: BrokerProcess, key: string) => {
+      const res = await w.api(r, "/v1/sessions/unknown-session-id", {
+        headers: { "x-api-key": key, authorization: "Bearer pt_unknown" },
+      });
+      await res.body?.cancel();
+      return { status: res.status, retryAfter: Number(res.headers.get("retry-after")) };
+    };
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => call(i % 2 ? w.b : w.a, KEY)),
+    );
+    const statuses = answers.map((a) => a.status);
+    assertEquals(statuses.filter((s) => s === 404).length, 7, JSON.stringify(statuses));
+    assertEquals(statuses.filter((s) => s === 429).length, 13, JSON.stringify(statuses));
+    for (const a of answers.filter((a) => a.status === 429)) {
+      assert(a.retryAfter > 0 && a.retryAfter <= 60, JSON.stringify(a));
+    }
+    // Both replicas refuse the spent key; the other key is counted on its own.
+    for (const r of [w.a, w.b]) {
+      assertEquals((await call(r, KEY)).status, 429);
+      assertEquals((await call(r, OTHER)).status, 404);
+    }
+    for (const r of [w.a, w.b]) assert(/GET \/v1\/sessions\/… 429/.test(r.log()), r.log());
   },
 });
 
