@@ -11,7 +11,7 @@ import { startStack } from "../../lib/emulators/stack.ts";
 import { sleep } from "../cli/_mcs.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { callEveryTool } from "../support/every_tool.ts";
-import { staticEnv, stdioClient } from "./_mcp.ts";
+import { progressWire, staticEnv, stdioClient } from "./_mcp.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -49,39 +49,6 @@ Deno.test("mcs mcp: progress notifications when the client sends a progressToken
     await stack.close();
   }
 });
-
-/** One `notifications/progress` as sent. */
-type P = { progressToken: number; progress: number; total?: number; message?: string };
-
-/**
- * The progress notifications `c` receives, read off the wire: the SDK client drops a progress
- * notification that arrives in the same read as the response (its handler is gone by then).
- * `call` runs a tool with a progressToken and checks that its notifications carry one token and
- * rise strictly; `counted` are those with a `total`.
- */
-function progressWire(c: { client: Any }) {
-  const wire: P[] = [];
-  const transport = c.client.transport!;
-  const deliver = transport.onmessage!;
-  transport.onmessage = (m: Any, extra?: Any) => {
-    if (m.method === "notifications/progress") wire.push(m.params);
-    deliver.call(transport, m, extra);
-  };
-  const call = async (name: string, args: Record<string, unknown>) => {
-    const from = wire.length;
-    const r = await c.client.callTool({ name, arguments: args }, undefined, {
-      onprogress: () => {},
-    }) as CallToolResult;
-    assert(!r.isError, JSON.stringify(r));
-    const seen = wire.slice(from);
-    assert(seen.every((p) => p.progressToken === seen[0].progressToken));
-    for (let i = 1; i < seen.length; i++) {
-      assert(seen[i].progress > seen[i - 1].progress, `rising: ${JSON.stringify(seen)}`);
-    }
-    return { r, seen, counted: seen.filter((p) => p.total !== undefined) };
-  };
-  return { wire, call };
-}
 
 Deno.test("mcs mcp: progress per metadata batch of a large search and per attachment step, rising, with totals", async () => {
   const stack = await startStack({ pollInterval: 1 });
