@@ -99,10 +99,14 @@ Deno.test("mcs mcp: every metadata strategy reports a fetch's progress, about ev
       });
       const { wire, call } = progressWire(c);
       for (const [tool, key] of [["search_emails", "messages"], ["search_threads", "threads"]]) {
+        const requestsBefore = stack.gmail.requestCount;
         const { r, seen, counted } = await call(tool, { limit: 100 });
+        const requests = stack.gmail.requestCount - requestsBefore;
         const n = (r.structuredContent as Record<string, unknown[]>)[key].length;
         const what = `${strategy} ${tool} of ${n}: ${JSON.stringify(seen)}`;
         assert(n > 20, `the seeded mailbox gives a fetch worth reporting: ${what}`);
+        // The setting took: one GET per result, or a few batch requests.
+        assert(strategy === "batch" ? requests < n : requests > n, `${requests} requests`);
         // More than the end, fewer than one per item: at most one a tenth (a batch: per chunk).
         assert(counted.length > 1 && counted.length <= 11, what);
         for (const p of counted) {
