@@ -65,8 +65,8 @@ Deno.test("MCP sign-in wait (auth0-oauth loopback): 'still waiting' progress eve
     return { ok: true };
   });
 
-  // Held until three reports came, or a hundred intervals passed without them.
-  const giveUp = Date.now() + 100 * 20;
+  // Held until three reports came, or five hundred intervals passed without them.
+  const giveUp = Date.now() + 500 * 20;
   held = () => s.stillWaiting().length >= 3 || Date.now() > giveUp;
   const { r, seen } = await s.withToken("search_emails", {});
   assertEquals(r.structuredContent, { ok: true });
