@@ -28,6 +28,7 @@ import { type AuthMode, settingByName } from "../config/settings.ts";
 import { ConfigError } from "../errors.ts";
 import { namespaced } from "../cache/namespace.ts";
 import type { GmailClient } from "../gmail/client.ts";
+import type { MetadataStrategy } from "../gmail/context.ts";
 import type { Net } from "../net/http.ts";
 import type { FetchLike } from "../net/types.ts";
 import type { LoopbackSession } from "../auth/oauth/connector.ts";
@@ -202,6 +203,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
             credentials,
             fetch: fetch ?? net,
             apiBase: config.get("gmail_api_base"),
+            metadataStrategy: config.get("gmail_metadata_strategy") as MetadataStrategy,
             cache: gmailCache,
             onProgress,
           })

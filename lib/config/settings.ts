@@ -35,6 +35,7 @@ export type SettingName =
   | "linkauth_api_key"
   | "gmail_token"
   | "gmail_api_base"
+  | "gmail_metadata_strategy"
   | "cache_dir"
   | "ca_file"
   | "proxy_force"
@@ -197,6 +198,17 @@ export const SETTINGS: readonly Setting[] = [
     type: "url",
     default: "https://gmail.googleapis.com",
     description: "Gmail REST API base URL",
+  },
+  {
+    name: "gmail_metadata_strategy",
+    env: "MCS_GMAIL_METADATA_STRATEGY",
+    flag: "gmail-metadata-strategy",
+    secret: false,
+    type: "enum",
+    values: ["batch", "pool", "sequential"],
+    default: "batch",
+    description:
+      "How searches and thread lists fetch each result: batch (batch endpoint), pool (4 GETs at a time: proxies that block batch), sequential",
   },
   {
     name: "cache_dir",

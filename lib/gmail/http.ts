@@ -59,8 +59,9 @@ export interface GmailHttpOptions {
   /** Inner requests per batch call (default 50, Google's recommended maximum; hard max 100). */
   batchSize?: number;
   /**
-   * Progress of long operations: each finished chunk of a {@link GmailHttp.batch}, each step of
-   * an attachment download. Unset (the CLI), nothing is computed or called.
+   * Progress of long operations: a metadata fetch of many messages or threads (about every
+   * tenth, see {@link fetchProgress}: each chunk of a {@link GmailHttp.batch}), each step of an
+   * attachment download. Unset (the CLI), nothing is computed or called.
    */
   onProgress?: (p: GmailProgress) => void;
 }
@@ -70,6 +71,30 @@ export interface GmailProgress {
   done: number;
   total?: number;
   message: string;
+}
+
+/**
+ * The progress of fetching `total` items, however they are fetched (batch chunks, a pool of
+ * GETs, one after another): `add(n)` counts `n` more finished items and reports `fetched D of
+ * T` when the count passes the next tenth of the total, and always at the end, so a fetch sends
+ * at most about ten reports whatever its size (a batch chunk of 50 covers at least a tenth of
+ * the tool's 100 results: one report per chunk). Rising, never above `total`. Without a hook
+ * it returns a no-op.
+ */
+export function fetchProgress(
+  onProgress: ((p: GmailProgress) => void) | undefined,
+  total: number,
+): (n: number) => void {
+  if (!onProgress) return () => {};
+  const step = Math.max(1, Math.ceil(total / 10));
+  let done = 0;
+  return (n) => {
+    const before = done;
+    done = Math.min(total, done + n);
+    if (done > before && (done === total || Math.floor(done / step) > Math.floor(before / step))) {
+      onProgress({ done, total, message: `fetched ${done} of ${total}` });
+    }
+  };
 }
 
 /** Query values: arrays repeat the parameter. */
@@ -367,18 +392,10 @@ export class GmailHttp {
         pending = retryLater;
       }
     };
-    const progress = this.onProgress;
-    let done = 0;
+    const fetched = fetchProgress(this.onProgress, requests.length);
     await Promise.all(chunks.map(async (indices) => {
       await runChunk(indices);
-      if (progress) {
-        done += indices.length;
-        progress({
-          done,
-          total: requests.length,
-          message: `fetched ${done} of ${requests.length}`,
-        });
-      }
+      fetched(indices.length);
     }));
     return results;
   }

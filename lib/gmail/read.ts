@@ -11,8 +11,8 @@
  * @module
  */
 
-import { McsError, UsageError } from "../errors.ts";
-import { type GmailContext, mapPool } from "./context.ts";
+import { UsageError } from "../errors.ts";
+import { fetchMany, type GmailContext } from "./context.ts";
 import { decodeMessage, summarize } from "./decode.ts";
 import { OPS } from "./scopes.ts";
 import type {
@@ -73,23 +73,7 @@ export async function fetchMetadata(
       metadataHeaders: METADATA_HEADERS,
     } satisfies GmailParams["messagesGet"],
   });
-  let results: ({ ok: true; value: GmailMessage } | { ok: false; error: McsError })[];
-  if (ctx.metadataStrategy === "batch" && ids.length > 1) {
-    results = await ctx.http.batch<GmailMessage>(ids.map(req), OPS.search);
-  } else {
-    const limit = ctx.metadataStrategy === "sequential" ? 1 : ctx.concurrency;
-    results = await mapPool(ids, limit, async (id) => {
-      try {
-        return {
-          ok: true as const,
-          value: await ctx.http.call<GmailMessage>({ ...req(id), op: OPS.search }),
-        };
-      } catch (error) {
-        if (error instanceof McsError) return { ok: false as const, error };
-        throw error;
-      }
-    });
-  }
+  const results = await fetchMany<GmailMessage>(ctx, ids.map(req), OPS.search);
   const out: GmailMessage[] = [];
   for (const r of results) {
     if (r.ok) out.push(r.value);

@@ -13,8 +13,8 @@
  * @module
  */
 
-import { McsError } from "../errors.ts";
-import { type GmailContext, mapPool } from "./context.ts";
+import { fetchMany, type GmailContext } from "./context.ts";
+import type { BatchResult } from "./http.ts";
 import { decodeHtmlEntities, header } from "./decode.ts";
 import { listQuery, type SearchOptions } from "./read.ts";
 import { OPS } from "./scopes.ts";
@@ -28,31 +28,19 @@ import type {
 } from "./types.ts";
 
 type ThreadJson = GmailThread;
-type Result = { ok: true; value: ThreadJson } | { ok: false; error: McsError };
 
 const HEADERS = ["From", "To", "Subject", "Date"];
 
 /** Fetch many threads in `format=metadata` with the context's strategy (batch by default). */
-async function fetchThreads(ctx: GmailContext, ids: readonly string[]): Promise<Result[]> {
+async function fetchThreads(
+  ctx: GmailContext,
+  ids: readonly string[],
+): Promise<BatchResult<ThreadJson>[]> {
   const req = (id: string) => ({
     path: `threads/${encodeURIComponent(id)}`,
     query: { format: "metadata", metadataHeaders: HEADERS } satisfies GmailParams["threadsGet"],
   });
-  if (ctx.metadataStrategy === "batch" && ids.length > 1) {
-    return await ctx.http.batch<ThreadJson>(ids.map(req), OPS.readThread);
-  }
-  const limit = ctx.metadataStrategy === "sequential" ? 1 : ctx.concurrency;
-  return await mapPool(ids, limit, async (id): Promise<Result> => {
-    try {
-      return {
-        ok: true,
-        value: await ctx.http.call<ThreadJson>({ ...req(id), op: OPS.readThread }),
-      };
-    } catch (error) {
-      if (error instanceof McsError) return { ok: false, error };
-      throw error;
-    }
-  });
+  return await fetchMany<ThreadJson>(ctx, ids.map(req), OPS.readThread);
 }
 
 function isoDate(m: GmailMessage | undefined): string {

@@ -27,11 +27,13 @@
  * - Every result's text stands on its own, for hosts that ignore `structuredContent`.
  * - Calls run in parallel; a cancelled call (`notifications/cancelled`) gets its `signal`
  *   aborted (the runner aborts its Gmail requests) and no response. With a `progressToken`, the
- *   call reports `notifications/progress`: when it starts (progress 0), at every sign-in wait and
- *   check (so a client can keep extending its timeout while the user signs in), for each chunk
- *   of a large metadata fetch (a search, a thread list) and each step of an attachment download
- *   (with `total`). Progress rises strictly within a call. Without a token nothing is reported
- *   and the Gmail client gets no hook at all.
+ *   call reports `notifications/progress`: when it starts (progress 0), when a sign-in wait
+ *   starts and then while it lasts ("still waiting for the user to sign in: ...", saying what
+ *   the user should do: at every check of a polled step, every `stillWaitingMs` of a loopback
+ *   one), so a client can keep extending its timeout while the user signs in; about every tenth
+ *   of a metadata fetch (a search, a thread list: every strategy; a batch, each chunk) and each
+ *   step of an attachment download (with `total`). Progress rises strictly within a call.
+ *   Without a token nothing is reported and the Gmail client gets no hook at all.
  *
  * @example
  * ```ts
@@ -81,6 +83,11 @@ export interface McpServerOptions {
   sleep?(ms: number, signal: AbortSignal): Promise<void>;
   /** Longest wait for one sign-in step when the challenge names no expiry (default 15 min). */
   stepTimeoutMs?: number;
+  /**
+   * How often a call waiting for the user's `auth0-oauth` sign-in reports "still waiting"
+   * progress (default 10 s; tests shorten it).
+   */
+  stillWaitingMs?: number;
 }
 
 /** What the SDK passes a request handler (the part used here). */
@@ -286,7 +293,11 @@ export function createMcpServer(options: McpServerOptions): Server {
       for (;;) {
         if (now() >= deadline) return failed(tool, challenge);
         await sleep(Math.max(1, challenge.retryAfterS ?? 2) * 1000, extra.signal);
-        progress.step(`checking whether the user has finished (${challenge.step})`);
+        progress.step(
+          `still waiting for the user to ${step}${
+            challenge.userCode ? ` and confirm the code ${challenge.userCode}` : ""
+          } at the link; checking whether they have finished`,
+        );
         try {
           const result = await raceAbort(
             options.call(tool, args, extra.signal, { progress: progress.gmail }),
@@ -369,8 +380,12 @@ export function createMcpServer(options: McpServerOptions): Server {
         progress.step(`waiting for the user to ${what}`);
         if (progress.active) {
           ticker = setInterval(
-            () => progress.step(`still waiting for the user to ${what}`),
-            10_000,
+            () =>
+              progress.step(
+                `still waiting for the user to ${what}: open the link in a browser on the ` +
+                  "computer mcs runs on",
+              ),
+            options.stillWaitingMs ?? 10_000,
           );
         }
       },

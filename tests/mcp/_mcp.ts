@@ -21,9 +21,11 @@ import {
   ElicitationCompleteNotificationSchema,
   type ElicitRequest,
   ElicitRequestSchema,
+  type JSONRPCMessage,
+  type MessageExtraInfo,
 } from "@modelcontextprotocol/sdk/types.js";
 import { mcsArgs, mcsEnv, ROOT_PATH, sleep } from "../cli/_mcs.ts";
-import { assertEquals } from "../support/assert.ts";
+import { assert, assertEquals } from "../support/assert.ts";
 
 /** An SDK client connected to `mcs mcp` over stdio; stderr is collected. */
 export async function stdioClient(
@@ -172,4 +174,44 @@ export async function callThroughSignIn(
     await sleep(Math.max(1, d.retry_after_s ?? 1) * 1000);
   }
   return { steps, last: last!, round };
+}
+
+/** One `notifications/progress` as sent. */
+export type Progress = {
+  progressToken: number;
+  progress: number;
+  total?: number;
+  message?: string;
+};
+
+/**
+ * The progress notifications `c` receives, read off the wire: the SDK client drops a progress
+ * notification that arrives in the same read as the response (its handler is gone by then).
+ * `call` runs a tool with a progressToken and checks that its notifications carry one token and
+ * rise strictly; `counted` are those with a `total`.
+ */
+export function progressWire(c: { client: Client }) {
+  const wire: Progress[] = [];
+  const transport = c.client.transport!;
+  const deliver = transport.onmessage!;
+  transport.onmessage = <T extends JSONRPCMessage>(m: T, extra?: MessageExtraInfo) => {
+    if ("method" in m && m.method === "notifications/progress") {
+      wire.push(m.params as Progress);
+    }
+    deliver.call(transport, m, extra);
+  };
+  const call = async (name: string, args: Record<string, unknown>) => {
+    const from = wire.length;
+    const r = await c.client.callTool({ name, arguments: args }, undefined, {
+      onprogress: () => {},
+    }) as CallToolResult;
+    assert(!r.isError, JSON.stringify(r));
+    const seen = wire.slice(from);
+    assert(seen.every((p) => p.progressToken === seen[0].progressToken));
+    for (let i = 1; i < seen.length; i++) {
+      assert(seen[i].progress > seen[i - 1].progress, `rising: ${JSON.stringify(seen)}`);
+    }
+    return { r, seen, counted: seen.filter((p) => p.total !== undefined) };
+  };
+  return { wire, call };
 }

@@ -1,7 +1,7 @@
 /**
  * Every tool once through `mcs mcp` (legacy names listed), with the SDK client validating each
  * result against the tool's `outputSchema`; progress notifications for a client that sends a
- * progressToken; and cancellation: a cancelled call starts no further Gmail request while the
+ * progressToken (with each metadata strategy); and cancellation: a cancelled call starts no further Gmail request while the
  * server keeps serving.
  * @module
  */
@@ -11,7 +11,7 @@ import { startStack } from "../../lib/emulators/stack.ts";
 import { sleep } from "../cli/_mcs.ts";
 import { assert, assertEquals } from "../support/assert.ts";
 import { callEveryTool } from "../support/every_tool.ts";
-import { staticEnv, stdioClient } from "./_mcp.ts";
+import { progressWire, staticEnv, stdioClient } from "./_mcp.ts";
 
 // deno-lint-ignore no-explicit-any
 type Any = any;
@@ -55,29 +55,7 @@ Deno.test("mcs mcp: progress per metadata batch of a large search and per attach
   const out = await Deno.makeTempDir({ prefix: "mcs-mcp-dl-" });
   try {
     await using c = await stdioClient(staticEnv(stack));
-    type P = { progressToken: number; progress: number; total?: number; message?: string };
-    // What the server sends, read off the wire: the SDK client drops a progress notification
-    // that arrives in the same read as the response (its handler is gone by then).
-    const wire: P[] = [];
-    const transport = c.client.transport!;
-    const deliver = transport.onmessage!;
-    transport.onmessage = (m: Any, extra?: Any) => {
-      if (m.method === "notifications/progress") wire.push(m.params);
-      deliver.call(transport, m, extra);
-    };
-    const call = async (name: string, args: Record<string, unknown>) => {
-      const from = wire.length;
-      const r = await c.client.callTool({ name, arguments: args }, undefined, {
-        onprogress: () => {},
-      }) as CallToolResult;
-      assert(!r.isError, JSON.stringify(r));
-      const seen = wire.slice(from);
-      assert(seen.every((p) => p.progressToken === seen[0].progressToken));
-      for (let i = 1; i < seen.length; i++) {
-        assert(seen[i].progress > seen[i - 1].progress, `rising: ${JSON.stringify(seen)}`);
-      }
-      return { r, seen, counted: seen.filter((p) => p.total !== undefined) };
-    };
+    const { wire, call } = progressWire(c);
     // More than one batch of 50: the seeded mailbox holds about 60 messages.
     const search = await call("search_emails", { limit: 100 });
     const found = (search.r.structuredContent as { messages: { id: string }[] }).messages;
@@ -108,6 +86,43 @@ Deno.test("mcs mcp: progress per metadata batch of a large search and per attach
   } finally {
     await stack.close();
     await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("mcs mcp: every metadata strategy reports a fetch's progress, about every tenth and rising to the total; none without a token", async () => {
+  const stack = await startStack({ pollInterval: 1 });
+  try {
+    for (const strategy of ["batch", "pool", "sequential"]) {
+      await using c = await stdioClient({
+        ...staticEnv(stack),
+        MCS_GMAIL_METADATA_STRATEGY: strategy,
+      });
+      const { wire, call } = progressWire(c);
+      for (const [tool, key] of [["search_emails", "messages"], ["search_threads", "threads"]]) {
+        const requestsBefore = stack.gmail.requestCount;
+        const { r, seen, counted } = await call(tool, { limit: 100 });
+        const requests = stack.gmail.requestCount - requestsBefore;
+        const n = (r.structuredContent as Record<string, unknown[]>)[key].length;
+        const what = `${strategy} ${tool} of ${n}: ${JSON.stringify(seen)}`;
+        assert(n > 20, `the seeded mailbox gives a fetch worth reporting: ${what}`);
+        // The setting took: one GET per result, or a few batch requests.
+        assert(strategy === "batch" ? requests < n : requests > n, `${requests} requests`);
+        // More than the end, fewer than one per item: at most one a tenth (a batch: per chunk).
+        assert(counted.length > 1 && counted.length <= 11, what);
+        for (const p of counted) {
+          assertEquals(p.total, n, what);
+          assert(p.progress <= n, what);
+          assertEquals(p.message, `fetched ${p.progress} of ${n}`, what);
+        }
+        assertEquals(counted.at(-1)!.progress, n, `the last report completes the total: ${what}`);
+      }
+      const before = wire.length;
+      await c.client.callTool({ name: "search_emails", arguments: { limit: 100 } });
+      await c.client.callTool({ name: "search_threads", arguments: { limit: 100 } });
+      assertEquals(wire.length, before, `${strategy}: no progressToken, no progress`);
+    }
+  } finally {
+    await stack.close();
   }
 });
 
