@@ -11,7 +11,9 @@
  *   and calling again works without restarting the host.
  * - Cancellation: every Gmail request of a call carries that call's `signal` (through an
  *   `AsyncLocalStorage` the shared client's fetch reads), so a cancelled call aborts its requests
- *   in flight and starts no new ones, while parallel calls keep theirs.
+ *   in flight and starts no new ones, while parallel calls keep theirs. The call then ends at
+ *   once with `call_cancelled` (not retryable): nothing retries for a caller who is gone, so a
+ *   server's per-user slot is free again as soon as the client disconnects.
  * - The call's other hooks travel the same way: `progress` gets the Gmail client's progress
  *   (metadata batches, attachment downloads) of this call only, and `signIn` makes an
  *   `auth0-oauth` step of this call wait for the loopback callback in this process (the
@@ -40,7 +42,16 @@ import type { GmailProgress } from "../gmail/http.ts";
 import type { LoopbackSession } from "../auth/oauth/connector.ts";
 import type { NetInit } from "../net/types.ts";
 import type { Net } from "../net/http.ts";
+import { McsError } from "../errors.ts";
 import { prepareToolCall, runValidated } from "../tools/run.ts";
+
+/** The error a call ends with once its signal aborted (the client cancelled or went away). */
+export function callCancelled(cause?: unknown): McsError {
+  return new McsError("call_cancelled", "The call was cancelled before it finished.", "runtime", {
+    retryable: false,
+    cause,
+  });
+}
 
 /** Per-call hooks beyond the cancel signal (see the module doc). */
 export interface CallHooks {
@@ -102,10 +113,18 @@ export function toolRunner(
       net: await options.net?.(),
       loopbackSession: () => scope.getStore()?.signIn,
     });
-    const fetch = (input: string | URL | Request, init: NetInit = {}) => {
+    const fetch = async (input: string | URL | Request, init: NetInit = {}) => {
       const own = scope.getStore()?.signal;
+      if (own?.aborted) throw callCancelled(own.reason);
       const signal = own && init.signal ? AbortSignal.any([own, init.signal]) : own ?? init.signal;
-      return app.net(input, signal ? { ...init, signal } : init);
+      try {
+        return await app.net(input, signal ? { ...init, signal } : init);
+      } catch (e) {
+        // The network layer throws the signal's reason (any value); as a typed final error no
+        // layer above retries a request for a caller who is gone (and holds its slot meanwhile).
+        if (own?.aborted) throw callCancelled(e);
+        throw e;
+      }
     };
     const gmail = await app.gmail(fetch, (p) => scope.getStore()?.progress?.(p));
     return { app, gmail, scope };
@@ -124,8 +143,16 @@ export function toolRunner(
     async call(name, args, signal, hooks) {
       const valid = prepareToolCall(name, args);
       const { gmail, scope } = await get();
-      signal?.throwIfAborted();
-      return await scope.run({ signal, ...hooks }, () => runValidated(name, valid, { gmail }));
+      if (signal?.aborted) throw callCancelled(signal.reason);
+      try {
+        return await scope.run({ signal, ...hooks }, () => runValidated(name, valid, { gmail }));
+      } catch (e) {
+        // Whatever broke after the abort (a body read cut short) is the cancellation.
+        if (signal?.aborted && !(e instanceof McsError && e.code === "call_cancelled")) {
+          throw callCancelled(e);
+        }
+        throw e;
+      }
     },
     close() {
       built?.then((b) => b.app.close(), () => {});

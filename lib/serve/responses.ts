@@ -32,6 +32,8 @@ export interface ErrorDoc {
 /** The HTTP status for a thrown value. */
 export function statusOf(e: unknown): number {
   if (!(e instanceof McsError)) return 500;
+  // nginx's "client closed request": only the access log sees it, the caller is gone.
+  if (e.code === "call_cancelled") return 499;
   if (/not_found$/.test(e.code)) return 404;
   if (/rate_limited$/.test(e.code)) return 429;
   if (e.category === "usage") return 400;

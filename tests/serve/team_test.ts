@@ -226,3 +226,39 @@ Deno.test("mcs serve team mode: the per-user cap is 429 with Retry-After; other 
   assertEquals(after.status, 200, "the slot is free again");
   await after.body?.cancel();
 });
+
+Deno.test("mcs serve team mode: a caller who goes away mid-call frees its slot at once (nothing retried for nobody)", async () => {
+  await using stack = await testStack();
+  await using srv = await startServe({
+    ...staticEnv(stack),
+    MCS_SERVE_USER_JWT_SECRET: SECRET,
+    MCS_SERVE_MAX_CONCURRENT: "1",
+  });
+  const a = await asUser(SECRET, "user-a");
+  const warm = await srv.post("/tools/list_labels", {}, a);
+  await warm.body?.cancel();
+  stack.gmail.setLatency(1_000);
+  const before = stack.gmail.requestCount;
+  const gone = new AbortController();
+  const abandoned = srv.request("/tools/search_emails", {
+    method: "POST",
+    headers: { "content-type": "application/json", ...a },
+    body: JSON.stringify({ limit: 1 }),
+    signal: gone.signal,
+  }).catch((e) => e);
+  while (stack.gmail.requestCount === before) await sleep(20); // its Gmail request is in flight
+  gone.abort(); // Open WebUI's user pressed stop; the connection closes
+  assert((await abandoned) instanceof Error);
+  // The call ends as cancelled (logged 499, nginx's "client closed request") instead of
+  // retrying its aborted request with backoff for seconds while it holds the user's one slot.
+  let line: Record<string, unknown> | undefined;
+  for (let i = 0; i < 500 && !line; i++) {
+    line = srv.accessLog().find((l) => l.path === "/tools/search_emails");
+    if (!line) await sleep(20);
+  }
+  assertEquals(line?.status, 499, srv.stderr);
+  stack.gmail.setLatency(0);
+  const next = await srv.post("/tools/list_labels", {}, a);
+  assertEquals(next.status, 200, "the slot is free again");
+  await next.body?.cancel();
+});
