@@ -24,6 +24,17 @@ export interface RunPaths {
   envFile?: string;
   /** The deno executable (default `deno`). */
   deno?: string;
+  /** V8 flags baked into the run (e.g. `--max-old-space-size=256`), see {@link v8FlagsArg}. */
+  v8Flags?: readonly string[];
+}
+
+/**
+ * The `--v8-flags=` argument for `flags` (none for an empty list). Each flag is one V8 option
+ * (`--name` or `--name=value`): Deno splits the list at commas, so a flag holding a comma or
+ * whitespace is refused by the build's argument check, not here.
+ */
+export function v8FlagsArg(flags: readonly string[] | undefined): string[] {
+  return flags?.length ? [`--v8-flags=${flags.join(",")}`] : [];
 }
 
 /**
@@ -38,6 +49,7 @@ export function runCommand(set: PermissionSet, paths: RunPaths): string[] {
     "--no-lock",
     "--no-remote",
     "--no-npm",
+    ...v8FlagsArg(paths.v8Flags),
     ...toDenoFlags(set),
     ...(paths.envFile ? [`--env-file=${paths.envFile}`] : []),
     paths.bundle,
@@ -61,6 +73,8 @@ export interface Manifest {
   permissions: Record<string, unknown>;
   /** Non-secret defaults baked with `--env-file`. */
   env: Record<string, string>;
+  /** V8 flags baked into the program (`--v8-flags` of the build), if any. */
+  v8Flags?: string[];
   /** The command that runs the bundle under the set (relative to the dist directory). */
   command: string;
   /** Why each grant is there. */
@@ -80,6 +94,7 @@ export function manifest(
     flags: toDenoFlags(set),
     permissions: toConfigPermissions(set),
     env,
+    ...(paths.v8Flags?.length ? { v8Flags: [...paths.v8Flags] } : {}),
     command: runCommand(set, paths).map(shQuote).join(" "),
     reasons: set.reasons,
   };
@@ -91,10 +106,14 @@ export function manifest(
  * to a Deno version (the skill launcher does this when there is no `deno` but Node's `npx`), it
  * runs `npx --yes deno@<version>` instead: the same flags, Deno from the npm registry.
  */
-export function launcherScript(set: PermissionSet, hasEnvFile: boolean): string {
+export function launcherScript(
+  set: PermissionSet,
+  hasEnvFile: boolean,
+  v8Flags: readonly string[] = [],
+): string {
   const words = [
     "run_deno",
-    ...runCommand(set, { bundle: "" }).slice(1, -1).map(shQuote),
+    ...runCommand(set, { bundle: "", v8Flags }).slice(1, -1).map(shQuote),
     ...(hasEnvFile ? [`--env-file="$here/mcs.env"`] : []),
     `"$here/mcs.js"`,
     `"$@"`,

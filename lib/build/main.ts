@@ -18,6 +18,8 @@
  *   --read-dir DIR       also allow reading DIR (attachments, --body-file); repeatable
  *   --write-dir DIR      also allow writing DIR (attachment downloads); repeatable
  *   --allow-host HOST    also allow HOST[:PORT]; repeatable
+ *   --v8-flags FLAGS     V8 options baked into the program, comma-separated (e.g.
+ *                        --v8-flags=--max-old-space-size=256 caps a server's heap); repeatable
  *   --dist DIR           output directory (default dist; with --skill, dist/skill/gmail)
  *   --zip PATH           with --skill: the upload archive (default <dist>/../gmail.zip)
  *   --bin PATH           with --skill: a compiled mcs to package as scripts/mcs-bin
@@ -65,7 +67,7 @@ import {
   scopedPermissions,
   toDenoFlags,
 } from "./permissions.ts";
-import { launcherScript, manifest } from "./artifacts.ts";
+import { launcherScript, manifest, v8FlagsArg } from "./artifacts.ts";
 import {
   assertChunksIndependent,
   BUNDLER_ENTRY,
@@ -98,11 +100,35 @@ interface Plan {
   kind: "scoped" | "generic" | "broker";
   set: PermissionSet;
   env: Record<string, string>;
+  /** V8 flags baked into the program (`--v8-flags`). */
+  v8Flags: string[];
+}
+
+/**
+ * The `--v8-flags` values as one list of V8 options: each `--name` or `--name=value`, without
+ * whitespace (Deno splits the list at commas, and a compiled binary reads no V8 flags at run
+ * time: they must be baked).
+ */
+export function parseV8Flags(values: readonly string[]): string[] {
+  const flags = values.flatMap((v) => v.split(",")).map((f) => f.trim()).filter(Boolean);
+  for (const f of flags) {
+    if (!/^--?[a-z0-9][a-z0-9_-]*(=[\w.:/+-]+)?$/i.test(f)) {
+      throw new UsageError(
+        "usage",
+        `--v8-flags: ${JSON.stringify(f)} is not a V8 option (--name or --name=value, ` +
+          `comma-separated), e.g. --v8-flags=--max-old-space-size=256`,
+      );
+    }
+  }
+  return flags;
 }
 
 async function plan(values: Record<string, unknown>): Promise<Plan> {
-  if (values.generic) return { kind: "generic", set: genericPermissions(), env: {} };
-  if (values.broker) return { kind: "broker", set: brokerPermissions(denoEnv), env: {} };
+  const v8Flags = parseV8Flags((values["v8-flags"] as string[] | undefined) ?? []);
+  if (values.generic) return { kind: "generic", set: genericPermissions(), env: {}, v8Flags };
+  if (values.broker) {
+    return { kind: "broker", set: brokerPermissions(denoEnv), env: {}, v8Flags };
+  }
   const cfg = await resolveConfig({
     env: denoEnv,
     configPath: values.config as string | undefined,
@@ -115,7 +141,7 @@ async function plan(values: Record<string, unknown>): Promise<Plan> {
     configFileExists: cfg.file.exists,
   };
   const set = scopedPermissions(cfg, opts);
-  return { kind: "scoped", set, env: bakedEnv(cfg, set, opts) };
+  return { kind: "scoped", set, env: bakedEnv(cfg, set, opts), v8Flags };
 }
 
 async function run(cmd: string[], env?: Record<string, string>) {
@@ -142,7 +168,11 @@ async function writeSidecars(dist: string, p: Plan, bundle: string): Promise<str
   const envFile = Object.keys(p.env).length ? join(dist, "mcs.env") : undefined;
   if (envFile) await Deno.writeTextFile(envFile, renderEnvFile(p.env));
   else await Deno.remove(join(dist, "mcs.env")).catch(() => {});
-  const m = manifest(p.kind, p.set, p.env, { bundle, envFile: envFile && "mcs.env" });
+  const m = manifest(p.kind, p.set, p.env, {
+    bundle,
+    envFile: envFile && "mcs.env",
+    v8Flags: p.v8Flags,
+  });
   await Deno.writeTextFile(
     join(dist, "mcs.permissions.json"),
     JSON.stringify(m, null, 2) + "\n",
@@ -283,7 +313,7 @@ async function bundle(dist: string, p: Plan, split: boolean): Promise<Bundled> {
   }
   const envFile = await writeSidecars(dist, p, "mcs.js");
   const launcher = join(dist, "mcs.sh");
-  await Deno.writeTextFile(launcher, launcherScript(p.set, envFile !== undefined));
+  await Deno.writeTextFile(launcher, launcherScript(p.set, envFile !== undefined, p.v8Flags));
   if (Deno.build.os !== "windows") await Deno.chmod(launcher, 0o755);
   const size = (await Deno.stat(out)).size;
   let chunkBytes = 0;
@@ -336,6 +366,7 @@ async function bundleToDist(dist: string, p: Plan, split: boolean): Promise<void
     manifest(p.kind, p.set, p.env, {
       bundle: "mcs.js",
       envFile: b.hasEnvFile ? "mcs.env" : undefined,
+      v8Flags: p.v8Flags,
     }).command
   } --version`);
 }
@@ -355,7 +386,7 @@ async function skillPackage(
   await Deno.mkdir(dirname(target), { recursive: true });
   const stage = await Deno.makeTempDir({ dir: dirname(target), prefix: ".mcs-skill-" });
   try {
-    const p: Plan = { kind: "generic", set: genericPermissions(), env: {} };
+    const p: Plan = { kind: "generic", set: genericPermissions(), env: {}, v8Flags: [] };
     const scripts = join(stage, SKILL_SCRIPTS);
     const b = await bundle(scripts, p, split);
     await writeSkillFiles(stage, {
@@ -424,6 +455,7 @@ async function compile(dist: string, p: Plan, target: string, output: string): P
     "--config",
     join(ROOT, "deno.json"),
     "--exclude-unused-npm",
+    ...v8FlagsArg(p.v8Flags),
     ...toDenoFlags(p.set),
     ...(envFile ? [`--env-file=${envFile}`] : []),
     "--target",
@@ -471,6 +503,7 @@ export async function main(args: string[]): Promise<number> {
         "read-dir": { type: "string", multiple: true, default: [] },
         "write-dir": { type: "string", multiple: true, default: [] },
         "allow-host": { type: "string", multiple: true, default: [] },
+        "v8-flags": { type: "string", multiple: true, default: [] },
         target: { type: "string", default: Deno.build.target },
         output: { type: "string" },
         dist: { type: "string" },
@@ -496,6 +529,12 @@ export async function main(args: string[]): Promise<number> {
         const v = (values as Record<string, unknown>)[k];
         return Array.isArray(v) ? v.length > 0 : v !== undefined && v !== false;
       };
+      if (given("v8-flags")) {
+        throw new UsageError(
+          "usage",
+          "--v8-flags does not go with --skill: the skill's launcher runs the bundle as shipped.",
+        );
+      }
       const scoped = ["config", "profile", "read-dir", "write-dir", "allow-host"].filter(given);
       if (scoped.length) {
         throw new UsageError(
@@ -522,7 +561,13 @@ export async function main(args: string[]): Promise<number> {
     const dist = resolve(values.dist ?? "dist");
     const p = await plan(values);
     if (values.print) {
-      console.log(JSON.stringify(manifest(p.kind, p.set, p.env, { bundle: "mcs.js" }), null, 2));
+      console.log(
+        JSON.stringify(
+          manifest(p.kind, p.set, p.env, { bundle: "mcs.js", v8Flags: p.v8Flags }),
+          null,
+          2,
+        ),
+      );
       return 0;
     }
     if (what === "bundle") await bundleToDist(dist, p, values.split);

@@ -105,3 +105,55 @@ Deno.test("--skill: bundle only, generic set only, never over a folder that is n
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("--v8-flags: baked into the run command and the launcher (a compiled binary reads none at run time); a malformed flag is a usage error", async () => {
+  const print = await runBuild(
+    ["compile", "--generic", "--print", "--v8-flags=--max-old-space-size=256"],
+    {},
+  );
+  assertEquals(print.code, 0, print.stderr);
+  const m = JSON.parse(print.stdout);
+  assertEquals(m.v8Flags, ["--max-old-space-size=256"]);
+  assertStringIncludes(m.command, " --v8-flags=--max-old-space-size=256 ");
+  const none = JSON.parse((await runBuild(["compile", "--generic", "--print"], {})).stdout);
+  assertEquals(none.v8Flags, undefined);
+  assert(!none.command.includes("--v8-flags"));
+
+  for (const bad of ["max-old-space-size=256", "--a b", "--x=1;rm"]) {
+    const r = await runBuild(["compile", "--generic", "--print", `--v8-flags=${bad}`], {});
+    assertEquals(r.code, 2, `${bad}: ${r.stderr}`);
+    assertStringIncludes(r.stderr, "--v8-flags=--max-old-space-size=256");
+  }
+  const skill = await runBuild(["bundle", "--skill", "--v8-flags=--max-old-space-size=256"], {});
+  assertEquals(skill.code, 2);
+  assertStringIncludes(skill.stderr, "--v8-flags does not go with --skill");
+
+  const dist = await Deno.makeTempDir();
+  try {
+    const b = await runBuild(
+      [
+        "bundle",
+        "--generic",
+        "--dist",
+        dist,
+        "--v8-flags=--max-old-space-size=200,--stack-size=900",
+      ],
+      {},
+    );
+    assertEquals(b.code, 0, b.stderr);
+    const launcher = await Deno.readTextFile(`${dist}/mcs.sh`);
+    assertStringIncludes(launcher, "--v8-flags=--max-old-space-size=200,--stack-size=900");
+    const v = await exec([`${dist}/mcs.sh`, "--version"], { env: { DENO: Deno.execPath() } });
+    assertEquals(v.code, 0, v.stderr);
+    // The flags reach V8: an unknown one stops the run (Deno checks every V8 flag it passes on).
+    await Deno.writeTextFile(
+      `${dist}/mcs.sh`,
+      launcher.replace("--stack-size=900", "--no-such-v8-flag"),
+    );
+    const bad = await exec([`${dist}/mcs.sh`, "--version"], { env: { DENO: Deno.execPath() } });
+    assertEquals(bad.code, 1);
+    assertStringIncludes(bad.stderr, "--no-such-v8-flag");
+  } finally {
+    await Deno.remove(dist, { recursive: true });
+  }
+});
