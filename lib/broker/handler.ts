@@ -198,11 +198,22 @@ export function brokerHandler(o: BrokerHandlerOptions): BrokerHandler {
     const ip = parseIp(addr);
     return !!ip && trusted.some((c) => cidrContains(c, ip));
   };
+  let warnedNoForwardedFor = false;
   /** The client address and whether the request arrived over HTTPS (trusted proxies only). */
   const clientOf = (req: Request, remote: string) => {
     if (!isTrusted(remote)) return { addr: remote, https: false };
     const chain = (req.headers.get("x-forwarded-for") ?? "").split(",").map((s) => s.trim())
       .filter(Boolean);
+    if (chain.length === 0 && !warnedNoForwardedFor) {
+      // Every client behind this proxy then counts as the proxy: one guess limit for all.
+      warnedNoForwardedFor = true;
+      o.log?.(
+        `a request from the trusted proxy ${remote} had no X-Forwarded-For: every client behind ` +
+          `it shares one address and one code-guess limit. Make the proxy set it (nginx: ` +
+          `proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; Caddy and Traefik do by ` +
+          `default). Said once.`,
+      );
+    }
     let addr = remote;
     for (let i = chain.length - 1; i >= 0; i--) {
       addr = chain[i];

@@ -3,7 +3,7 @@
  * the production broker: the attack that works on LinkAuth v0.2 is refused here.
  * @module
  */
-import { assert, assertEquals, assertMatch } from "../support/assert.ts";
+import { assert, assertEquals, assertMatch, assertStringIncludes } from "../support/assert.ts";
 import { FileCacheStore } from "../../lib/cache/file_store.ts";
 import { MemoryCacheStore } from "../../lib/cache/memory.ts";
 import type { CacheStore } from "../../lib/cache/types.ts";
@@ -651,4 +651,21 @@ Deno.test("Browser Mismatch: a browser gets a readable page (the connect page's 
   });
   await back.body?.cancel();
   assertEquals(back.status, 302);
+});
+
+Deno.test("a trusted proxy that sends no X-Forwarded-For is named in the log, once (all its clients share one guess limit)", async () => {
+  await using w = await brokerWorld({ trustedProxies: ["127.0.0.1"] });
+  const forwarded = await fetch(`${w.broker.url}/v1/connect/AAAA-0000`, {
+    headers: { "x-forwarded-for": "198.51.100.7" },
+  });
+  await forwarded.body?.cancel();
+  assertEquals(w.log.filter((l) => l.includes("X-Forwarded-For")), []);
+  for (let i = 0; i < 3; i++) {
+    const bare = await fetch(`${w.broker.url}/v1/connect/AAAA-000${i}`);
+    await bare.body?.cancel();
+  }
+  const said = w.log.filter((l) => l.includes("X-Forwarded-For"));
+  assertEquals(said.length, 1, said.join("\n"));
+  assertStringIncludes(said[0], "127.0.0.1");
+  assertStringIncludes(said[0], "proxy_set_header X-Forwarded-For");
 });
