@@ -195,13 +195,14 @@ Deno.test("mcs serve team mode: two users never see, continue or complete each o
   assert(keys.every((k) => !k.includes("user-a") && !k.includes("user-b")));
 });
 
+/** Team mode (signed header) with a cap of one call in flight per user. */
+function oneCallEach(stack: Parameters<typeof staticEnv>[0]): Record<string, string> {
+  return { ...staticEnv(stack), MCS_SERVE_USER_JWT_SECRET: SECRET, MCS_SERVE_MAX_CONCURRENT: "1" };
+}
+
 Deno.test("mcs serve team mode: the per-user cap is 429 with Retry-After; other users go on", async () => {
   await using stack = await testStack();
-  await using srv = await startServe({
-    ...staticEnv(stack),
-    MCS_SERVE_USER_JWT_SECRET: SECRET,
-    MCS_SERVE_MAX_CONCURRENT: "1",
-  });
+  await using srv = await startServe(oneCallEach(stack));
   const a = await asUser(SECRET, "user-a");
   const b = await asUser(SECRET, "user-b");
   const warm = await srv.post("/tools/list_labels", {}, a);
@@ -229,11 +230,7 @@ Deno.test("mcs serve team mode: the per-user cap is 429 with Retry-After; other 
 
 Deno.test("mcs serve team mode: a caller who goes away mid-call frees its slot at once (nothing retried for nobody)", async () => {
   await using stack = await testStack();
-  await using srv = await startServe({
-    ...staticEnv(stack),
-    MCS_SERVE_USER_JWT_SECRET: SECRET,
-    MCS_SERVE_MAX_CONCURRENT: "1",
-  });
+  await using srv = await startServe(oneCallEach(stack));
   const a = await asUser(SECRET, "user-a");
   const warm = await srv.post("/tools/list_labels", {}, a);
   await warm.body?.cancel();

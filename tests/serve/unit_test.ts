@@ -171,9 +171,9 @@ Deno.test("identify: the remembered token of one secret is refused once the secr
   assert(!old.ok && old.status === 401, JSON.stringify(old));
 });
 
-Deno.test("serveApp: a tool path that is not valid percent-encoding is 404, not a 500", async () => {
-  const lines: string[] = [];
-  const app = serveApp({
+/** A serveApp with no tools and a scope that does nothing: for the routes around the tools. */
+function bareApp(o: Partial<Parameters<typeof serveApp>[0]> = {}) {
+  return serveApp({
     version: "0",
     tools: [],
     policy: {},
@@ -184,8 +184,14 @@ Deno.test("serveApp: a tool path that is not valid percent-encoding is 404, not 
     }),
     describe: () => ({ ok: false, error: { code: "internal" } }),
     probe: () => Promise.resolve(),
-    log: (line) => void lines.push(line),
+    log: () => {},
+    ...o,
   });
+}
+
+Deno.test("serveApp: a tool path that is not valid percent-encoding is 404, not a 500", async () => {
+  const lines: string[] = [];
+  const app = bareApp({ log: (line) => void lines.push(line) });
   const res = await app.handler(new Request("http://127.0.0.1/tools/%E0%A4", { method: "POST" }));
   const doc = await res.json();
   assertEquals(res.status, 404);
@@ -198,19 +204,7 @@ Deno.test("serveApp: /readyz names a store key mismatch (503 store_key_mismatch)
     "store_key_mismatch",
     'MCS_STORE_KEY holds different key bytes under key id "k1" ...',
   );
-  const app = serveApp({
-    version: "0",
-    tools: [],
-    policy: {},
-    scope: () => ({
-      call: () => Promise.resolve({}),
-      mcp: () => Promise.resolve(new Response(null)),
-      close: () => Promise.resolve(),
-    }),
-    describe: () => ({ ok: false, error: { code: "internal" } }),
-    probe: () => Promise.reject(failure),
-    log: () => {},
-  });
+  const app = bareApp({ probe: () => Promise.reject(failure) });
   const mismatch = await app.handler(new Request("http://127.0.0.1/readyz"));
   const doc = await mismatch.json();
   assertEquals([mismatch.status, doc.error.code], [503, "store_key_mismatch"]);
