@@ -126,14 +126,27 @@ const USER_PREFIX = "/gmail/v1/users/me/";
  */
 export function buildPath(path: string, query?: Query): string {
   const full = path.startsWith("/") ? path : USER_PREFIX + path;
-  const qs = new URLSearchParams();
+  let qs = "";
   for (const [k, v] of Object.entries(query ?? {})) {
     if (v === undefined) continue;
-    if (Array.isArray(v)) { for (const x of v) qs.append(k, x); }
-    else qs.append(k, String(v));
+    const key = formEncode(k);
+    if (Array.isArray(v)) { for (const x of v) qs += `${key}=${formEncode(x)}&`; }
+    else qs += `${key}=${formEncode(String(v))}&`;
   }
-  qs.append("prettyPrint", "false");
-  return `${full}?${qs}`;
+  return `${full}?${qs}prettyPrint=false`;
+}
+
+/**
+ * `application/x-www-form-urlencoded` serialization of one name or value, exactly as
+ * `URLSearchParams` writes it (WHATWG URL: bytes other than ASCII alphanumerics and `*-._` are
+ * percent-encoded, a space is `+`, a lone surrogate is U+FFFD) without building a
+ * `URLSearchParams` per request (21 per search of 20, a few percent of a server's CPU).
+ */
+export function formEncode(s: string): string {
+  return encodeURIComponent(s.toWellFormed()).replace(
+    /%20|[!'()~]/g,
+    (c) => c === "%20" ? "+" : `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
 }
 
 /** Retry-After (seconds or HTTP-date) in ms, or undefined: the policy's one parser. */
