@@ -16,6 +16,14 @@
 
 import { type PermissionSet, toConfigPermissions, toDenoFlags } from "./permissions.ts";
 
+/**
+ * Deno behaviour the program is written for, given to every run (deno.json's `"unstable"` says
+ * the same for source runs): `Deno.serve`'s `request.signal` aborts only when the client goes
+ * away, not after every successful response (the legacy behaviour, which also prints a notice
+ * into a server's log; Deno's next default).
+ */
+export const RUNTIME_BEHAVIOUR = "--unstable-no-legacy-abort";
+
 /** Where the bundle and its env file are, for {@link runCommand}. */
 export interface RunPaths {
   /** Path of the bundled program. */
@@ -49,6 +57,7 @@ export function runCommand(set: PermissionSet, paths: RunPaths): string[] {
     "--no-lock",
     "--no-remote",
     "--no-npm",
+    RUNTIME_BEHAVIOUR,
     ...v8FlagsArg(paths.v8Flags),
     ...toDenoFlags(set),
     ...(paths.envFile ? [`--env-file=${paths.envFile}`] : []),

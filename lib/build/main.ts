@@ -67,7 +67,7 @@ import {
   scopedPermissions,
   toDenoFlags,
 } from "./permissions.ts";
-import { launcherScript, manifest, v8FlagsArg } from "./artifacts.ts";
+import { launcherScript, manifest, RUNTIME_BEHAVIOUR, v8FlagsArg } from "./artifacts.ts";
 import {
   assertChunksIndependent,
   BUNDLER_ENTRY,
@@ -455,6 +455,7 @@ async function compile(dist: string, p: Plan, target: string, output: string): P
     "--config",
     join(ROOT, "deno.json"),
     "--exclude-unused-npm",
+    RUNTIME_BEHAVIOUR,
     ...v8FlagsArg(p.v8Flags),
     ...toDenoFlags(p.set),
     ...(envFile ? [`--env-file=${envFile}`] : []),

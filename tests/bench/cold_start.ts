@@ -26,6 +26,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { RUNTIME_BEHAVIOUR } from "../../lib/build/artifacts.ts";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { genericPermissions, scopedPermissions, toDenoFlags } from "../../lib/build/permissions.ts";
@@ -217,6 +218,7 @@ export async function bundleFor(
     "--no-lock",
     "--no-remote",
     "--no-npm",
+    RUNTIME_BEHAVIOUR,
     ...m.flags,
     ...envFile,
     join(dist, "mcs.js"),

@@ -15,7 +15,7 @@
 
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Manifest } from "../../lib/build/artifacts.ts";
+import { type Manifest, RUNTIME_BEHAVIOUR } from "../../lib/build/artifacts.ts";
 import { denortZipPath } from "../../lib/build/denort.ts";
 import { toolchainEnv } from "../support/toolchain_env.ts";
 
@@ -119,6 +119,7 @@ export function runUnder(
       "--no-lock",
       "--no-remote",
       "--no-npm",
+      RUNTIME_BEHAVIOUR,
       ...b.manifest.flags,
       ...(b.envFile ? [`--env-file=${b.envFile}`] : []),
       script,

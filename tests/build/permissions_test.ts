@@ -148,13 +148,14 @@ Deno.test("flags escape commas in paths and the generic set is documented-wide b
 Deno.test("the run command is self-contained and the launcher forwards arguments", () => {
   const set = genericPermissions();
   const cmd = runCommand(set, { bundle: "mcs.js", envFile: "mcs.env" });
-  assertEquals(cmd.slice(0, 6), [
+  assertEquals(cmd.slice(0, 7), [
     "deno",
     "run",
     "--no-config",
     "--no-lock",
     "--no-remote",
     "--no-npm",
+    "--unstable-no-legacy-abort", // request.signal aborts only when the client goes away
   ]);
   assertEquals(cmd.slice(-2), ["--env-file=mcs.env", "mcs.js"]);
   const sh = launcherScript(set, true);

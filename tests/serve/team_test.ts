@@ -92,6 +92,12 @@ Deno.test("mcs serve team mode (signed): JWT good, bad, expired; no user is 400;
   for (const secret of [SECRET, good, bad.expired, env.MCS_GMAIL_TOKEN, "user-a"]) {
     assert(!srv.stderr.includes(secret), `stderr holds a secret: ${secret.slice(0, 12)}…`);
   }
+  // After the start-up lines, stderr is the access log alone: every line JSON (no runtime notice
+  // such as Deno.serve's legacy request.signal abort, which a log shipper would choke on).
+  const after = srv.stderr.split("\n").slice(
+    srv.stderr.split("\n").findIndex((l) => l.startsWith("{")),
+  );
+  assertEquals(after.filter((l) => l.trim() && !l.startsWith("{")), []);
 });
 
 Deno.test("mcs serve team mode (plain header): trusted with the key only", async () => {
