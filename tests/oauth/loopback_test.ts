@@ -210,6 +210,24 @@ Deno.test("port 0 serves the sign-in only: a consent is a ConfigError naming the
   assertStringIncludes(e.message, "http://127.0.0.1:3000/callback");
 });
 
+/**
+ * `port` can be listened on again: the callback server let it go. Under a busy parallel suite
+ * another process's outgoing connection may hold the same number as its local port for a moment
+ * (ephemeral ports come from the same range), so a few tries; a server that kept the port fails
+ * every one.
+ */
+async function assertPortFree(port: number): Promise<void> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return;
+    } catch (e) {
+      if (!(e instanceof Deno.errors.AddrInUse) || attempt >= 20) throw e;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+}
+
 Deno.test("per-call blocking: a session's onUrl gets the URL and step; parts of one call share one wait; abort frees the port and raises the challenge", () =>
   withAuth0(async (emu) => {
     const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -240,12 +258,12 @@ Deno.test("per-call blocking: a session's onUrl gets the URL and step; parts of 
     await assertRejects(() => b, AuthChallenge);
     assertEquals(urls.length, 1, "one callback server and one URL for both parts");
     assertEquals(urls[0][1], "login");
-    Deno.listen({ hostname: "127.0.0.1", port }).close(); // released
+    await assertPortFree(port); // released
 
     // Nobody comes back in time: the challenge too, and the port is free.
     session = { timeoutMs: 50, onUrl: () => {} };
     await assertRejects(() => c.authenticate({ scope: "gmail" }), AuthChallenge);
-    Deno.listen({ hostname: "127.0.0.1", port }).close();
+    await assertPortFree(port);
 
     // A session whose person approves: the credential.
     const p = person(emu);
