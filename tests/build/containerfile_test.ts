@@ -1,8 +1,11 @@
 /**
- * The Containerfile, checked without a container engine (none on CI): what a build would trip on
- * first. Every path a `COPY` takes from the build context exists; every `lib/build/main.ts` run
- * in it accepts its options (run again with `--print`, the `ARG` defaults filled in); and the
- * build stage's context alone (exactly what it copies) is enough to install and build.
+ * The Containerfile and README's compose file, checked without a container engine (none on CI):
+ * what a build or a `docker compose up` would trip on first. Every path a `COPY` takes from the
+ * build context exists; every `lib/build/main.ts` run in it accepts its options (run again with
+ * `--print`, the `ARG` defaults filled in); the build stage's context alone (exactly what it
+ * copies) is enough to install and build; and the compose file's build args are `ARG`s, its
+ * environment names are settings mcs reads, and its baked network grant covers the address the
+ * service listens on and its Redis.
  */
 
 import { join } from "node:path";
@@ -92,4 +95,46 @@ Deno.test("Containerfile: the build stage's context alone installs and builds", 
   } finally {
     await Deno.remove(ctx, { recursive: true });
   }
+});
+
+Deno.test("README's compose file agrees with the Containerfile and the program", async () => {
+  const readme = await Deno.readTextFile(join(ROOT, "README.md"));
+  const yaml = /```yaml\n(# compose\.yaml[\s\S]*?)```/.exec(readme)?.[1];
+  assert(yaml, "the compose example is in README.md");
+  /** The `KEY: value` lines of the block that starts at `name:` (deeper-indented lines). */
+  const block = (name: string): Map<string, string> => {
+    const lines = yaml.split("\n");
+    const at = lines.findIndex((l) => l.trim() === `${name}:` || l.trim().startsWith(`${name}: #`));
+    assert(at >= 0, `compose has ${name}:`);
+    const indent = lines[at].search(/\S/);
+    const out = new Map<string, string>();
+    for (const l of lines.slice(at + 1)) {
+      if (l.trim() && l.search(/\S/) <= indent) break;
+      const m = /^\s*([A-Z0-9_]+):\s*(.*?)\s*(#.*)?$/.exec(l);
+      if (m) out.set(m[1], m[2].replace(/^"(.*)"$/, "$1"));
+    }
+    return out;
+  };
+  const containerfile = await Deno.readTextFile(FILE);
+  const args = block("args");
+  for (const name of args.keys()) {
+    assert(new RegExp(`^ARG ${name}\\b`, "m").test(containerfile), `build arg ${name} is an ARG`);
+  }
+  const { allEnvNames } = await import("../../lib/config/settings.ts");
+  const known = allEnvNames();
+  const env = block("environment");
+  for (const name of env.keys()) {
+    const ok = known.some((k) => k.endsWith("*") ? name.startsWith(k.slice(0, -1)) : k === name);
+    assert(ok, `environment ${name} is a setting mcs reads`);
+  }
+  // The baked network grant covers what the service listens on and the Redis it uses.
+  const grants = (args.get("MCS_EXTRA_HOSTS") ?? "").split(/\s+/);
+  const command = /command: \[([^\]]*)\]/.exec(yaml.slice(yaml.indexOf("  mcs:")))?.[1] ?? "";
+  const words = [...command.matchAll(/"([^"]*)"/g)].map((m) => m[1]);
+  const listen = `${words[words.indexOf("--host") + 1]}:${words[words.indexOf("--port") + 1]}`;
+  assert(grants.includes(listen), `MCS_EXTRA_HOSTS grants ${listen}: ${grants}`);
+  const redis = new URL(env.get("MCS_STORE") ?? "");
+  assert(grants.includes(`${redis.hostname}:${redis.port}`), `MCS_EXTRA_HOSTS grants Redis`);
+  const port = listen.split(":")[1];
+  assert(yaml.includes(`ports: ["${port}:`), `the service publishes port ${port}`);
 });
