@@ -9,7 +9,8 @@
  */
 
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
-import { type Stack, startStack } from "../../lib/emulators/stack.ts";
+import type { Stack } from "../../lib/emulators/stack.ts";
+import { testStack } from "../support/stack.ts";
 import { doc, mcs, sleep } from "../cli/_mcs.ts";
 import { assert, assertEquals, assertStringIncludes } from "../support/assert.ts";
 import { chromium, loopbackPerson } from "../support/browser.ts";
@@ -33,9 +34,8 @@ function oauthEnv(stack: Stack, cacheDir: string): Record<string, string> {
 
 /** A stack, a cache directory and `mcs mcp` on auth0-oauth with URL elicitation on. */
 async function world(capabilities = { elicitation: { url: {} } }) {
-  const stack = await startStack({ pollInterval: 1 });
-  const cache = await Deno.makeTempDir({ prefix: "mcs-mcp-oauth-" });
-  const env = oauthEnv(stack, cache);
+  const stack = await testStack({ dir: "mcs-mcp-oauth-" });
+  const env = oauthEnv(stack, stack.dir);
   const c = await stdioClient(env, capabilities);
   const { asked, completed, answer } = elicitations(c.client);
   /** Answer elicitations with `answer` (after recording them). */
@@ -57,8 +57,7 @@ async function world(capabilities = { elicitation: { url: {} } }) {
     search,
     async [Symbol.asyncDispose]() {
       await c[Symbol.asyncDispose]();
-      await stack.close();
-      await Deno.remove(cache, { recursive: true });
+      await stack[Symbol.asyncDispose]();
     },
   };
 }

@@ -10,11 +10,11 @@
  * Skipped without `redis-server` (see `tests/support/redis.ts`).
  * @module
  */
-import { startStack } from "../../lib/emulators/stack.ts";
 import { encodeBase64 } from "../../lib/encoding/base64.ts";
 import { assert, assertEquals, assertNotEquals } from "../support/assert.ts";
 import { redisServer, startRedis } from "../support/redis.ts";
 import { testRequiring } from "../support/requires.ts";
+import { testStack } from "../support/stack.ts";
 import { startServe, userJwt } from "./_serve.ts";
 import { spawnMcs } from "../cli/_mcs.ts";
 
@@ -34,50 +34,46 @@ testRequiring(redisServer, {
   name: "mcs serve team mode on Redis: a flow crosses replicas, users stay apart, /readyz",
   async fn() {
     await using redis = await startRedis();
-    const stack = await startStack({ pollInterval: 1 });
-    try {
-      const env = teamOnRedis(stack, redis);
-      await using one = await startServe(env);
-      await using two = await startServe(env);
-      const as = async (user: string) => ({ "x-openwebui-user-jwt": await userJwt(SECRET, user) });
-      const call = async (srv: typeof one, user: string) =>
-        await (await srv.post("/tools/list_labels", {}, await as(user))).json();
+    await using stack = await testStack();
+    const env = teamOnRedis(stack, redis);
+    await using one = await startServe(env);
+    await using two = await startServe(env);
+    const as = async (user: string) => ({ "x-openwebui-user-jwt": await userJwt(SECRET, user) });
+    const call = async (srv: typeof one, user: string) =>
+      await (await srv.post("/tools/list_labels", {}, await as(user))).json();
 
-      const a1 = await call(one, "user-a");
-      assertEquals([a1.auth_required, a1.step], [true, "login"], JSON.stringify(a1));
-      assertEquals((await call(two, "user-a")).code, a1.code, "replica two continues A's flow");
-      const b1 = await call(two, "user-b");
-      assertNotEquals(b1.code, a1.code, "B has their own flow");
-      await stack.userCompletes(a1.url, a1.code);
-      await new Promise((r) => setTimeout(r, 1_100)); // the broker's poll interval
-      const a2 = await call(two, "user-a");
-      assertEquals([a2.auth_required, a2.step], [true, "connect"], JSON.stringify(a2));
-      await stack.userCompletes(a2.url, a2.code);
-      await new Promise((r) => setTimeout(r, 1_100));
-      const labels = await call(one, "user-a");
-      assert(Array.isArray(labels.labels), JSON.stringify(labels));
-      const b2 = await call(one, "user-b");
-      assertEquals([b2.step, b2.code], ["login", b1.code], "A's sign-in is not B's");
+    const a1 = await call(one, "user-a");
+    assertEquals([a1.auth_required, a1.step], [true, "login"], JSON.stringify(a1));
+    assertEquals((await call(two, "user-a")).code, a1.code, "replica two continues A's flow");
+    const b1 = await call(two, "user-b");
+    assertNotEquals(b1.code, a1.code, "B has their own flow");
+    await stack.userCompletes(a1.url, a1.code);
+    await new Promise((r) => setTimeout(r, 1_100)); // the broker's poll interval
+    const a2 = await call(two, "user-a");
+    assertEquals([a2.auth_required, a2.step], [true, "connect"], JSON.stringify(a2));
+    await stack.userCompletes(a2.url, a2.code);
+    await new Promise((r) => setTimeout(r, 1_100));
+    const labels = await call(one, "user-a");
+    assert(Array.isArray(labels.labels), JSON.stringify(labels));
+    const b2 = await call(one, "user-b");
+    assertEquals([b2.step, b2.code], ["login", b1.code], "A's sign-in is not B's");
 
-      const ready = await one.request("/readyz");
-      assertEquals(ready.status, 200);
-      await ready.body?.cancel();
-      await redis.stop();
-      const down = await one.request("/readyz");
-      assertEquals(down.status, 503);
-      await down.body?.cancel();
-      await redis.start();
-      let back = 0;
-      for (let i = 0; i < 50 && back !== 200; i++) {
-        const r = await one.request("/readyz");
-        back = r.status;
-        await r.body?.cancel();
-        if (back !== 200) await new Promise((r) => setTimeout(r, 200));
-      }
-      assertEquals(back, 200, "ready again once Redis is back");
-    } finally {
-      await stack.close();
+    const ready = await one.request("/readyz");
+    assertEquals(ready.status, 200);
+    await ready.body?.cancel();
+    await redis.stop();
+    const down = await one.request("/readyz");
+    assertEquals(down.status, 503);
+    await down.body?.cancel();
+    await redis.start();
+    let back = 0;
+    for (let i = 0; i < 50 && back !== 200; i++) {
+      const r = await one.request("/readyz");
+      back = r.status;
+      await r.body?.cancel();
+      if (back !== 200) await new Promise((r) => setTimeout(r, 200));
     }
+    assertEquals(back, 200, "ready again once Redis is back");
   },
 });
 
@@ -86,76 +82,72 @@ testRequiring(redisServer, {
     "store_unavailable while warm ones go on; back after resume or restart without restarting",
   async fn() {
     await using redis = await startRedis();
-    const stack = await startStack({ pollInterval: 1 });
+    await using stack = await testStack();
+    const env = teamOnRedis(stack, redis);
+    await using one = await startServe(env);
+    await using two = await startServe(env);
+    const call = async (srv: typeof one, user: string) => {
+      // Bounded: a call that hangs fails the test (after 30 s) instead of blocking it.
+      const r = await srv.request("/tools/search_emails", {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "x-openwebui-user-jwt": await userJwt(SECRET, user),
+        },
+        body: JSON.stringify({ query: "in:inbox", limit: 2 }),
+        signal: AbortSignal.timeout(30_000),
+      });
+      return { status: r.status, retryAfter: r.headers.get("retry-after"), body: await r.json() };
+    };
+    const found = (r: Awaited<ReturnType<typeof call>>, what: string) => {
+      assertEquals(r.status, 200, `${what}: ${JSON.stringify(r.body)}`);
+      assert(Array.isArray(r.body.messages), `${what}: ${JSON.stringify(r.body)}`);
+    };
+    const unavailable = (r: Awaited<ReturnType<typeof call>>, what: string) => {
+      assertEquals(r.status, 503, `${what}: ${JSON.stringify(r.body)}`);
+      assertEquals(
+        [r.body.error.code, r.body.error.retryable],
+        ["store_unavailable", true],
+        JSON.stringify(r.body),
+      );
+      assert(Number(r.retryAfter) >= 1, `${what}: Retry-After ${r.retryAfter}`);
+    };
+    // A signs in (both steps) on replica one.
+    const login = (await call(one, "user-a")).body;
+    assertEquals(login.step, "login", JSON.stringify(login));
+    await stack.userCompletes(login.url, login.code);
+    await new Promise((r) => setTimeout(r, 1_100)); // the broker's poll interval
+    const connect = (await call(one, "user-a")).body;
+    assertEquals(connect.step, "connect", JSON.stringify(connect));
+    await stack.userCompletes(connect.url, connect.code);
+    await new Promise((r) => setTimeout(r, 1_100));
+    found(await call(one, "user-a"), "signed in");
+
+    // Hung (SIGSTOP): replica two has never served A, so A's call there reads the store and
+    // fails within the store's timeouts instead of hanging; A's warm scope on one goes on.
+    redis.pause();
     try {
-      const env = teamOnRedis(stack, redis);
-      await using one = await startServe(env);
-      await using two = await startServe(env);
-      const call = async (srv: typeof one, user: string) => {
-        // Bounded: a call that hangs fails the test (after 30 s) instead of blocking it.
-        const r = await srv.request("/tools/search_emails", {
-          method: "POST",
-          headers: {
-            "content-type": "application/json",
-            "x-openwebui-user-jwt": await userJwt(SECRET, user),
-          },
-          body: JSON.stringify({ query: "in:inbox", limit: 2 }),
-          signal: AbortSignal.timeout(30_000),
-        });
-        return { status: r.status, retryAfter: r.headers.get("retry-after"), body: await r.json() };
-      };
-      const found = (r: Awaited<ReturnType<typeof call>>, what: string) => {
-        assertEquals(r.status, 200, `${what}: ${JSON.stringify(r.body)}`);
-        assert(Array.isArray(r.body.messages), `${what}: ${JSON.stringify(r.body)}`);
-      };
-      const unavailable = (r: Awaited<ReturnType<typeof call>>, what: string) => {
-        assertEquals(r.status, 503, `${what}: ${JSON.stringify(r.body)}`);
-        assertEquals(
-          [r.body.error.code, r.body.error.retryable],
-          ["store_unavailable", true],
-          JSON.stringify(r.body),
-        );
-        assert(Number(r.retryAfter) >= 1, `${what}: Retry-After ${r.retryAfter}`);
-      };
-      // A signs in (both steps) on replica one.
-      const login = (await call(one, "user-a")).body;
-      assertEquals(login.step, "login", JSON.stringify(login));
-      await stack.userCompletes(login.url, login.code);
-      await new Promise((r) => setTimeout(r, 1_100)); // the broker's poll interval
-      const connect = (await call(one, "user-a")).body;
-      assertEquals(connect.step, "connect", JSON.stringify(connect));
-      await stack.userCompletes(connect.url, connect.code);
-      await new Promise((r) => setTimeout(r, 1_100));
-      found(await call(one, "user-a"), "signed in");
-
-      // Hung (SIGSTOP): replica two has never served A, so A's call there reads the store and
-      // fails within the store's timeouts instead of hanging; A's warm scope on one goes on.
-      redis.pause();
-      try {
-        unavailable(await call(two, "user-a"), "A on two while Redis is hung");
-        found(await call(one, "user-a"), "A's warm scope on one while Redis is hung");
-      } finally {
-        redis.resume();
-      }
-      // Answering again with its data intact: A's state is read on two, no restart.
-      found(await call(two, "user-a"), "A on two after resume");
-
-      // Down (stopped): B's first call needs the store: the same quick 503.
-      await redis.stop();
-      unavailable(await call(one, "user-b"), "B while Redis is down");
-      // Restarted empty on the same port: B gets a sign-in challenge (200, auth_required), not a
-      // crash, from the same mcs serve (the store reconnects by itself).
-      await redis.start();
-      let b = await call(one, "user-b");
-      for (let i = 0; i < 20 && b.status === 503; i++) {
-        await new Promise((r) => setTimeout(r, 200));
-        b = await call(one, "user-b");
-      }
-      assertEquals(b.status, 200, JSON.stringify(b.body));
-      assertEquals([b.body.auth_required, b.body.step], [true, "login"], JSON.stringify(b.body));
+      unavailable(await call(two, "user-a"), "A on two while Redis is hung");
+      found(await call(one, "user-a"), "A's warm scope on one while Redis is hung");
     } finally {
-      await stack.close();
+      redis.resume();
     }
+    // Answering again with its data intact: A's state is read on two, no restart.
+    found(await call(two, "user-a"), "A on two after resume");
+
+    // Down (stopped): B's first call needs the store: the same quick 503.
+    await redis.stop();
+    unavailable(await call(one, "user-b"), "B while Redis is down");
+    // Restarted empty on the same port: B gets a sign-in challenge (200, auth_required), not a
+    // crash, from the same mcs serve (the store reconnects by itself).
+    await redis.start();
+    let b = await call(one, "user-b");
+    for (let i = 0; i < 20 && b.status === 503; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      b = await call(one, "user-b");
+    }
+    assertEquals(b.status, 200, JSON.stringify(b.body));
+    assertEquals([b.body.auth_required, b.body.step], [true, "login"], JSON.stringify(b.body));
   },
 });
 
