@@ -48,6 +48,7 @@
  * @module
  */
 import type { CacheStore } from "../cache/types.ts";
+import { readCapped } from "../net/read_capped.ts";
 import { cidrContains, parseCidr, parseIp } from "../net/ip.ts";
 import type { FetchLike } from "../net/types.ts";
 import { ADDRESS_REFUSED, Outbox, sealResult } from "./delivery.ts";
@@ -881,33 +882,6 @@ function cookieValue(req: Request, name: string): string | undefined {
     if (i > 0 && part.slice(0, i).trim() === name) return part.slice(i + 1).trim();
   }
   return undefined;
-}
-
-/** Read a body stream up to `max` bytes; `undefined` (and the stream cancelled) beyond. */
-async function readCapped(
-  body: ReadableStream<Uint8Array>,
-  max: number,
-): Promise<Uint8Array<ArrayBuffer> | undefined> {
-  const reader = body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > max) {
-      await reader.cancel().catch(() => {});
-      return undefined;
-    }
-    parts.push(value);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 /** Store error codes that mean "try again shortly" (lib/cache: Redis down, lock contention). */

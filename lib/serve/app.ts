@@ -47,6 +47,7 @@ import { type CallerPolicy, identify, teamMode } from "./identity.ts";
 import { openApiDocument } from "./openapi.ts";
 import { errorResponse, json, retryAfterOf, statusOf } from "./responses.ts";
 import { UserPool } from "./users.ts";
+import { readCapped } from "../net/read_capped.ts";
 
 /** One user's (or the single user's) tools and MCP endpoint. */
 export interface UserScope {
@@ -118,20 +119,9 @@ async function readLimited(req: Request, max: number): Promise<Uint8Array<ArrayB
     if (whole.byteLength > max) throw new TooLarge();
     return whole;
   }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of req.body) {
-    size += chunk.byteLength;
-    if (size > max) throw new TooLarge();
-    chunks.push(chunk);
-  }
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.byteLength;
-  }
-  return out;
+  const read = await readCapped(req.body, max);
+  if (!read) throw new TooLarge();
+  return read;
 }
 
 function jsonRpcError(status: number, message: string, headers = {}): Response {

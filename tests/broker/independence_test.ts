@@ -3,13 +3,18 @@
  * client code (`lib/auth`, `lib/gmail`, ...). The emulator is a thin in-memory front over the
  * broker's shared protocol modules (`lib/broker`), which the allow-lists below name on purpose;
  * the broker reaches only its own modules, the cache port and stores (with the Redis store's
- * base64), and network infrastructure (`lib/net/ip.ts`, `lib/net/types.ts`), never a client protocol module.
+ * base64), and network infrastructure (`lib/net/ip.ts`, `lib/net/types.ts`, `lib/net/read_capped.ts`), never a client protocol module.
  * @module
  */
 import { assert } from "../support/assert.ts";
 import { importGraph } from "../support/import_graph.ts";
 
-const SHARED_INFRA = ["lib/net/types.ts", "lib/net/ip.ts", "lib/errors.ts"];
+const SHARED_INFRA = [
+  "lib/net/types.ts",
+  "lib/net/ip.ts",
+  "lib/net/read_capped.ts",
+  "lib/errors.ts",
+];
 
 Deno.test("the LinkAuth emulator imports no client code: only itself and lib/broker", async () => {
   const graph = await importGraph("lib/emulators/linkauth/mod.ts");
