@@ -34,6 +34,7 @@
 import { parseArgs } from "node:util";
 import { startStack } from "../../lib/emulators/stack.ts";
 import { startGmailEmulator } from "../../lib/emulators/gmail/mod.ts";
+import { staticEnv } from "../mcp/_mcp.ts";
 import { type Serve, startServe, userJwt } from "../serve/_serve.ts";
 
 const SECRET = "bench-openwebui-jwt-secret-0123456789";
@@ -194,16 +195,9 @@ async function main() {
   });
   const servers: Serve[] = [];
   try {
-    const { token } = stack.googleTokens.issue({
-      sub: stack.auth0.user.googleSub,
-      email: stack.auth0.user.email,
-      scopes: ["https://mail.google.com/"],
-      ttlS: 3600,
-    });
     const env: Record<string, string> = {
-      MCS_AUTH: "static",
-      MCS_GMAIL_TOKEN: token,
-      MCS_GMAIL_API_BASE: gmail.url,
+      ...staticEnv(stack),
+      MCS_GMAIL_API_BASE: gmail.url, // the bench's own emulator, quota metering off
       MCS_CACHE_DIR: `${tmp}/cache`,
       MCS_SERVE_USER_JWT_SECRET: SECRET,
       MCS_SERVE_MAX_CONCURRENT: String(concurrency),

@@ -93,7 +93,8 @@ export function staticEnv(stack: {
     MCS_AUTH: "static",
     MCS_GMAIL_TOKEN: token,
     MCS_GMAIL_API_BASE: stack.env.MCS_GMAIL_API_BASE,
-    MCS_CA_FILE: stack.env.MCS_CA_FILE,
+    // A stack without TLS has no CA file.
+    ...(stack.env.MCS_CA_FILE ? { MCS_CA_FILE: stack.env.MCS_CA_FILE } : {}),
   };
 }
 
