@@ -34,8 +34,9 @@
  *   key, altered, moved) are moved aside, if unchanged, to the quarantine key (kept
  *   {@link QUARANTINE_KEEP_MS}), read as absent, and reported once through `onWarning` by key
  *   and reason, never with the value (the store remembers the last {@link REPORTED_KEYS_KEPT}
- *   keys it reported, so its memory stays flat however many bad keys it meets). A value sealed under a key id this replica does not hold is
- *   read as absent but left in place: during a rolling key rotation another replica may hold it.
+ *   keys it reported, so its memory stays flat however many bad keys it meets). A value sealed
+ *   under a key id this replica does not hold is read as absent but left in place: during a
+ *   rolling key rotation another replica may hold it.
  *
  * @example
  * ```ts
